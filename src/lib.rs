@@ -1,0 +1,3 @@
+//! kafka-sync: a synchronous Apache Kafka client.
+
+pub mod protocol;

@@ -1,0 +1,6 @@
+//! The Kafka wire protocol, sans-IO.
+//!
+//! Nothing here touches a socket, the clock or a thread: decoders take bytes, encoders
+//! append to a buffer. The engine in [`crate::net`] drives it over mio.
+
+pub mod codec;
