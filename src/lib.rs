@@ -1,3 +1,6 @@
 //! kafka-sync: a synchronous Apache Kafka client.
 
 pub mod protocol;
+mod topic_partition;
+
+pub use topic_partition::TopicPartition;
