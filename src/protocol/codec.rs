@@ -33,9 +33,31 @@ pub enum DecodeError {
     /// The message version is outside what this library can decode.
     #[error("unsupported version {version} of {api}")]
     UnsupportedVersion { api: &'static str, version: i16 },
-    /// A value is structurally invalid (bad magic byte, CRC mismatch, bad codec id, ...).
+    /// A value is structurally invalid (bad magic byte, bad codec id, ...).
     #[error("{0}")]
     Malformed(String),
+    /// A record batch or message failed its CRC check: the bytes were corrupted on the
+    /// way or on disk.
+    #[error("CRC mismatch in {what} at offset {offset}: stored {stored:#010x}, computed {computed:#010x}")]
+    CrcMismatch {
+        /// What was checked ("record batch", "message").
+        what: &'static str,
+        /// The batch's or message's log offset.
+        offset: i64,
+        /// The CRC the data carries.
+        stored: u32,
+        /// The CRC of the bytes received.
+        computed: u32,
+    },
+    /// Compressed data uses a codec this build cannot decode (its cargo feature is off).
+    #[error("unsupported compression {0}")]
+    UnsupportedCompression(String),
+    /// Decompressed data would exceed the output cap: a corrupt or hostile payload.
+    #[error("decompressed data exceeds the limit of {limit} bytes")]
+    DecompressedTooLarge {
+        /// The cap, in bytes.
+        limit: usize,
+    },
 }
 
 /// Why a message could not be encoded.

@@ -4,3 +4,5 @@
 //! append to a buffer. The engine in [`crate::net`] drives it over mio.
 
 pub mod codec;
+pub mod compression;
+pub mod murmur2;
