@@ -6,3 +6,6 @@
 pub mod codec;
 pub mod compression;
 pub mod murmur2;
+pub mod records;
+#[doc(hidden)]
+pub mod fuzzing;

@@ -1,0 +1,884 @@
+//! [`RecordBatch`]: one decoded batch header, and the zero-copy record decoder.
+
+use bytes::Bytes;
+
+use super::{legacy, ControlRecord, ControlRecordType, Record, RecordHeader, TimestampType};
+use super::{LOG_OVERHEAD, RECORD_BATCH_OVERHEAD};
+use crate::protocol::codec::DecodeError;
+use crate::protocol::compression::{self, Compression};
+
+/// Where the v2 CRC is stored, and where the bytes it covers start.
+pub(super) const CRC_OFFSET: usize = 17;
+pub(super) const ATTRIBUTES_OFFSET: usize = 21;
+
+const TRANSACTIONAL_FLAG: i16 = 0x10;
+const CONTROL_FLAG: i16 = 0x20;
+const DELETE_HORIZON_FLAG: i16 = 0x40;
+
+/// A control batch's records are a few bytes; this caps the (never expected)
+/// decompression of one.
+const CONTROL_BATCH_CAP: usize = 1 << 20;
+
+/// One batch from [`batches`](super::batches): its header, decoded eagerly, and its
+/// records, decoded on demand by [`RecordBatch::records`].
+///
+/// For format v0/v1 data, each message (or compressed wrapper message) is a batch of
+/// its own, with the v2-only fields at their "none" values (producer id -1, ...).
+///
+/// # Examples
+/// ```
+/// use kafka_sync::protocol::compression::Compression;
+/// use kafka_sync::protocol::records::{batches, RecordBatchBuilder, TimestampType};
+/// let mut b = RecordBatchBuilder::new(256);
+/// b.append(1_000, Some(b"k"), Some(b"v"), &[]);
+/// b.append(1_007, None, None, &[]);
+/// let data = b.finish(Compression::Gzip, None, 42, 1, 10, true).unwrap();
+///
+/// let batch = batches(data, true).next().unwrap().unwrap();
+/// assert_eq!(batch.magic(), 2);
+/// assert_eq!(batch.compression(), Compression::Gzip);
+/// assert_eq!((batch.base_offset(), batch.last_offset(), batch.next_offset()), (0, 1, 2));
+/// assert_eq!((batch.producer_id(), batch.producer_epoch(), batch.base_sequence()), (42, 1, 10));
+/// assert!(batch.is_transactional() && !batch.is_control());
+/// assert_eq!(batch.timestamp_type(), TimestampType::CreateTime);
+/// assert_eq!(batch.max_timestamp(), 1_007);
+/// let records = batch.records(1 << 20).unwrap();
+/// assert_eq!(records[1].offset, 1);
+/// assert_eq!(records[1].value, None);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordBatch {
+    /// The whole log entry, from its base offset on.
+    pub(super) data: Bytes,
+    pub(super) base_offset: i64,
+    pub(super) batch_length: i32,
+    pub(super) partition_leader_epoch: i32,
+    pub(super) magic: i8,
+    pub(super) crc: u32,
+    pub(super) attributes: i16,
+    pub(super) last_offset_delta: i32,
+    pub(super) base_timestamp: i64,
+    pub(super) max_timestamp: i64,
+    pub(super) producer_id: i64,
+    pub(super) producer_epoch: i16,
+    pub(super) base_sequence: i32,
+    pub(super) records_count: i32,
+    pub(super) compression: Compression,
+    pub(super) check_crcs: bool,
+}
+
+fn be_i16(d: &[u8], at: usize) -> i16 {
+    i16::from_be_bytes([d[at], d[at + 1]])
+}
+fn be_i32(d: &[u8], at: usize) -> i32 {
+    i32::from_be_bytes([d[at], d[at + 1], d[at + 2], d[at + 3]])
+}
+fn be_i64(d: &[u8], at: usize) -> i64 {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&d[at..at + 8]);
+    i64::from_be_bytes(b)
+}
+
+impl RecordBatch {
+    /// Decodes a v2 header from a complete log entry (at least 17 bytes, magic >= 2).
+    pub(super) fn parse_v2(data: Bytes, check_crcs: bool) -> Result<Self, DecodeError> {
+        let d = &data[..];
+        let base_offset = be_i64(d, 0);
+        let magic = d[16] as i8;
+        if magic != 2 {
+            return Err(DecodeError::UnsupportedVersion {
+                api: "record batch (magic)",
+                version: magic as i16,
+            });
+        }
+        if d.len() < RECORD_BATCH_OVERHEAD {
+            return Err(DecodeError::Malformed(format!(
+                "record batch at offset {base_offset} is {} bytes, below the {RECORD_BATCH_OVERHEAD}-byte header",
+                d.len()
+            )));
+        }
+        let attributes = be_i16(d, ATTRIBUTES_OFFSET);
+        let batch = RecordBatch {
+            base_offset,
+            batch_length: be_i32(d, 8),
+            partition_leader_epoch: be_i32(d, 12),
+            magic,
+            crc: be_i32(d, CRC_OFFSET) as u32,
+            attributes,
+            last_offset_delta: be_i32(d, 23),
+            base_timestamp: be_i64(d, 27),
+            max_timestamp: be_i64(d, 35),
+            producer_id: be_i64(d, 43),
+            producer_epoch: be_i16(d, 51),
+            base_sequence: be_i32(d, 53),
+            records_count: be_i32(d, 57),
+            compression: Compression::from_attributes(attributes)?,
+            check_crcs,
+            data,
+        };
+        if check_crcs {
+            batch.verify_crc()?;
+        }
+        Ok(batch)
+    }
+
+    /// The offset of the first record (for a legacy compressed wrapper, the offset the
+    /// wrapper carries: that of its last inner message).
+    pub fn base_offset(&self) -> i64 {
+        self.base_offset
+    }
+    /// The length field: the entry's size less the 12 bytes of offset and length.
+    pub fn batch_length(&self) -> i32 {
+        self.batch_length
+    }
+    /// The leader epoch of the broker that appended the batch; -1 if unknown.
+    pub fn partition_leader_epoch(&self) -> i32 {
+        self.partition_leader_epoch
+    }
+    /// The format: 2 for record batches, 0 or 1 for legacy messages.
+    pub fn magic(&self) -> i8 {
+        self.magic
+    }
+    /// The stored CRC (CRC-32C for v2, CRC-32 for legacy messages).
+    pub fn crc(&self) -> u32 {
+        self.crc
+    }
+    /// The raw attributes (codec, timestamp type, transactional, control, ...).
+    pub fn attributes(&self) -> i16 {
+        self.attributes
+    }
+    /// `last_offset() - base_offset()`; 0 for legacy messages.
+    pub fn last_offset_delta(&self) -> i32 {
+        self.last_offset_delta
+    }
+    /// The first record's timestamp (-1 for an empty batch or a v0 message).
+    pub fn base_timestamp(&self) -> i64 {
+        self.base_timestamp
+    }
+    /// The largest record timestamp, or the append time for
+    /// [`TimestampType::LogAppendTime`] batches.
+    pub fn max_timestamp(&self) -> i64 {
+        self.max_timestamp
+    }
+    /// The idempotent or transactional producer's id; -1 for none.
+    pub fn producer_id(&self) -> i64 {
+        self.producer_id
+    }
+    /// The producer's epoch; -1 for none.
+    pub fn producer_epoch(&self) -> i16 {
+        self.producer_epoch
+    }
+    /// The first record's sequence number; -1 for none.
+    pub fn base_sequence(&self) -> i32 {
+        self.base_sequence
+    }
+    /// The record count the header declares. For a legacy compressed wrapper, -1: the
+    /// count is known only after decompressing.
+    pub fn records_count(&self) -> i32 {
+        self.records_count
+    }
+    /// The codec the records are compressed with.
+    pub fn compression(&self) -> Compression {
+        self.compression
+    }
+    /// True unless the codec is [`Compression::None`].
+    pub fn is_compressed(&self) -> bool {
+        self.compression != Compression::None
+    }
+    /// What the record timestamps mean.
+    pub fn timestamp_type(&self) -> TimestampType {
+        if self.magic == 0 {
+            TimestampType::NoTimestamp
+        } else {
+            TimestampType::from_attributes(self.attributes)
+        }
+    }
+    /// True for batches written inside a transaction.
+    pub fn is_transactional(&self) -> bool {
+        self.magic >= 2 && self.attributes & TRANSACTIONAL_FLAG != 0
+    }
+    /// True for control batches (transaction markers), which hold no user records.
+    pub fn is_control(&self) -> bool {
+        self.magic >= 2 && self.attributes & CONTROL_FLAG != 0
+    }
+    /// When the log cleaner may drop this batch's tombstones and markers, if it set
+    /// a delete horizon (stored in place of the base timestamp).
+    pub fn delete_horizon_ms(&self) -> Option<i64> {
+        (self.magic >= 2 && self.attributes & DELETE_HORIZON_FLAG != 0)
+            .then_some(self.base_timestamp)
+    }
+    /// The offset of the last record.
+    pub fn last_offset(&self) -> i64 {
+        self.base_offset.wrapping_add(self.last_offset_delta as i64)
+    }
+    /// The offset after this batch: where to fetch next.
+    pub fn next_offset(&self) -> i64 {
+        self.last_offset().wrapping_add(1)
+    }
+    /// The last record's sequence number, wrapping at `i32::MAX` as the broker does;
+    /// -1 for none.
+    pub fn last_sequence(&self) -> i32 {
+        if self.base_sequence < 0 {
+            return -1;
+        }
+        let next = self.base_sequence as i64 + self.last_offset_delta as i64;
+        if next > i32::MAX as i64 {
+            (next - i32::MAX as i64 - 1) as i32
+        } else {
+            next as i32
+        }
+    }
+    /// The entry's size on the wire.
+    pub fn size_in_bytes(&self) -> usize {
+        self.data.len()
+    }
+    /// The entry's bytes, as received.
+    pub fn as_bytes(&self) -> &Bytes {
+        &self.data
+    }
+
+    /// The CRC of the bytes as received: CRC-32C of attributes onwards for v2, CRC-32
+    /// of magic onwards for legacy messages.
+    pub fn compute_crc(&self) -> u32 {
+        if self.magic >= 2 {
+            crc32c::crc32c(&self.data[ATTRIBUTES_OFFSET..])
+        } else {
+            crc32fast::hash(&self.data[LOG_OVERHEAD + 4..])
+        }
+    }
+
+    /// Checks the stored CRC against the bytes, whatever `check_crcs` was.
+    pub fn verify_crc(&self) -> Result<(), DecodeError> {
+        let computed = self.compute_crc();
+        if computed != self.crc {
+            return Err(DecodeError::CrcMismatch {
+                what: if self.magic >= 2 {
+                    "record batch"
+                } else {
+                    "message"
+                },
+                offset: self.base_offset,
+                stored: self.crc,
+                computed,
+            });
+        }
+        Ok(())
+    }
+
+    /// Decodes every record. Compressed records are decompressed into one buffer of at
+    /// most `max_decompressed` bytes (more is an error); keys and values are slices of
+    /// that buffer, or for uncompressed batches of the fetched buffer itself.
+    pub fn records(&self, max_decompressed: usize) -> Result<Vec<Record>, DecodeError> {
+        let mut iter = self.record_iter(max_decompressed)?;
+        let mut out = Vec::with_capacity(iter.capacity_hint());
+        for r in &mut iter {
+            out.push(r?);
+        }
+        Ok(out)
+    }
+
+    /// Like [`records`](Self::records), but decodes one record per `next()`; the
+    /// decompression (if any) happens here, up front.
+    pub fn record_iter(&self, max_decompressed: usize) -> Result<RecordIter, DecodeError> {
+        if self.magic < 2 {
+            return Ok(RecordIter(Inner::Legacy(
+                legacy::records(self, max_decompressed)?.into_iter(),
+            )));
+        }
+        if self.records_count < 0 {
+            return Err(DecodeError::Malformed(format!(
+                "record batch at offset {} declares {} records",
+                self.base_offset, self.records_count
+            )));
+        }
+        let records = if self.compression == Compression::None {
+            self.data.slice(RECORD_BATCH_OVERHEAD..)
+        } else if self.records_count == 0 {
+            Bytes::new()
+        } else {
+            let compressed = &self.data[RECORD_BATCH_OVERHEAD..];
+            compression::decompress(self.compression, compressed, max_decompressed)?.into()
+        };
+        let log_append_time =
+            (self.timestamp_type() == TimestampType::LogAppendTime).then_some(self.max_timestamp);
+        Ok(RecordIter(Inner::V2(V2Records {
+            buf: records,
+            pos: 0,
+            left: self.records_count as u32,
+            count: self.records_count as u32,
+            base_offset: self.base_offset,
+            base_timestamp: self.base_timestamp,
+            log_append_time,
+            done: false,
+        })))
+    }
+
+    /// For a control batch, its control record; `None` for other batches.
+    pub fn control_record(&self) -> Result<Option<ControlRecord>, DecodeError> {
+        if !self.is_control() {
+            return Ok(None);
+        }
+        let Some(first) = self.record_iter(CONTROL_BATCH_CAP)?.next() else {
+            return Ok(None);
+        };
+        let first = first?;
+        let key = first.key.ok_or(DecodeError::UnexpectedNull {
+            field: "control record key",
+        })?;
+        ControlRecord::parse(&key, first.value.as_deref()).map(Some)
+    }
+
+    /// For a control batch, the kind of its control record (abort or commit for
+    /// transaction markers); `None` for other batches.
+    pub fn control_type(&self) -> Result<Option<ControlRecordType>, DecodeError> {
+        Ok(self.control_record()?.map(|c| c.kind))
+    }
+}
+
+/// The records of one batch, decoded one at a time. After an error it ends.
+#[derive(Debug)]
+pub struct RecordIter(Inner);
+
+#[derive(Debug)]
+enum Inner {
+    V2(V2Records),
+    Legacy(std::vec::IntoIter<Record>),
+}
+
+impl RecordIter {
+    /// How many records to make room for: the declared count, bounded by the bytes
+    /// present (every record takes at least 7).
+    fn capacity_hint(&self) -> usize {
+        match &self.0 {
+            Inner::V2(v) => (v.left as usize).min(v.buf.len() / 7 + 1),
+            Inner::Legacy(v) => v.len(),
+        }
+    }
+}
+
+impl Iterator for RecordIter {
+    type Item = Result<Record, DecodeError>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        match &mut self.0 {
+            Inner::V2(v) => v.next(),
+            Inner::Legacy(v) => v.next().map(Ok),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match &self.0 {
+            Inner::V2(v) if v.done => (0, Some(0)),
+            Inner::V2(v) => (0, Some(v.left as usize + 1)),
+            Inner::Legacy(v) => v.size_hint(),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct V2Records {
+    buf: Bytes,
+    pos: usize,
+    left: u32,
+    count: u32,
+    base_offset: i64,
+    base_timestamp: i64,
+    log_append_time: Option<i64>,
+    done: bool,
+}
+
+impl V2Records {
+    #[inline]
+    fn next(&mut self) -> Option<Result<Record, DecodeError>> {
+        if self.done {
+            return None;
+        }
+        if self.left == 0 {
+            self.done = true;
+            let extra = self.buf.len() - self.pos;
+            if extra != 0 {
+                return Some(Err(DecodeError::Malformed(format!(
+                    "{extra} bytes follow the last of the {} records the batch at offset {} declares",
+                    self.count, self.base_offset
+                ))));
+            }
+            return None;
+        }
+        self.left -= 1;
+        let r = decode_record(
+            &self.buf,
+            &mut self.pos,
+            self.base_offset,
+            self.base_timestamp,
+            self.log_append_time,
+        );
+        if r.is_err() {
+            self.done = true;
+        }
+        Some(r)
+    }
+}
+
+fn truncated(pos: usize, needed: usize) -> DecodeError {
+    DecodeError::Truncated {
+        offset: pos,
+        needed,
+    }
+}
+
+/// Reads an unsigned LEB128 value of at most `max_bytes` bytes; the last byte may use
+/// only the bits that fit `bits`.
+#[inline(never)]
+#[cold]
+fn uvarint_slow(
+    d: &[u8],
+    pos: &mut usize,
+    max_bytes: usize,
+    bits: u32,
+) -> Result<u64, DecodeError> {
+    let start = *pos;
+    let mut value: u64 = 0;
+    for i in 0..max_bytes {
+        let Some(&b) = d.get(start + i) else {
+            return Err(truncated(start + i, 1));
+        };
+        if i == max_bytes - 1 && (b as u64) >> (bits - 7 * i as u32) != 0 {
+            return Err(DecodeError::VarintTooLong { offset: start });
+        }
+        value |= ((b & 0x7f) as u64) << (7 * i);
+        if b & 0x80 == 0 {
+            *pos = start + i + 1;
+            return Ok(value);
+        }
+    }
+    Err(DecodeError::VarintTooLong { offset: start })
+}
+
+/// A zigzag varint (32 bits), with a fast path for one-byte values.
+#[inline(always)]
+fn varint(d: &[u8], pos: &mut usize) -> Result<i32, DecodeError> {
+    let u = match d.get(*pos) {
+        Some(&b) if b < 0x80 => {
+            *pos += 1;
+            b as u32
+        }
+        _ => uvarint_slow(d, pos, 5, 32)? as u32,
+    };
+    Ok(((u >> 1) as i32) ^ -((u & 1) as i32))
+}
+
+/// A zigzag varlong (64 bits), with a fast path for one-byte values.
+#[inline(always)]
+fn varlong(d: &[u8], pos: &mut usize) -> Result<i64, DecodeError> {
+    let u = match d.get(*pos) {
+        Some(&b) if b < 0x80 => {
+            *pos += 1;
+            b as u64
+        }
+        _ => uvarint_slow(d, pos, 10, 64)?,
+    };
+    Ok(((u >> 1) as i64) ^ -((u & 1) as i64))
+}
+
+/// A varint length and that many bytes as a slice of `buf`; -1 is null. `d` is `buf`
+/// cut at the end of the current record.
+#[inline(always)]
+fn nullable_bytes(buf: &Bytes, d: &[u8], pos: &mut usize) -> Result<Option<Bytes>, DecodeError> {
+    let at = *pos;
+    let len = varint(d, pos)?;
+    if len == -1 {
+        return Ok(None);
+    }
+    let remaining = d.len() - *pos;
+    if len < 0 || len as usize > remaining {
+        return Err(DecodeError::InvalidLength {
+            offset: at,
+            length: len as i64,
+            remaining,
+        });
+    }
+    let start = *pos;
+    *pos += len as usize;
+    Ok(Some(buf.slice(start..*pos)))
+}
+
+/// Decodes the record at `*pos` in `buf`, leaving `*pos` after it.
+#[inline]
+fn decode_record(
+    buf: &Bytes,
+    pos: &mut usize,
+    base_offset: i64,
+    base_timestamp: i64,
+    log_append_time: Option<i64>,
+) -> Result<Record, DecodeError> {
+    let all: &[u8] = buf;
+    let at = *pos;
+    let len = varint(all, pos)?;
+    let remaining = all.len() - *pos;
+    if len < 0 || len as usize > remaining {
+        return Err(DecodeError::InvalidLength {
+            offset: at,
+            length: len as i64,
+            remaining,
+        });
+    }
+    let end = *pos + len as usize;
+    // Every read below stays within the record's declared length.
+    let d = &all[..end];
+    if *pos >= end {
+        return Err(truncated(*pos, 1));
+    }
+    *pos += 1; // attributes: none defined for records
+    let timestamp_delta = varlong(d, pos)?;
+    let offset_delta = varint(d, pos)?;
+    let key = nullable_bytes(buf, d, pos)?;
+    let value = nullable_bytes(buf, d, pos)?;
+    let count_at = *pos;
+    let count = varint(d, pos)?;
+    let headers = if count == 0 {
+        Vec::new()
+    } else {
+        let remaining = end - *pos;
+        // Each header takes at least two bytes.
+        if count < 0 || count as usize > remaining / 2 {
+            return Err(DecodeError::InvalidLength {
+                offset: count_at,
+                length: count as i64,
+                remaining,
+            });
+        }
+        let mut headers = Vec::with_capacity(count as usize);
+        for _ in 0..count {
+            let key = nullable_bytes(buf, d, pos)?.ok_or(DecodeError::UnexpectedNull {
+                field: "record header key",
+            })?;
+            let value = nullable_bytes(buf, d, pos)?;
+            headers.push(RecordHeader {
+                key: String::from_utf8_lossy(&key).into_owned(),
+                value,
+            });
+        }
+        headers
+    };
+    if *pos != end {
+        return Err(DecodeError::Malformed(format!(
+            "record at byte {at} declares {len} bytes but its fields take {}",
+            *pos - (end - len as usize)
+        )));
+    }
+    Ok(Record {
+        offset: base_offset.wrapping_add(offset_delta as i64),
+        timestamp: log_append_time.unwrap_or(base_timestamp.wrapping_add(timestamp_delta)),
+        key,
+        value,
+        headers,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{batches, RecordBatchBuilder};
+    use super::*;
+
+    #[test]
+    fn varints_match_the_reader() {
+        use crate::protocol::codec::{Reader, Writer};
+        for v in [
+            0i64,
+            1,
+            -1,
+            63,
+            -64,
+            64,
+            300,
+            i32::MAX as i64,
+            i32::MIN as i64,
+            i64::MAX,
+            i64::MIN,
+        ] {
+            let mut out = Vec::new();
+            out.put_varlong(v);
+            let mut pos = 0;
+            assert_eq!(varlong(&out, &mut pos).unwrap(), v);
+            assert_eq!(pos, out.len());
+            if let Ok(v32) = i32::try_from(v) {
+                let mut out = Vec::new();
+                out.put_varint(v32);
+                let mut pos = 0;
+                assert_eq!(varint(&out, &mut pos).unwrap(), v32);
+                assert_eq!(Reader::new(out.into()).varint().unwrap(), v32);
+            }
+        }
+        // Overlong and truncated forms.
+        let mut pos = 0;
+        assert!(matches!(
+            varint(&[0xff, 0xff, 0xff, 0xff, 0x1f], &mut pos),
+            Err(DecodeError::VarintTooLong { .. })
+        ));
+        assert!(matches!(
+            varint(&[0x80, 0x80], &mut 0),
+            Err(DecodeError::Truncated { .. })
+        ));
+        assert!(matches!(
+            varlong(&[0xff; 10], &mut 0),
+            Err(DecodeError::VarintTooLong { .. })
+        ));
+    }
+
+    /// A batch with one record, laid out by hand field by field.
+    ///
+    /// The CRC (0xe99b8dd8) was computed with a bit-at-a-time CRC-32C (reflected
+    /// polynomial 0x82F63B78, init and final xor 0xFFFFFFFF) over bytes 21..70,
+    /// independently of the `crc32c` crate.
+    pub(crate) const ONE_RECORD_V2: &str = concat!(
+        "0000000000000000", // base offset 0
+        "0000003a",         // batch length 58 (70 - 12)
+        "ffffffff",         // partition leader epoch -1
+        "02",               // magic 2
+        "e99b8dd8",         // CRC-32C
+        "0000",             // attributes: no codec, create time
+        "00000000",         // last offset delta 0
+        "0000018bcfe56800", // base timestamp 1_700_000_000_000
+        "0000018bcfe56800", // max timestamp
+        "ffffffffffffffff", // producer id -1
+        "ffff",             // producer epoch -1
+        "ffffffff",         // base sequence -1
+        "00000001",         // 1 record
+        "10",               // record length 8
+        "00",               // attributes
+        "00",               // timestamp delta 0
+        "00",               // offset delta 0
+        "026b",             // key "k"
+        "0276",             // value "v"
+        "00",               // no headers
+    );
+
+    pub(crate) fn hex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn golden_v2_batch_decodes() {
+        let data = Bytes::from(hex(ONE_RECORD_V2));
+        assert_eq!(data.len(), 70);
+        let batch = batches(data.clone(), true).next().unwrap().unwrap();
+        assert_eq!(batch.crc(), 0xe99b_8dd8);
+        assert_eq!(batch.compute_crc(), 0xe99b_8dd8);
+        assert_eq!(batch.batch_length(), 58);
+        assert_eq!(batch.partition_leader_epoch(), -1);
+        assert_eq!(batch.records_count(), 1);
+        assert_eq!(batch.base_timestamp(), 1_700_000_000_000);
+        let records = batch.records(1024).unwrap();
+        assert_eq!(
+            records,
+            vec![Record {
+                offset: 0,
+                timestamp: 1_700_000_000_000,
+                key: Some(Bytes::from_static(b"k")),
+                value: Some(Bytes::from_static(b"v")),
+                headers: vec![],
+            }]
+        );
+    }
+
+    #[test]
+    fn golden_v2_batch_is_what_the_builder_writes() {
+        let mut b = RecordBatchBuilder::new(128);
+        b.append(1_700_000_000_000, Some(b"k"), Some(b"v"), &[]);
+        let out = b
+            .finish(Compression::None, None, -1, -1, -1, false)
+            .unwrap();
+        assert_eq!(out[..], hex(ONE_RECORD_V2)[..]);
+    }
+
+    #[test]
+    fn uncompressed_keys_and_values_are_slices_of_the_input() {
+        let mut b = RecordBatchBuilder::new(256);
+        b.append(5, Some(b"key-1"), Some(b"value-1"), &[("h", Some(b"hv"))]);
+        b.append(6, Some(b"key-2"), Some(b"value-2"), &[]);
+        let data = b
+            .finish(Compression::None, None, -1, -1, -1, false)
+            .unwrap();
+        let range = data.as_ptr_range();
+        let batch = batches(data.clone(), true).next().unwrap().unwrap();
+        for r in batch.records(0).unwrap() {
+            let key = r.key.unwrap();
+            let value = r.value.unwrap();
+            let at = data.windows(key.len()).position(|w| w == &key[..]).unwrap();
+            assert_eq!(key.as_ptr(), data[at..].as_ptr());
+            assert!(range.contains(&value.as_ptr()));
+            for h in r.headers {
+                assert!(range.contains(&h.value.unwrap().as_ptr()));
+            }
+        }
+    }
+
+    #[test]
+    fn compressed_records_share_one_decompressed_buffer() {
+        let mut b = RecordBatchBuilder::new(256);
+        for i in 0..10u8 {
+            b.append(0, Some(&[i; 3]), Some(&[i; 30]), &[]);
+        }
+        let data = b
+            .finish(Compression::Gzip, None, -1, -1, -1, false)
+            .unwrap();
+        let records = batches(data, true)
+            .next()
+            .unwrap()
+            .unwrap()
+            .records(1 << 20)
+            .unwrap();
+        let base = records[0].key.as_ref().unwrap().as_ptr() as usize;
+        let last = records[9].value.as_ref().unwrap().as_ptr() as usize;
+        // Ten records of 3 + 30 bytes plus framing, all in one allocation.
+        assert!(last > base && last - base < 10 * 40);
+    }
+
+    #[test]
+    fn crc_mismatch_is_an_error_unless_unchecked() {
+        let mut data = hex(ONE_RECORD_V2);
+        data[69] ^= 0x01; // flip a bit in the last record byte
+        let err = batches(data.clone().into(), true)
+            .next()
+            .unwrap()
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            DecodeError::CrcMismatch {
+                stored: 0xe99b_8dd8,
+                ..
+            }
+        ));
+        assert!(err.to_string().contains("CRC mismatch"), "{err}");
+        let batch = batches(data.into(), false).next().unwrap().unwrap();
+        assert!(batch.verify_crc().is_err());
+        // The flipped byte was the header count: 0x00 -> 0x01, now too few bytes.
+        assert!(batch.records(1024).is_err());
+    }
+
+    #[test]
+    fn partition_leader_epoch_is_outside_the_crc() {
+        let mut data = hex(ONE_RECORD_V2);
+        data[12..16].copy_from_slice(&7i32.to_be_bytes());
+        let batch = batches(data.into(), true).next().unwrap().unwrap();
+        assert_eq!(batch.partition_leader_epoch(), 7);
+    }
+
+    #[test]
+    fn log_append_time_batches_report_the_max_timestamp() {
+        let mut b = RecordBatchBuilder::new(128);
+        b.append(100, None, Some(b"a"), &[]);
+        b.append(150, None, Some(b"b"), &[]);
+        let mut data = b
+            .finish(Compression::None, None, -1, -1, -1, false)
+            .unwrap()
+            .to_vec();
+        // As a broker with LogAppendTime rewrites it: attribute bit 3, max timestamp.
+        data[22] |= 0x08;
+        data[35..43].copy_from_slice(&999i64.to_be_bytes());
+        let batch = batches(data.into(), false).next().unwrap().unwrap();
+        assert_eq!(batch.timestamp_type(), TimestampType::LogAppendTime);
+        let ts: Vec<i64> = batch
+            .records(1024)
+            .unwrap()
+            .iter()
+            .map(|r| r.timestamp)
+            .collect();
+        assert_eq!(ts, [999, 999]);
+    }
+
+    #[test]
+    fn control_batches_decode_their_marker() {
+        // A commit marker as a transaction coordinator writes it.
+        let mut b = RecordBatchBuilder::new(128);
+        b.append(1, Some(&[0, 0, 0, 1]), Some(&[0, 0, 0, 0, 0, 3]), &[]);
+        let mut data = b
+            .finish(Compression::None, None, 9, 0, -1, true)
+            .unwrap()
+            .to_vec();
+        data[22] |= 0x20; // control flag
+        let crc = crc32c::crc32c(&data[21..]);
+        data[17..21].copy_from_slice(&crc.to_be_bytes());
+        let batch = batches(data.into(), true).next().unwrap().unwrap();
+        assert!(batch.is_control() && batch.is_transactional());
+        assert_eq!(
+            batch.control_record().unwrap(),
+            Some(ControlRecord {
+                kind: ControlRecordType::Commit,
+                version: 0,
+                coordinator_epoch: Some(3)
+            })
+        );
+        assert_eq!(
+            batch.control_type().unwrap(),
+            Some(ControlRecordType::Commit)
+        );
+
+        // An ordinary batch has none.
+        let plain = batches(hex(ONE_RECORD_V2).into(), true)
+            .next()
+            .unwrap()
+            .unwrap();
+        assert_eq!(plain.control_record().unwrap(), None);
+    }
+
+    #[test]
+    fn record_length_mismatches_are_errors() {
+        // Record length says 9 where the fields take 8 (and the batch has one more byte).
+        let mut data = hex(ONE_RECORD_V2);
+        data[61] = 0x12;
+        data.push(0);
+        data[8..12].copy_from_slice(&59i32.to_be_bytes());
+        let batch = batches(data.into(), false).next().unwrap().unwrap();
+        assert!(matches!(
+            batch.records(1024),
+            Err(DecodeError::Malformed(_))
+        ));
+
+        // Trailing bytes after the declared record count.
+        let mut data = hex(ONE_RECORD_V2);
+        data.push(0);
+        data[8..12].copy_from_slice(&59i32.to_be_bytes());
+        let batch = batches(data.into(), false).next().unwrap().unwrap();
+        assert!(batch.records(1024).is_err());
+
+        // A negative count.
+        let mut data = hex(ONE_RECORD_V2);
+        data[57..61].copy_from_slice(&(-1i32).to_be_bytes());
+        let batch = batches(data.into(), false).next().unwrap().unwrap();
+        assert!(batch.records(1024).is_err());
+
+        // A count of 2 with one record present.
+        let mut data = hex(ONE_RECORD_V2);
+        data[60] = 2;
+        let batch = batches(data.into(), false).next().unwrap().unwrap();
+        assert!(batch.records(1024).is_err());
+    }
+
+    #[test]
+    fn unknown_magic_and_codec_are_errors() {
+        let mut data = hex(ONE_RECORD_V2);
+        data[16] = 3;
+        assert!(matches!(
+            batches(data.into(), false).next().unwrap(),
+            Err(DecodeError::UnsupportedVersion { version: 3, .. })
+        ));
+        let mut data = hex(ONE_RECORD_V2);
+        data[22] = 0x06;
+        assert!(batches(data.into(), false).next().unwrap().is_err());
+    }
+
+    #[test]
+    fn sequences_wrap_like_the_broker() {
+        let mut data = hex(ONE_RECORD_V2);
+        data[23..27].copy_from_slice(&5i32.to_be_bytes());
+        data[53..57].copy_from_slice(&(i32::MAX - 2).to_be_bytes());
+        let batch = batches(data.into(), false).next().unwrap().unwrap();
+        assert_eq!(batch.last_sequence(), 2);
+        assert_eq!(batch.last_offset(), 5);
+    }
+}
