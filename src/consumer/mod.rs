@@ -1,0 +1,3 @@
+//! The consumer: consumer groups, assignment and fetching.
+
+pub mod assignor;
