@@ -269,10 +269,11 @@ impl RecordBatch {
     /// most `max_decompressed` bytes (more is an error); keys and values are slices of
     /// that buffer, or for uncompressed batches of the fetched buffer itself.
     pub fn records(&self, max_decompressed: usize) -> Result<Vec<Record>, DecodeError> {
-        let mut iter = self.record_iter(max_decompressed)?;
+        let iter = self.record_iter(max_decompressed)?;
         let mut out = Vec::with_capacity(iter.capacity_hint());
-        for r in &mut iter {
-            out.push(r?);
+        match iter.0 {
+            Inner::V2(v) => v.decode_all(&mut out)?,
+            Inner::Legacy(v) => out.extend(v),
         }
         Ok(out)
     }
@@ -389,6 +390,30 @@ struct V2Records {
 }
 
 impl V2Records {
+    /// The error for bytes left after the declared records, if any.
+    #[cold]
+    fn trailing(&self) -> Option<DecodeError> {
+        let extra = self.buf.len() - self.pos;
+        (extra != 0).then(|| {
+            DecodeError::Malformed(format!(
+                "{extra} bytes follow the last of the {} records the batch at offset {} declares",
+                self.count, self.base_offset
+            ))
+        })
+    }
+
+    #[inline]
+    fn decode_one(&mut self) -> Result<Record, DecodeError> {
+        decode_record(
+            &self.buf,
+            &mut self.pos,
+            self.base_offset,
+            self.base_timestamp,
+            self.log_append_time,
+        )
+        .map_err(Fault::into_error)
+    }
+
     #[inline]
     fn next(&mut self) -> Option<Result<Record, DecodeError>> {
         if self.done {
@@ -396,34 +421,88 @@ impl V2Records {
         }
         if self.left == 0 {
             self.done = true;
-            let extra = self.buf.len() - self.pos;
-            if extra != 0 {
-                return Some(Err(DecodeError::Malformed(format!(
-                    "{extra} bytes follow the last of the {} records the batch at offset {} declares",
-                    self.count, self.base_offset
-                ))));
-            }
-            return None;
+            return self.trailing().map(Err);
         }
         self.left -= 1;
-        let r = decode_record(
-            &self.buf,
-            &mut self.pos,
-            self.base_offset,
-            self.base_timestamp,
-            self.log_append_time,
-        );
+        let r = self.decode_one();
         if r.is_err() {
             self.done = true;
         }
         Some(r)
     }
+
+    /// Decodes every remaining record into `out`: the hot loop of a consumer.
+    fn decode_all(mut self, out: &mut Vec<Record>) -> Result<(), DecodeError> {
+        let (buf, base_offset, base_timestamp, log_append_time) = (
+            &self.buf,
+            self.base_offset,
+            self.base_timestamp,
+            self.log_append_time,
+        );
+        let mut pos = self.pos;
+        for _ in 0..self.left {
+            match decode_record(buf, &mut pos, base_offset, base_timestamp, log_append_time) {
+                Ok(r) => out.push(r),
+                Err(f) => return Err(f.into_error()),
+            }
+        }
+        self.pos = pos;
+        match self.trailing() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
 }
 
-fn truncated(pos: usize, needed: usize) -> DecodeError {
-    DecodeError::Truncated {
-        offset: pos,
-        needed,
+/// Why a record failed to decode, kept small so the hot path passes it in registers;
+/// [`Fault::into_error`] turns it into a [`DecodeError`] off the hot path.
+#[derive(Debug, Clone, Copy)]
+enum Fault {
+    Truncated {
+        at: usize,
+    },
+    VarintTooLong {
+        at: usize,
+    },
+    InvalidLength {
+        at: usize,
+        length: i32,
+        remaining: usize,
+    },
+    SizeMismatch {
+        at: usize,
+        declared: i32,
+        used: usize,
+    },
+    NullHeaderKey,
+}
+
+impl Fault {
+    #[cold]
+    #[inline(never)]
+    fn into_error(self) -> DecodeError {
+        match self {
+            Fault::Truncated { at } => DecodeError::Truncated {
+                offset: at,
+                needed: 1,
+            },
+            Fault::VarintTooLong { at } => DecodeError::VarintTooLong { offset: at },
+            Fault::InvalidLength {
+                at,
+                length,
+                remaining,
+            } => DecodeError::InvalidLength {
+                offset: at,
+                length: length as i64,
+                remaining,
+            },
+            Fault::SizeMismatch { at, declared, used } => DecodeError::Malformed(format!(
+                "record at byte {at} declares {declared} bytes but its fields take {used}"
+            )),
+            Fault::NullHeaderKey => DecodeError::UnexpectedNull {
+                field: "record header key",
+            },
+        }
     }
 }
 
@@ -431,20 +510,15 @@ fn truncated(pos: usize, needed: usize) -> DecodeError {
 /// only the bits that fit `bits`.
 #[inline(never)]
 #[cold]
-fn uvarint_slow(
-    d: &[u8],
-    pos: &mut usize,
-    max_bytes: usize,
-    bits: u32,
-) -> Result<u64, DecodeError> {
+fn uvarint_slow(d: &[u8], pos: &mut usize, max_bytes: usize, bits: u32) -> Result<u64, Fault> {
     let start = *pos;
     let mut value: u64 = 0;
     for i in 0..max_bytes {
         let Some(&b) = d.get(start + i) else {
-            return Err(truncated(start + i, 1));
+            return Err(Fault::Truncated { at: start + i });
         };
         if i == max_bytes - 1 && (b as u64) >> (bits - 7 * i as u32) != 0 {
-            return Err(DecodeError::VarintTooLong { offset: start });
+            return Err(Fault::VarintTooLong { at: start });
         }
         value |= ((b & 0x7f) as u64) << (7 * i);
         if b & 0x80 == 0 {
@@ -452,39 +526,45 @@ fn uvarint_slow(
             return Ok(value);
         }
     }
-    Err(DecodeError::VarintTooLong { offset: start })
+    Err(Fault::VarintTooLong { at: start })
 }
 
-/// A zigzag varint (32 bits), with a fast path for one-byte values.
+/// An unsigned varint of at most `max_bytes`, with fast paths for the one- and two-byte
+/// values that record fields almost always are.
 #[inline(always)]
-fn varint(d: &[u8], pos: &mut usize) -> Result<i32, DecodeError> {
-    let u = match d.get(*pos) {
-        Some(&b) if b < 0x80 => {
-            *pos += 1;
-            b as u32
+fn uvarint(d: &[u8], pos: &mut usize, max_bytes: usize, bits: u32) -> Result<u64, Fault> {
+    let p = *pos;
+    match d.get(p..) {
+        Some(&[b0, ..]) if b0 < 0x80 => {
+            *pos = p + 1;
+            Ok(b0 as u64)
         }
-        _ => uvarint_slow(d, pos, 5, 32)? as u32,
-    };
+        Some(&[b0, b1, ..]) if b1 < 0x80 => {
+            *pos = p + 2;
+            Ok((b0 & 0x7f) as u64 | (b1 as u64) << 7)
+        }
+        _ => uvarint_slow(d, pos, max_bytes, bits),
+    }
+}
+
+/// A zigzag varint (32 bits).
+#[inline(always)]
+fn varint(d: &[u8], pos: &mut usize) -> Result<i32, Fault> {
+    let u = uvarint(d, pos, 5, 32)? as u32;
     Ok(((u >> 1) as i32) ^ -((u & 1) as i32))
 }
 
-/// A zigzag varlong (64 bits), with a fast path for one-byte values.
+/// A zigzag varlong (64 bits).
 #[inline(always)]
-fn varlong(d: &[u8], pos: &mut usize) -> Result<i64, DecodeError> {
-    let u = match d.get(*pos) {
-        Some(&b) if b < 0x80 => {
-            *pos += 1;
-            b as u64
-        }
-        _ => uvarint_slow(d, pos, 10, 64)?,
-    };
+fn varlong(d: &[u8], pos: &mut usize) -> Result<i64, Fault> {
+    let u = uvarint(d, pos, 10, 64)?;
     Ok(((u >> 1) as i64) ^ -((u & 1) as i64))
 }
 
 /// A varint length and that many bytes as a slice of `buf`; -1 is null. `d` is `buf`
 /// cut at the end of the current record.
 #[inline(always)]
-fn nullable_bytes(buf: &Bytes, d: &[u8], pos: &mut usize) -> Result<Option<Bytes>, DecodeError> {
+fn nullable_bytes(buf: &Bytes, d: &[u8], pos: &mut usize) -> Result<Option<Bytes>, Fault> {
     let at = *pos;
     let len = varint(d, pos)?;
     if len == -1 {
@@ -492,9 +572,9 @@ fn nullable_bytes(buf: &Bytes, d: &[u8], pos: &mut usize) -> Result<Option<Bytes
     }
     let remaining = d.len() - *pos;
     if len < 0 || len as usize > remaining {
-        return Err(DecodeError::InvalidLength {
-            offset: at,
-            length: len as i64,
+        return Err(Fault::InvalidLength {
+            at,
+            length: len,
             remaining,
         });
     }
@@ -503,73 +583,87 @@ fn nullable_bytes(buf: &Bytes, d: &[u8], pos: &mut usize) -> Result<Option<Bytes
     Ok(Some(buf.slice(start..*pos)))
 }
 
+/// The headers of a record, from their count on.
+#[inline(never)]
+fn decode_headers(
+    buf: &Bytes,
+    d: &[u8],
+    pos: &mut usize,
+    count: i32,
+) -> Result<Vec<RecordHeader>, Fault> {
+    let remaining = d.len() - *pos;
+    // Each header takes at least two bytes.
+    if count < 0 || count as usize > remaining / 2 {
+        return Err(Fault::InvalidLength {
+            at: *pos,
+            length: count,
+            remaining,
+        });
+    }
+    let mut headers = Vec::with_capacity(count as usize);
+    for _ in 0..count {
+        let key = nullable_bytes(buf, d, pos)?.ok_or(Fault::NullHeaderKey)?;
+        let value = nullable_bytes(buf, d, pos)?;
+        headers.push(RecordHeader {
+            key: String::from_utf8_lossy(&key).into_owned(),
+            value,
+        });
+    }
+    Ok(headers)
+}
+
 /// Decodes the record at `*pos` in `buf`, leaving `*pos` after it.
-#[inline]
+#[inline(always)]
 fn decode_record(
     buf: &Bytes,
     pos: &mut usize,
     base_offset: i64,
     base_timestamp: i64,
     log_append_time: Option<i64>,
-) -> Result<Record, DecodeError> {
+) -> Result<Record, Fault> {
     let all: &[u8] = buf;
     let at = *pos;
     let len = varint(all, pos)?;
     let remaining = all.len() - *pos;
-    if len < 0 || len as usize > remaining {
-        return Err(DecodeError::InvalidLength {
-            offset: at,
-            length: len as i64,
-            remaining,
+    if len < 1 || len as usize > remaining {
+        return Err(if len == 0 {
+            Fault::Truncated { at: *pos }
+        } else {
+            Fault::InvalidLength {
+                at,
+                length: len,
+                remaining,
+            }
         });
     }
-    let end = *pos + len as usize;
+    let body = *pos;
+    let end = body + len as usize;
     // Every read below stays within the record's declared length.
     let d = &all[..end];
-    if *pos >= end {
-        return Err(truncated(*pos, 1));
-    }
     *pos += 1; // attributes: none defined for records
     let timestamp_delta = varlong(d, pos)?;
     let offset_delta = varint(d, pos)?;
     let key = nullable_bytes(buf, d, pos)?;
     let value = nullable_bytes(buf, d, pos)?;
-    let count_at = *pos;
     let count = varint(d, pos)?;
     let headers = if count == 0 {
         Vec::new()
     } else {
-        let remaining = end - *pos;
-        // Each header takes at least two bytes.
-        if count < 0 || count as usize > remaining / 2 {
-            return Err(DecodeError::InvalidLength {
-                offset: count_at,
-                length: count as i64,
-                remaining,
-            });
-        }
-        let mut headers = Vec::with_capacity(count as usize);
-        for _ in 0..count {
-            let key = nullable_bytes(buf, d, pos)?.ok_or(DecodeError::UnexpectedNull {
-                field: "record header key",
-            })?;
-            let value = nullable_bytes(buf, d, pos)?;
-            headers.push(RecordHeader {
-                key: String::from_utf8_lossy(&key).into_owned(),
-                value,
-            });
-        }
-        headers
+        decode_headers(buf, d, pos, count)?
     };
     if *pos != end {
-        return Err(DecodeError::Malformed(format!(
-            "record at byte {at} declares {len} bytes but its fields take {}",
-            *pos - (end - len as usize)
-        )));
+        return Err(Fault::SizeMismatch {
+            at,
+            declared: len,
+            used: *pos - body,
+        });
     }
     Ok(Record {
         offset: base_offset.wrapping_add(offset_delta as i64),
-        timestamp: log_append_time.unwrap_or(base_timestamp.wrapping_add(timestamp_delta)),
+        timestamp: match log_append_time {
+            Some(t) => t,
+            None => base_timestamp.wrapping_add(timestamp_delta),
+        },
         key,
         value,
         headers,
@@ -611,18 +705,18 @@ mod tests {
             }
         }
         // Overlong and truncated forms.
-        let mut pos = 0;
+        let err = |r: Result<i64, Fault>| r.map_err(Fault::into_error).unwrap_err();
         assert!(matches!(
-            varint(&[0xff, 0xff, 0xff, 0xff, 0x1f], &mut pos),
-            Err(DecodeError::VarintTooLong { .. })
+            err(varint(&[0xff, 0xff, 0xff, 0xff, 0x1f], &mut 0).map(i64::from)),
+            DecodeError::VarintTooLong { .. }
         ));
         assert!(matches!(
-            varint(&[0x80, 0x80], &mut 0),
-            Err(DecodeError::Truncated { .. })
+            err(varint(&[0x80, 0x80], &mut 0).map(i64::from)),
+            DecodeError::Truncated { .. }
         ));
         assert!(matches!(
-            varlong(&[0xff; 10], &mut 0),
-            Err(DecodeError::VarintTooLong { .. })
+            err(varlong(&[0xff; 10], &mut 0)),
+            DecodeError::VarintTooLong { .. }
         ));
     }
 
