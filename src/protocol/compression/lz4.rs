@@ -10,6 +10,8 @@
 //! Message format v0 wrote the frame descriptor checksum over the wrong bytes
 //! (KAFKA-3160), so a descriptor checksum matching either form is accepted.
 
+use std::cell::RefCell;
+
 use lz4_flex::block::{
     compress_into_with_table, decompress_into, decompress_into_with_dict, get_maximum_output_size,
     CompressTable,
@@ -29,6 +31,13 @@ const BLOCK: usize = 64 * 1024;
 const UNCOMPRESSED_BIT: u32 = 0x8000_0000;
 /// The window a linked block may reach back into.
 const WINDOW: usize = 64 * 1024;
+/// The largest scratch block kept between calls (frames with 1 and 4 MiB blocks get a
+/// temporary one).
+const MAX_KEPT_SCRATCH: usize = 256 * 1024;
+
+thread_local! {
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
 
 pub(super) fn compress(input: &[u8], out: &mut Vec<u8>) -> Result<(), CompressionError> {
     let blocks = input.len().div_ceil(BLOCK);
@@ -91,7 +100,8 @@ pub(super) fn decompress(input: &[u8], max_output: usize) -> Result<Vec<u8>, Dec
         data: input,
         pos: 0,
     };
-    let mut out = Vec::new();
+    // Kafka batches usually compress 2:1 or better; the frame may also declare its size.
+    let mut out = Vec::with_capacity(input.len().saturating_mul(2).min(max_output));
     let mut frames = 0;
     while r.pos < input.len() {
         let magic = r.u32("frame magic")?;
@@ -193,21 +203,30 @@ fn decode_frame(r: &mut Input, out: &mut Vec<u8>, max_output: usize) -> Result<(
             out.extend_from_slice(block);
             continue;
         }
-        // A block decompresses to at most `block_max`; the cap is checked once we know
-        // the real size, so memory stays within `max_output + block_max`.
-        out.resize(at + block_max, 0);
-        let n = if independent || at == frame_start {
-            decompress_into(block, &mut out[at..])
-        } else {
-            let (prev, rest) = out.split_at_mut(at);
-            let window = &prev[frame_start.max(at.saturating_sub(WINDOW))..];
-            decompress_into_with_dict(block, rest, window)
-        }
-        .map_err(|e| corrupt(Compression::Lz4, e))?;
-        out.truncate(at + n);
-        if out.len() > max_output {
-            return Err(DecodeError::DecompressedTooLarge { limit: max_output });
-        }
+        // Decompress into a per-thread scratch block, then copy what the block really
+        // held: zeroing a fresh `block_max` of output per block costs more than the copy.
+        SCRATCH.with(|scratch| {
+            let mut scratch = scratch.borrow_mut();
+            if scratch.len() < block_max {
+                scratch.resize(block_max, 0);
+            }
+            let dst = &mut scratch[..block_max];
+            let n = if independent || at == frame_start {
+                decompress_into(block, dst)
+            } else {
+                let window = &out[frame_start.max(at.saturating_sub(WINDOW))..];
+                decompress_into_with_dict(block, dst, window)
+            }
+            .map_err(|e| corrupt(Compression::Lz4, e))?;
+            if n > max_output - at {
+                return Err(DecodeError::DecompressedTooLarge { limit: max_output });
+            }
+            out.extend_from_slice(&dst[..n]);
+            if scratch.len() > MAX_KEPT_SCRATCH {
+                *scratch = Vec::new();
+            }
+            Ok::<(), DecodeError>(())
+        })?;
     }
     if content_checksum {
         let sum = r.u32("content checksum")?;
