@@ -410,6 +410,7 @@ impl V2Records {
             self.base_offset,
             self.base_timestamp,
             self.log_append_time,
+            |r| r,
         )
         .map_err(Fault::into_error)
     }
@@ -441,9 +442,16 @@ impl V2Records {
         );
         let mut pos = self.pos;
         for _ in 0..self.left {
-            match decode_record(buf, &mut pos, base_offset, base_timestamp, log_append_time) {
-                Ok(r) => out.push(r),
-                Err(f) => return Err(f.into_error()),
+            let pushed = decode_record(
+                buf,
+                &mut pos,
+                base_offset,
+                base_timestamp,
+                log_append_time,
+                |r| out.push(r),
+            );
+            if let Err(f) = pushed {
+                return Err(f.into_error());
             }
         }
         self.pos = pos;
@@ -612,15 +620,17 @@ fn decode_headers(
     Ok(headers)
 }
 
-/// Decodes the record at `*pos` in `buf`, leaving `*pos` after it.
+/// Decodes the record at `*pos` in `buf`, leaving `*pos` after it, and hands it to
+/// `emit` (which lets the caller build it in place, say in a `Vec`).
 #[inline(always)]
-fn decode_record(
+fn decode_record<R>(
     buf: &Bytes,
     pos: &mut usize,
     base_offset: i64,
     base_timestamp: i64,
     log_append_time: Option<i64>,
-) -> Result<Record, Fault> {
+    emit: impl FnOnce(Record) -> R,
+) -> Result<R, Fault> {
     let all: &[u8] = buf;
     let at = *pos;
     let len = varint(all, pos)?;
@@ -658,7 +668,7 @@ fn decode_record(
             used: *pos - body,
         });
     }
-    Ok(Record {
+    Ok(emit(Record {
         offset: base_offset.wrapping_add(offset_delta as i64),
         timestamp: match log_append_time {
             Some(t) => t,
@@ -667,7 +677,7 @@ fn decode_record(
         key,
         value,
         headers,
-    })
+    }))
 }
 
 #[cfg(test)]
