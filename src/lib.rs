@@ -1,5 +1,6 @@
 //! kafka-sync: a synchronous Apache Kafka client.
 
+pub mod config;
 pub mod consumer;
 pub mod protocol;
 mod topic_partition;
