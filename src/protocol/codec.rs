@@ -456,7 +456,7 @@ pub trait Writer: BufMut {
     }
 
     /// Writes nullable bytes, classic or compact.
-    fn put_bytes(
+    fn put_nullable_bytes(
         &mut self,
         v: Option<&[u8]>,
         compact: bool,

@@ -106,7 +106,7 @@ pub fn encode_subscription(sub: &Subscription, version: i16) -> Result<Bytes, En
     for topic in topics {
         out.put_string(Some(topic), false, "topics")?;
     }
-    Writer::put_bytes(&mut out, sub.user_data.as_deref(), false, "user_data")?;
+    Writer::put_nullable_bytes(&mut out, sub.user_data.as_deref(), false, "user_data")?;
     if version >= 1 {
         let mut owned: Vec<&TopicPartition> = sub.owned_partitions.iter().collect();
         owned.sort_unstable();
@@ -185,7 +185,7 @@ pub fn encode_assignment(assignment: &Assignment, version: i16) -> Result<Bytes,
     let mut out = BytesMut::new();
     out.put_i16(version);
     put_topic_partitions(&mut out, &assignment.partitions, "assigned_partitions")?;
-    Writer::put_bytes(
+    Writer::put_nullable_bytes(
         &mut out,
         assignment.user_data.as_deref(),
         false,
