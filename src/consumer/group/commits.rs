@@ -1,0 +1,667 @@
+//! Offset commits and committed-offset lookups waiting for the coordinator: their
+//! deadlines, retries with backoff, and what each answer means.
+//!
+//! Sending is the caller's job ([`super::GroupCoordinator`]); this keeps the queue and the
+//! verdicts, so it is tested without a broker.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+use crate::consumer::record::OffsetAndMetadata;
+use crate::error::Error;
+use crate::net::backoff::Backoff;
+use crate::protocol::error_code::ErrorCode;
+use crate::TopicPartition;
+
+use super::responses::{is_coordinator_error, is_transport_error};
+use super::GroupEvent;
+
+pub(super) type CommitReply = Box<dyn FnOnce(Result<(), Error>) + Send>;
+
+struct PendingCommit {
+    offsets: BTreeMap<TopicPartition, OffsetAndMetadata>,
+    started: Instant,
+    deadline: Instant,
+    reply: CommitReply,
+    retry_at: Option<Instant>,
+    backoff: Backoff,
+    in_flight: bool,
+    last_error: Option<Error>,
+}
+
+struct PendingFetch {
+    id: u64,
+    partitions: Vec<TopicPartition>,
+    started: Instant,
+    deadline: Instant,
+    retry_at: Option<Instant>,
+    backoff: Backoff,
+    in_flight: bool,
+    last_error: Option<Error>,
+}
+
+/// One partition of an OffsetFetch answer.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct FetchedOffset {
+    pub tp: TopicPartition,
+    pub offset: i64,
+    pub leader_epoch: i32,
+    pub metadata: Option<String>,
+    pub error: ErrorCode,
+}
+
+/// What an OffsetCommit answer means beyond its own reply.
+#[derive(Debug, Default, PartialEq)]
+pub(super) struct CommitVerdict {
+    /// Find the coordinator again.
+    pub coordinator_lost: bool,
+    /// A code that says something about the membership (REBALANCE_IN_PROGRESS, ...).
+    pub membership_code: Option<ErrorCode>,
+}
+
+pub(super) struct Commits {
+    commits: HashMap<u64, PendingCommit>,
+    fetches: HashMap<u64, PendingFetch>,
+    next_key: u64,
+    retry_backoff: Duration,
+    retry_backoff_max: Duration,
+}
+
+impl Commits {
+    pub fn new(retry_backoff: Duration, retry_backoff_max: Duration) -> Self {
+        Commits {
+            commits: HashMap::new(),
+            fetches: HashMap::new(),
+            next_key: 0,
+            retry_backoff,
+            retry_backoff_max,
+        }
+    }
+
+    fn key(&mut self) -> u64 {
+        self.next_key += 1;
+        self.next_key
+    }
+
+    pub fn add_commit(
+        &mut self,
+        offsets: BTreeMap<TopicPartition, OffsetAndMetadata>,
+        deadline: Instant,
+        reply: CommitReply,
+        now: Instant,
+    ) {
+        if offsets.is_empty() {
+            return reply(Ok(()));
+        }
+        if let Some((tp, om)) = offsets.iter().find(|(_, om)| om.offset < 0) {
+            return reply(Err(Error::InvalidArgument(format!(
+                "cannot commit negative offset {} for {tp}",
+                om.offset
+            ))));
+        }
+        let key = self.key();
+        let backoff = Backoff::new(self.retry_backoff, self.retry_backoff_max);
+        self.commits.insert(
+            key,
+            PendingCommit {
+                offsets,
+                started: now,
+                deadline,
+                reply,
+                retry_at: None,
+                backoff,
+                in_flight: false,
+                last_error: None,
+            },
+        );
+    }
+
+    pub fn add_fetch(
+        &mut self,
+        id: u64,
+        mut partitions: Vec<TopicPartition>,
+        deadline: Instant,
+        now: Instant,
+        events: &mut Vec<GroupEvent>,
+    ) {
+        partitions.sort();
+        partitions.dedup();
+        if partitions.is_empty() {
+            events.push(GroupEvent::Committed {
+                id,
+                result: Ok(HashMap::new()),
+            });
+            return;
+        }
+        let key = self.key();
+        let backoff = Backoff::new(self.retry_backoff, self.retry_backoff_max);
+        self.fetches.insert(
+            key,
+            PendingFetch {
+                id,
+                partitions,
+                started: now,
+                deadline,
+                retry_at: None,
+                backoff,
+                in_flight: false,
+                last_error: None,
+            },
+        );
+    }
+
+    pub fn has_commits(&self) -> bool {
+        !self.commits.is_empty()
+    }
+
+    /// True while commits or lookups wait for the coordinator.
+    pub fn has_work(&self) -> bool {
+        !self.commits.is_empty() || !self.fetches.is_empty()
+    }
+
+    /// Answers everything past its deadline with a timeout (or the error that kept it from
+    /// succeeding). A request still in flight is abandoned: its answer is ignored.
+    pub fn expire(&mut self, now: Instant, events: &mut Vec<GroupEvent>) {
+        let expired: Vec<u64> = self
+            .commits
+            .iter()
+            .filter(|(_, c)| c.deadline <= now)
+            .map(|(k, _)| *k)
+            .collect();
+        for key in expired {
+            if let Some(c) = self.commits.remove(&key) {
+                let err = timeout_error("committing offsets", c.started, now, c.last_error);
+                (c.reply)(Err(err));
+            }
+        }
+        let expired: Vec<u64> = self
+            .fetches
+            .iter()
+            .filter(|(_, f)| f.deadline <= now)
+            .map(|(k, _)| *k)
+            .collect();
+        for key in expired {
+            if let Some(f) = self.fetches.remove(&key) {
+                let err = timeout_error("fetching committed offsets", f.started, now, f.last_error);
+                events.push(GroupEvent::Committed {
+                    id: f.id,
+                    result: Err(err),
+                });
+            }
+        }
+    }
+
+    /// Commits ready to be sent now, oldest first.
+    pub fn due_commits(&self, now: Instant) -> Vec<u64> {
+        let mut keys: Vec<u64> = self
+            .commits
+            .iter()
+            .filter(|(_, c)| !c.in_flight && c.retry_at.is_none_or(|t| t <= now))
+            .map(|(k, _)| *k)
+            .collect();
+        keys.sort_unstable();
+        keys
+    }
+
+    /// Lookups ready to be sent now, oldest first.
+    pub fn due_fetches(&self, now: Instant) -> Vec<u64> {
+        let mut keys: Vec<u64> = self
+            .fetches
+            .iter()
+            .filter(|(_, f)| !f.in_flight && f.retry_at.is_none_or(|t| t <= now))
+            .map(|(k, _)| *k)
+            .collect();
+        keys.sort_unstable();
+        keys
+    }
+
+    pub fn commit_offsets(&self, key: u64) -> Option<&BTreeMap<TopicPartition, OffsetAndMetadata>> {
+        self.commits.get(&key).map(|c| &c.offsets)
+    }
+
+    pub fn fetch_partitions(&self, key: u64) -> Option<&[TopicPartition]> {
+        self.fetches.get(&key).map(|f| f.partitions.as_slice())
+    }
+
+    pub fn commit_sent(&mut self, key: u64) {
+        if let Some(c) = self.commits.get_mut(&key) {
+            c.in_flight = true;
+            c.retry_at = None;
+        }
+    }
+
+    pub fn fetch_sent(&mut self, key: u64) {
+        if let Some(f) = self.fetches.get_mut(&key) {
+            f.in_flight = true;
+            f.retry_at = None;
+        }
+    }
+
+    /// Fails a commit without sending it (not a member of the group, encoding failed, ...).
+    pub fn fail_commit(&mut self, key: u64, error: Error) {
+        if let Some(c) = self.commits.remove(&key) {
+            (c.reply)(Err(error));
+        }
+    }
+
+    /// Fails a lookup without sending it.
+    pub fn fail_fetch(&mut self, key: u64, error: Error, events: &mut Vec<GroupEvent>) {
+        if let Some(f) = self.fetches.remove(&key) {
+            events.push(GroupEvent::Committed {
+                id: f.id,
+                result: Err(error),
+            });
+        }
+    }
+
+    /// An OffsetCommit answer: per-partition error codes, or the request's failure.
+    pub fn on_commit(
+        &mut self,
+        key: u64,
+        result: Result<Vec<(TopicPartition, ErrorCode)>, Error>,
+        now: Instant,
+    ) -> CommitVerdict {
+        let mut verdict = CommitVerdict::default();
+        let Some(c) = self.commits.get_mut(&key) else {
+            return verdict;
+        };
+        c.in_flight = false;
+        let partitions = match result {
+            Ok(p) => p,
+            Err(e) => {
+                verdict.coordinator_lost = is_transport_error(&e);
+                if e.is_retriable() {
+                    c.retry_at = Some(now + c.backoff.fail());
+                    c.last_error = Some(e);
+                } else if let Some(c) = self.commits.remove(&key) {
+                    (c.reply)(Err(e));
+                }
+                return verdict;
+            }
+        };
+        let Some((tp, code)) = partitions.into_iter().find(|(_, code)| !code.is_ok()) else {
+            if let Some(c) = self.commits.remove(&key) {
+                (c.reply)(Ok(()));
+            }
+            return verdict;
+        };
+        let err = commit_error(code, &tp);
+        let retry = is_coordinator_error(code)
+            || code == ErrorCode::REQUEST_TIMED_OUT
+            || code == ErrorCode::COORDINATOR_LOAD_IN_PROGRESS
+            || code == ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
+        verdict.coordinator_lost =
+            is_coordinator_error(code) || code == ErrorCode::REQUEST_TIMED_OUT;
+        if retry {
+            log::debug!("offset commit: {err}; retrying");
+            c.retry_at = Some(now + c.backoff.fail());
+            c.last_error = Some(err);
+            return verdict;
+        }
+        if matches!(
+            code,
+            ErrorCode::REBALANCE_IN_PROGRESS
+                | ErrorCode::UNKNOWN_MEMBER_ID
+                | ErrorCode::ILLEGAL_GENERATION
+                | ErrorCode::FENCED_INSTANCE_ID
+        ) {
+            verdict.membership_code = Some(code);
+        }
+        if let Some(c) = self.commits.remove(&key) {
+            (c.reply)(Err(err));
+        }
+        verdict
+    }
+
+    /// An OffsetFetch answer: the group-level error and the partitions, or the request's
+    /// failure. Returns true if the coordinator should be rediscovered.
+    pub fn on_fetch(
+        &mut self,
+        key: u64,
+        result: Result<(ErrorCode, Vec<FetchedOffset>), Error>,
+        now: Instant,
+        events: &mut Vec<GroupEvent>,
+    ) -> bool {
+        let Some(f) = self.fetches.get_mut(&key) else {
+            return false;
+        };
+        f.in_flight = false;
+        let (group_code, partitions) = match result {
+            Ok(r) => r,
+            Err(e) => {
+                let lost = is_transport_error(&e);
+                if e.is_retriable() {
+                    f.retry_at = Some(now + f.backoff.fail());
+                    f.last_error = Some(e);
+                } else {
+                    self.fail_fetch(key, e, events);
+                }
+                return lost;
+            }
+        };
+        if !group_code.is_ok() {
+            let err = Error::broker(group_code, Some("fetching committed offsets".into()));
+            if group_code.is_retriable() {
+                f.retry_at = Some(now + f.backoff.fail());
+                f.last_error = Some(err);
+            } else {
+                self.fail_fetch(key, err, events);
+            }
+            return is_coordinator_error(group_code);
+        }
+        let mut out: HashMap<TopicPartition, Option<OffsetAndMetadata>> =
+            f.partitions.iter().map(|tp| (tp.clone(), None)).collect();
+        for p in partitions {
+            if p.error == ErrorCode::UNSTABLE_OFFSET_COMMIT {
+                // A transaction holding offsets for it is still open; ask again shortly.
+                f.retry_at = Some(now + f.backoff.fail());
+                f.last_error = Some(Error::broker(
+                    p.error,
+                    Some(format!("committed offset of {}", p.tp)),
+                ));
+                return false;
+            }
+            if !p.error.is_ok() {
+                let err = Error::broker(
+                    p.error,
+                    Some(format!("fetching the committed offset of {}", p.tp)),
+                );
+                self.fail_fetch(key, err, events);
+                return false;
+            }
+            let committed = (p.offset >= 0).then(|| OffsetAndMetadata {
+                offset: p.offset,
+                metadata: p.metadata.unwrap_or_default(),
+                leader_epoch: (p.leader_epoch >= 0).then_some(p.leader_epoch),
+            });
+            out.insert(p.tp, committed);
+        }
+        if let Some(f) = self.fetches.remove(&key) {
+            events.push(GroupEvent::Committed {
+                id: f.id,
+                result: Ok(out),
+            });
+        }
+        false
+    }
+
+    /// The earliest retry or deadline.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        let commits = self
+            .commits
+            .values()
+            .flat_map(|c| [Some(c.deadline), c.retry_at.filter(|_| !c.in_flight)]);
+        let fetches = self
+            .fetches
+            .values()
+            .flat_map(|f| [Some(f.deadline), f.retry_at.filter(|_| !f.in_flight)]);
+        commits.chain(fetches).flatten().min()
+    }
+}
+
+fn timeout_error(what: &str, started: Instant, now: Instant, last: Option<Error>) -> Error {
+    let what = match last {
+        Some(e) => format!("{what} (last error: {e})"),
+        None => what.to_owned(),
+    };
+    Error::timeout(what, now.saturating_duration_since(started))
+}
+
+/// The error for a failed partition of a commit, with the Java client's advice.
+fn commit_error(code: ErrorCode, tp: &TopicPartition) -> Error {
+    let msg = match code {
+        ErrorCode::REBALANCE_IN_PROGRESS => {
+            format!("committing {tp}: the group is rebalancing; poll to complete the rebalance, then commit again")
+        }
+        ErrorCode::UNKNOWN_MEMBER_ID | ErrorCode::ILLEGAL_GENERATION => format!(
+            "committing {tp}: the consumer is no longer part of the group's current generation, so its partitions \
+             may have been reassigned; the commit cannot complete. This usually means poll was not called within \
+             max_poll_interval"
+        ),
+        ErrorCode::OFFSET_METADATA_TOO_LARGE => format!("committing {tp}: the offset metadata string is too large"),
+        _ => format!("committing {tp}"),
+    };
+    Error::broker(code, Some(msg))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+
+    use super::*;
+
+    fn tp(p: i32) -> TopicPartition {
+        TopicPartition::new("t", p)
+    }
+
+    fn commits() -> Commits {
+        Commits::new(Duration::from_millis(100), Duration::from_secs(1))
+    }
+
+    /// A commit of offset 5 for `t-0` and `t-1`, with a receiver for its reply.
+    fn add(c: &mut Commits, now: Instant, timeout: Duration) -> mpsc::Receiver<Result<(), Error>> {
+        let (tx, rx) = mpsc::channel();
+        let offsets = BTreeMap::from([
+            (tp(0), OffsetAndMetadata::new(5)),
+            (tp(1), OffsetAndMetadata::new(5)),
+        ]);
+        c.add_commit(
+            offsets,
+            now + timeout,
+            Box::new(move |r| tx.send(r).unwrap()),
+            now,
+        );
+        rx
+    }
+
+    #[test]
+    fn commit_succeeds_or_reports_the_first_partition_error() {
+        let now = Instant::now();
+        let mut c = commits();
+        let rx = add(&mut c, now, Duration::from_secs(5));
+        let key = c.due_commits(now)[0];
+        assert_eq!(c.commit_offsets(key).unwrap().len(), 2);
+        c.commit_sent(key);
+        assert!(c.due_commits(now).is_empty());
+        let v = c.on_commit(
+            key,
+            Ok(vec![(tp(0), ErrorCode::NONE), (tp(1), ErrorCode::NONE)]),
+            now,
+        );
+        assert_eq!(v, CommitVerdict::default());
+        assert!(rx.try_recv().unwrap().is_ok());
+        assert!(!c.has_work());
+
+        let rx = add(&mut c, now, Duration::from_secs(5));
+        let key = c.due_commits(now)[0];
+        c.commit_sent(key);
+        let answer = vec![
+            (tp(0), ErrorCode::NONE),
+            (tp(1), ErrorCode::ILLEGAL_GENERATION),
+        ];
+        let v = c.on_commit(key, Ok(answer), now);
+        assert_eq!(v.membership_code, Some(ErrorCode::ILLEGAL_GENERATION));
+        let err = rx.try_recv().unwrap().unwrap_err();
+        assert_eq!(err.code(), Some(ErrorCode::ILLEGAL_GENERATION));
+        assert!(err.to_string().contains("t-1"));
+    }
+
+    #[test]
+    fn retriable_commit_errors_retry_until_the_deadline() {
+        let now = Instant::now();
+        let mut c = commits();
+        let rx = add(&mut c, now, Duration::from_secs(2));
+        let key = c.due_commits(now)[0];
+        c.commit_sent(key);
+        let v = c.on_commit(key, Ok(vec![(tp(0), ErrorCode::NOT_COORDINATOR)]), now);
+        assert!(v.coordinator_lost);
+        assert!(rx.try_recv().is_err(), "no reply yet");
+        assert!(c.due_commits(now).is_empty(), "waits for the backoff");
+        let later = now + Duration::from_millis(150);
+        assert_eq!(c.due_commits(later), vec![key]);
+        c.commit_sent(key);
+        let lost = Error::Disconnected {
+            broker: "1".into(),
+            reason: "reset".into(),
+        };
+        assert!(c.on_commit(key, Err(lost), later).coordinator_lost);
+        let mut events = Vec::new();
+        c.expire(now + Duration::from_secs(2), &mut events);
+        let err = rx.try_recv().unwrap().unwrap_err();
+        assert!(matches!(err, Error::Timeout { .. }), "{err}");
+        assert!(err.to_string().contains("disconnected"), "{err}");
+    }
+
+    #[test]
+    fn empty_and_invalid_commits_answer_at_once() {
+        let now = Instant::now();
+        let mut c = commits();
+        let (tx, rx) = mpsc::channel();
+        c.add_commit(
+            BTreeMap::new(),
+            now,
+            Box::new(move |r| tx.send(r).unwrap()),
+            now,
+        );
+        assert!(rx.try_recv().unwrap().is_ok());
+        let (tx, rx) = mpsc::channel();
+        let offsets = BTreeMap::from([(tp(0), OffsetAndMetadata::new(-3))]);
+        c.add_commit(offsets, now, Box::new(move |r| tx.send(r).unwrap()), now);
+        assert!(matches!(
+            rx.try_recv().unwrap(),
+            Err(Error::InvalidArgument(_))
+        ));
+        assert!(!c.has_work());
+    }
+
+    #[test]
+    fn fetched_offsets_map_minus_one_to_none() {
+        let now = Instant::now();
+        let mut c = commits();
+        let mut events = Vec::new();
+        c.add_fetch(
+            7,
+            vec![tp(1), tp(0), tp(2)],
+            now + Duration::from_secs(5),
+            now,
+            &mut events,
+        );
+        let key = c.due_fetches(now)[0];
+        assert_eq!(c.fetch_partitions(key).unwrap(), &[tp(0), tp(1), tp(2)]);
+        c.fetch_sent(key);
+        let answer = vec![
+            FetchedOffset {
+                tp: tp(0),
+                offset: 42,
+                leader_epoch: 3,
+                metadata: Some("m".into()),
+                error: ErrorCode::NONE,
+            },
+            FetchedOffset {
+                tp: tp(1),
+                offset: -1,
+                leader_epoch: -1,
+                metadata: None,
+                error: ErrorCode::NONE,
+            },
+        ];
+        assert!(!c.on_fetch(key, Ok((ErrorCode::NONE, answer)), now, &mut events));
+        let [GroupEvent::Committed {
+            id: 7,
+            result: Ok(map),
+        }] = events.as_slice()
+        else {
+            panic!("unexpected events {events:?}")
+        };
+        let committed = map[&tp(0)].as_ref().unwrap();
+        assert_eq!(
+            (
+                committed.offset,
+                committed.leader_epoch,
+                committed.metadata.as_str()
+            ),
+            (42, Some(3), "m")
+        );
+        assert_eq!(map[&tp(1)], None);
+        assert_eq!(
+            map[&tp(2)],
+            None,
+            "partitions the broker left out have no committed offset"
+        );
+    }
+
+    #[test]
+    fn unstable_offsets_and_coordinator_errors_are_retried() {
+        let now = Instant::now();
+        let mut c = commits();
+        let mut events = Vec::new();
+        c.add_fetch(
+            1,
+            vec![tp(0)],
+            now + Duration::from_secs(5),
+            now,
+            &mut events,
+        );
+        let key = c.due_fetches(now)[0];
+        c.fetch_sent(key);
+        let unstable = vec![FetchedOffset {
+            tp: tp(0),
+            offset: -1,
+            leader_epoch: -1,
+            metadata: None,
+            error: ErrorCode::UNSTABLE_OFFSET_COMMIT,
+        }];
+        assert!(!c.on_fetch(key, Ok((ErrorCode::NONE, unstable)), now, &mut events));
+        assert!(events.is_empty());
+        let later = now + Duration::from_millis(150);
+        assert_eq!(c.due_fetches(later), vec![key]);
+        c.fetch_sent(key);
+        assert!(c.on_fetch(
+            key,
+            Ok((ErrorCode::NOT_COORDINATOR, vec![])),
+            later,
+            &mut events
+        ));
+        assert!(events.is_empty());
+        let later = later + Duration::from_millis(300);
+        c.fetch_sent(key);
+        assert!(!c.on_fetch(
+            key,
+            Ok((ErrorCode::GROUP_AUTHORIZATION_FAILED, vec![])),
+            later,
+            &mut events
+        ));
+        assert!(
+            matches!(&events[..], [GroupEvent::Committed { id: 1, result: Err(e) }]
+            if e.code() == Some(ErrorCode::GROUP_AUTHORIZATION_FAILED))
+        );
+    }
+
+    #[test]
+    fn empty_lookups_answer_at_once_and_expired_ones_time_out() {
+        let now = Instant::now();
+        let mut c = commits();
+        let mut events = Vec::new();
+        c.add_fetch(3, vec![], now, now, &mut events);
+        assert!(
+            matches!(&events[..], [GroupEvent::Committed { id: 3, result: Ok(m) }] if m.is_empty())
+        );
+        events.clear();
+        c.add_fetch(
+            4,
+            vec![tp(0)],
+            now + Duration::from_secs(1),
+            now,
+            &mut events,
+        );
+        assert_eq!(c.next_deadline(), Some(now + Duration::from_secs(1)));
+        c.expire(now + Duration::from_secs(1), &mut events);
+        assert!(matches!(
+            &events[..],
+            [GroupEvent::Committed {
+                id: 4,
+                result: Err(Error::Timeout { .. })
+            }]
+        ));
+    }
+}
