@@ -317,6 +317,89 @@ impl Reader {
         self.checked_len(len, true)
     }
 
+    /// Reads an array of elements decoded by `elem`. A null array is an error naming
+    /// `field`. The count is checked against the remaining input first.
+    pub fn array<T>(
+        &mut self,
+        compact: bool,
+        field: &'static str,
+        elem: impl FnMut(&mut Reader) -> Result<T, DecodeError>,
+    ) -> Result<Vec<T>, DecodeError> {
+        self.opt_array(compact, false, field, elem)?
+            .ok_or(DecodeError::UnexpectedNull { field })
+    }
+
+    /// Reads an array that may be null when `nullable` (the field's nullable versions);
+    /// null otherwise is an error naming `field`.
+    pub fn opt_array<T>(
+        &mut self,
+        compact: bool,
+        nullable: bool,
+        field: &'static str,
+        mut elem: impl FnMut(&mut Reader) -> Result<T, DecodeError>,
+    ) -> Result<Option<Vec<T>>, DecodeError> {
+        let Some(n) = self.array_len(compact)? else {
+            return if nullable {
+                Ok(None)
+            } else {
+                Err(DecodeError::UnexpectedNull { field })
+            };
+        };
+        let mut out = Vec::with_capacity(n);
+        for _ in 0..n {
+            out.push(elem(self)?);
+        }
+        Ok(Some(out))
+    }
+
+    /// Reads a string that may be null when `nullable`; null otherwise is an error.
+    pub fn opt_string(
+        &mut self,
+        compact: bool,
+        nullable: bool,
+        field: &'static str,
+    ) -> Result<Option<String>, DecodeError> {
+        match self.nullable_string(compact)? {
+            None if !nullable => Err(DecodeError::UnexpectedNull { field }),
+            v => Ok(v),
+        }
+    }
+
+    /// Reads bytes that may be null when `nullable`; null otherwise is an error.
+    pub fn opt_bytes(
+        &mut self,
+        compact: bool,
+        nullable: bool,
+        field: &'static str,
+    ) -> Result<Option<Bytes>, DecodeError> {
+        match self.nullable_bytes(compact)? {
+            None if !nullable => Err(DecodeError::UnexpectedNull { field }),
+            v => Ok(v),
+        }
+    }
+
+    /// Reads a struct field that may be null when `nullable`. A nullable struct starts
+    /// with a presence marker: an `int8` (negative for null), or an unsigned varint (zero
+    /// for null) when the field is tagged.
+    pub fn opt_struct<T>(
+        &mut self,
+        nullable: bool,
+        tagged: bool,
+        read: impl FnOnce(&mut Reader) -> Result<T, DecodeError>,
+    ) -> Result<Option<T>, DecodeError> {
+        if nullable {
+            let present = if tagged {
+                self.uvarint()? > 0
+            } else {
+                self.i8()? >= 0
+            };
+            if !present {
+                return Ok(None);
+            }
+        }
+        read(self).map(Some)
+    }
+
     /// Reads a varint-length byte field of a record (-1 is null).
     pub fn varint_bytes(&mut self) -> Result<Option<Bytes>, DecodeError> {
         let len = self.varint()? as i64;
@@ -489,9 +572,173 @@ pub trait Writer: BufMut {
             }
         }
     }
+
+    /// Writes a string that may be null only when `nullable` (the field's nullable
+    /// versions of `version`).
+    fn put_opt_string(
+        &mut self,
+        v: Option<&str>,
+        compact: bool,
+        nullable: bool,
+        field: &'static str,
+        version: i16,
+    ) -> Result<(), EncodeError> {
+        check_null(v.is_none(), nullable, field, version)?;
+        self.put_string(v, compact, field)
+    }
+
+    /// Writes bytes that may be null only when `nullable`.
+    fn put_opt_bytes(
+        &mut self,
+        v: Option<&[u8]>,
+        compact: bool,
+        nullable: bool,
+        field: &'static str,
+        version: i16,
+    ) -> Result<(), EncodeError> {
+        check_null(v.is_none(), nullable, field, version)?;
+        self.put_nullable_bytes(v, compact, field)
+    }
+
+    /// Writes an array, each element with `elem`.
+    fn put_array<T>(
+        &mut self,
+        v: &[T],
+        compact: bool,
+        field: &'static str,
+        mut elem: impl FnMut(&mut Self, &T) -> Result<(), EncodeError>,
+    ) -> Result<(), EncodeError> {
+        self.put_array_len(Some(v.len()), compact, field)?;
+        for e in v {
+            elem(self, e)?;
+        }
+        Ok(())
+    }
+
+    /// Writes an array that may be null only when `nullable`.
+    fn put_opt_array<T>(
+        &mut self,
+        v: Option<&[T]>,
+        compact: bool,
+        nullable: bool,
+        field: &'static str,
+        version: i16,
+        elem: impl FnMut(&mut Self, &T) -> Result<(), EncodeError>,
+    ) -> Result<(), EncodeError> {
+        check_null(v.is_none(), nullable, field, version)?;
+        match v {
+            Some(v) => self.put_array(v, compact, field, elem),
+            None => self.put_array_len(None, compact, field),
+        }
+    }
+
+    /// Writes a struct field that may be null only when `nullable`, with the presence
+    /// marker [`Reader::opt_struct`] reads.
+    fn put_opt_struct<T>(
+        &mut self,
+        v: Option<&T>,
+        nullable: bool,
+        tagged: bool,
+        field: &'static str,
+        version: i16,
+        write: impl FnOnce(&mut Self, &T) -> Result<(), EncodeError>,
+    ) -> Result<(), EncodeError> {
+        check_null(v.is_none(), nullable, field, version)?;
+        if nullable {
+            match (v.is_some(), tagged) {
+                (true, true) => self.put_uvarint(1),
+                (false, true) => self.put_uvarint(0),
+                (true, false) => self.put_i8(1),
+                (false, false) => self.put_i8(-1),
+            }
+        }
+        match v {
+            Some(v) => write(self, v),
+            None => Ok(()),
+        }
+    }
+
+    /// Writes one fixed-width value: the element writer of primitive arrays.
+    fn put_fixed<T: Fixed>(&mut self, v: &T) -> Result<(), EncodeError> {
+        v.put_into(self);
+        Ok(())
+    }
 }
 
 impl<T: BufMut + ?Sized> Writer for T {}
+
+fn check_null(
+    is_null: bool,
+    nullable: bool,
+    field: &'static str,
+    version: i16,
+) -> Result<(), EncodeError> {
+    if is_null && !nullable {
+        Err(EncodeError::NullNotAllowed { field, version })
+    } else {
+        Ok(())
+    }
+}
+
+/// A fixed-width wire value (`bool`, the integers, `f64`, [`Uuid`]).
+pub trait Fixed {
+    /// Appends the value, big-endian.
+    fn put_into<B: BufMut + ?Sized>(&self, out: &mut B);
+}
+
+macro_rules! fixed {
+    ($($t:ty => $put:ident),*) => {
+        $(impl Fixed for $t {
+            fn put_into<B: BufMut + ?Sized>(&self, out: &mut B) {
+                out.$put(*self);
+            }
+        })*
+    };
+}
+
+fixed!(i8 => put_i8, i16 => put_i16, u16 => put_u16, i32 => put_i32, u32 => put_u32,
+    i64 => put_i64, f64 => put_f64, bool => put_bool);
+
+impl Fixed for Uuid {
+    fn put_into<B: BufMut + ?Sized>(&self, out: &mut B) {
+        out.put_slice(&self.0);
+    }
+}
+
+/// Collects the tagged fields of a flexible struct, then writes the section: the field
+/// count, and per field its tag, size and bytes.
+#[derive(Debug, Default)]
+pub struct TaggedWriter {
+    count: u32,
+    buf: Vec<u8>,
+}
+
+impl TaggedWriter {
+    /// Adds the field `tag`, written by `write`. Tags must be added in increasing order.
+    pub fn field(
+        &mut self,
+        tag: u32,
+        write: impl FnOnce(&mut Vec<u8>) -> Result<(), EncodeError>,
+    ) -> Result<(), EncodeError> {
+        let mut data = Vec::new();
+        write(&mut data)?;
+        let len = u32::try_from(data.len()).map_err(|_| EncodeError::TooLarge {
+            field: "tagged field",
+            len: data.len(),
+        })?;
+        self.buf.put_uvarint(tag);
+        self.buf.put_uvarint(len);
+        self.buf.extend_from_slice(&data);
+        self.count += 1;
+        Ok(())
+    }
+
+    /// Appends the section to `out`.
+    pub fn finish(self, out: &mut Vec<u8>) {
+        out.put_uvarint(self.count);
+        out.extend_from_slice(&self.buf);
+    }
+}
 
 /// The encoded width of an unsigned varint.
 #[inline]

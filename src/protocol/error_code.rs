@@ -9,12 +9,15 @@ pub(crate) use super::error_code_table::TABLE;
 ///
 /// # Examples
 /// ```
-/// use kafka_sync::ErrorCode;
+/// use kafka_sync::protocol::error_code::ErrorCode;
 /// let e = ErrorCode(6);
 /// assert_eq!(e, ErrorCode::NOT_LEADER_OR_FOLLOWER);
 /// assert_eq!(e.name(), "NOT_LEADER_OR_FOLLOWER");
 /// assert!(e.is_retriable());
 /// assert_eq!(ErrorCode(12345).name(), "UNKNOWN");
+/// assert_eq!(ErrorCode(12345).0, 12345);
+/// assert_eq!(ErrorCode::NONE.into_result(), Ok(()));
+/// assert_eq!(ErrorCode::REQUEST_TIMED_OUT.into_result(), Err(ErrorCode(7)));
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ErrorCode(pub i16);
@@ -66,7 +69,11 @@ impl fmt::Debug for ErrorCode {
 
 impl fmt::Display for ErrorCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({}): {}", self.name(), self.0, self.description())
+        write!(f, "{} ({})", self.name(), self.0)?;
+        match self.description() {
+            "" => Ok(()),
+            d => write!(f, ": {d}"),
+        }
     }
 }
 
@@ -89,5 +96,33 @@ mod tests {
             "UNKNOWN (12345): An error code this client does not know."
         );
         assert_eq!(ErrorCode(-1).name(), "UNKNOWN_SERVER_ERROR");
+    }
+
+    #[test]
+    fn known_and_unknown_codes() {
+        let e = ErrorCode(6);
+        assert_eq!(e.name(), "NOT_LEADER_OR_FOLLOWER");
+        assert!(e.is_retriable());
+        assert!(e
+            .to_string()
+            .starts_with("NOT_LEADER_OR_FOLLOWER (6): For requests intended"));
+        assert_eq!(format!("{e:?}"), "NOT_LEADER_OR_FOLLOWER(6)");
+        let unknown = ErrorCode(12345);
+        assert_eq!((unknown.0, unknown.name()), (12345, "UNKNOWN"));
+        assert!(!unknown.is_retriable());
+        assert_eq!(unknown.into_result(), Err(ErrorCode(12345)));
+        assert!(ErrorCode::NONE.is_ok());
+        assert_eq!(ErrorCode::NONE.description(), "");
+        assert_eq!(ErrorCode::NONE.to_string(), "NONE (0)");
+        // Retriable through a superclass: NotEnoughReplicasException extends
+        // RetriableException; InvalidMetadataException subclasses too.
+        assert!(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION.is_retriable());
+        assert!(ErrorCode::FENCED_LEADER_EPOCH.is_retriable());
+        assert!(!ErrorCode::FENCED_INSTANCE_ID.is_retriable());
+        assert!(!ErrorCode::INVALID_PRODUCER_EPOCH.is_retriable());
+        assert_eq!(ErrorCode::POSITION_OUT_OF_RANGE, ErrorCode(99));
+        assert_eq!(ErrorCode::INVALID_REGULAR_EXPRESSION, ErrorCode(128));
+        let err: Box<dyn std::error::Error> = Box::new(ErrorCode::NOT_COORDINATOR);
+        assert!(err.to_string().contains("NOT_COORDINATOR (16)"));
     }
 }

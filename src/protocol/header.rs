@@ -154,6 +154,81 @@ mod tests {
     }
 
     #[test]
+    fn request_header_fixtures() {
+        let h = RequestHeader {
+            api_key: ApiKey::METADATA,
+            api_version: 12,
+            correlation_id: 0x0102_0304,
+            client_id: Some("kafka-sync".into()),
+        };
+        // v1: key, version, correlation id, int16-length client id.
+        let v1 = [&[0, 3, 0, 12, 1, 2, 3, 4, 0, 10][..], b"kafka-sync"].concat();
+        // v2: the client id stays a classic string; an empty tagged section follows.
+        let v2 = [&v1[..], &[0]].concat();
+        for (v, bytes) in [(1, &v1), (2, &v2)] {
+            let mut out = Vec::new();
+            h.encode(&mut out, v).unwrap();
+            assert_eq!(&out, bytes, "v{v}");
+            let mut r = Reader::new(Bytes::from(out));
+            assert_eq!(RequestHeader::decode(&mut r, v).unwrap(), h);
+            assert!(r.is_empty());
+        }
+        // A null client id is a -1 length.
+        let mut out = Vec::new();
+        RequestHeader {
+            client_id: None,
+            ..h
+        }
+        .encode(&mut out, 2)
+        .unwrap();
+        assert_eq!(out, [0, 3, 0, 12, 1, 2, 3, 4, 0xff, 0xff, 0]);
+    }
+
+    #[test]
+    fn response_header_fixtures() {
+        let h = ResponseHeader { correlation_id: 42 };
+        for (v, bytes) in [(0, &[0u8, 0, 0, 42][..]), (1, &[0, 0, 0, 42, 0])] {
+            let mut out = Vec::new();
+            h.encode(&mut out, v);
+            assert_eq!(out, bytes, "v{v}");
+            let mut r = Reader::new(Bytes::from(out));
+            assert_eq!(ResponseHeader::decode(&mut r, v).unwrap(), h);
+            assert!(r.is_empty());
+        }
+    }
+
+    #[test]
+    fn encode_request_frames_header_and_body() {
+        use crate::protocol::api::{ApiVersionsRequest, MetadataRequest};
+        let mut out = vec![0xee];
+        let req = ApiVersionsRequest {
+            client_software_name: "ks".into(),
+            client_software_version: "1".into(),
+        };
+        encode_request(&mut out, 7, Some("c"), 3, &req).unwrap();
+        assert_eq!(
+            out,
+            [
+                0xee, // what was in the buffer before
+                0, 0, 0, 18, // size
+                0, 18, 0, 3, 0, 0, 0, 7, 0, 1, b'c', 0, // header v2
+                3, b'k', b's', 2, b'1', 0, // body
+            ]
+        );
+        // Metadata v0 cannot send a null topic list: nothing is left in the buffer.
+        let mut out = vec![1, 2];
+        let all = MetadataRequest {
+            topics: None,
+            ..Default::default()
+        };
+        assert!(encode_request(&mut out, 1, None, 0, &all).is_err());
+        assert_eq!(out, [1, 2]);
+        // An unsupported version is refused the same way.
+        assert!(encode_request(&mut out, 1, None, 99, &all).is_err());
+        assert_eq!(out, [1, 2]);
+    }
+
+    #[test]
     fn response_header_v1_skips_tagged_fields() {
         // correlation id 9, one tagged field (tag 3, 2 bytes).
         let bytes = Bytes::from_static(&[0, 0, 0, 9, 1, 3, 2, 0xaa, 0xbb, 0x42]);

@@ -5,12 +5,12 @@
 
 pub mod api;
 pub mod codec;
+pub mod compression;
 pub mod error_code;
 mod error_code_table;
 pub mod frame;
-pub mod header;
-pub mod compression;
-pub mod murmur2;
-pub mod records;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod header;
+pub mod murmur2;
+pub mod records;

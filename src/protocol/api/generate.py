@@ -1,78 +1,256 @@
 #!/usr/bin/env python3
-"""Generates src/protocol/api/*.rs from the Apache Kafka JSON message definitions.
+"""Generates the Kafka request and response types in src/protocol/api/.
+
+Reads the Apache Kafka JSON message definitions (clients/src/main/resources/common/message
+in the Kafka sources) and writes one Rust module per API, plus api/mod.rs with the ApiKey
+table, the Message/Request traits, the header-version functions and the decoding
+dispatchers. When the Kafka sources are available as a git repository it also writes
+src/protocol/error_code_table.rs from Errors.java, taking each code's retriable flag from
+whether its exception class extends RetriableException.
 
 Usage:
-    python3 src/protocol/api/generate.py <dir with the *.json message definitions> [<Errors.java>]
+    python3 src/protocol/api/generate.py [SPEC_DIR] [--kafka-repo GIT_DIR]
+    cargo fmt
 
-The definitions live in apache/kafka under clients/src/main/resources/common/message/.
-The output is checked in, so building the crate needs no Python; run `cargo fmt` after
-regenerating.
+SPEC_DIR is a directory of the JSON definitions. Without it, they are extracted from
+GIT_DIR (a clone or mirror of apache/kafka; default $KAFKA_REPO or
+/work/.mirror/apache+kafka/repo) into a temporary directory.
+
+Python 3.11 standard library only.
 """
 
+from __future__ import annotations
+
+import argparse
+import base64
 import json
 import os
 import re
+import subprocess
 import sys
+import tempfile
+from dataclasses import dataclass, field as dc_field
+from pathlib import Path
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-
-# (module, request JSON name, response JSON name)
+# The APIs we generate, by their JSON name (without Request/Response).
 APIS = [
-    ("api_versions", "ApiVersionsRequest", "ApiVersionsResponse"),
-    ("metadata", "MetadataRequest", "MetadataResponse"),
-    ("produce", "ProduceRequest", "ProduceResponse"),
-    ("fetch", "FetchRequest", "FetchResponse"),
-    ("list_offsets", "ListOffsetsRequest", "ListOffsetsResponse"),
-    ("find_coordinator", "FindCoordinatorRequest", "FindCoordinatorResponse"),
-    ("join_group", "JoinGroupRequest", "JoinGroupResponse"),
-    ("sync_group", "SyncGroupRequest", "SyncGroupResponse"),
-    ("heartbeat", "HeartbeatRequest", "HeartbeatResponse"),
-    ("leave_group", "LeaveGroupRequest", "LeaveGroupResponse"),
-    ("offset_commit", "OffsetCommitRequest", "OffsetCommitResponse"),
-    ("offset_fetch", "OffsetFetchRequest", "OffsetFetchResponse"),
-    ("init_producer_id", "InitProducerIdRequest", "InitProducerIdResponse"),
-    ("add_partitions_to_txn", "AddPartitionsToTxnRequest", "AddPartitionsToTxnResponse"),
-    ("add_offsets_to_txn", "AddOffsetsToTxnRequest", "AddOffsetsToTxnResponse"),
-    ("end_txn", "EndTxnRequest", "EndTxnResponse"),
-    ("txn_offset_commit", "TxnOffsetCommitRequest", "TxnOffsetCommitResponse"),
-    ("create_topics", "CreateTopicsRequest", "CreateTopicsResponse"),
-    ("delete_topics", "DeleteTopicsRequest", "DeleteTopicsResponse"),
-    ("create_partitions", "CreatePartitionsRequest", "CreatePartitionsResponse"),
-    ("describe_configs", "DescribeConfigsRequest", "DescribeConfigsResponse"),
-    ("incremental_alter_configs", "IncrementalAlterConfigsRequest", "IncrementalAlterConfigsResponse"),
-    ("list_groups", "ListGroupsRequest", "ListGroupsResponse"),
-    ("describe_groups", "DescribeGroupsRequest", "DescribeGroupsResponse"),
-    ("delete_groups", "DeleteGroupsRequest", "DeleteGroupsResponse"),
-    ("offset_delete", "OffsetDeleteRequest", "OffsetDeleteResponse"),
-    ("delete_records", "DeleteRecordsRequest", "DeleteRecordsResponse"),
-    ("describe_cluster", "DescribeClusterRequest", "DescribeClusterResponse"),
-    ("sasl_handshake", "SaslHandshakeRequest", "SaslHandshakeResponse"),
-    ("sasl_authenticate", "SaslAuthenticateRequest", "SaslAuthenticateResponse"),
-    ("consumer_group_heartbeat", "ConsumerGroupHeartbeatRequest", "ConsumerGroupHeartbeatResponse"),
+    "ApiVersions", "Metadata", "Produce", "Fetch", "ListOffsets", "FindCoordinator",
+    "JoinGroup", "SyncGroup", "Heartbeat", "LeaveGroup", "OffsetCommit", "OffsetFetch",
+    "InitProducerId", "AddPartitionsToTxn", "AddOffsetsToTxn", "EndTxn", "TxnOffsetCommit",
+    "CreateTopics", "DeleteTopics", "CreatePartitions", "DescribeConfigs",
+    "IncrementalAlterConfigs", "ListGroups", "DescribeGroups", "DeleteGroups",
+    "OffsetDelete", "DeleteRecords", "DescribeCluster", "SaslHandshake",
+    "SaslAuthenticate", "ConsumerGroupHeartbeat",
 ]
 
-KEYWORDS = {"type", "match", "ref", "mod", "fn", "loop", "move", "self", "super", "use", "where", "impl", "in", "as"}
+# Versioned "data" types carried inside other messages, grouped into one module each.
+DATA_MODULES = {
+    "consumer_protocol": ["ConsumerProtocolSubscription", "ConsumerProtocolAssignment"],
+}
 
-PRIMS = {
-    "bool": ("bool", "bool", 1),
-    "int8": ("i8", "i8", 1),
-    "int16": ("i16", "i16", 2),
-    "uint16": ("u16", "u16", 2),
-    "int32": ("i32", "i32", 4),
-    "uint32": ("u32", "u32", 4),
-    "int64": ("i64", "i64", 8),
-    "float64": ("f64", "f64", 8),
-    "uuid": ("Uuid", "uuid", 16),
+SPEC_SUBDIR = "clients/src/main/resources/common/message"
+ERRORS_JAVA = "clients/src/main/java/org/apache/kafka/common/protocol/Errors.java"
+DEFAULT_REPO = os.environ.get("KAFKA_REPO", "/work/.mirror/apache+kafka/repo")
+
+HERE = Path(__file__).resolve().parent
+HEADER = (
+    "// Generated by src/protocol/api/generate.py from the Apache Kafka message definitions. "
+    "Do not edit.\n"
+    "// Regenerate: python3 src/protocol/api/generate.py [SPEC_DIR] && cargo fmt\n"
+)
+
+MAX = 0x7FFF
+
+RUST_KEYWORDS = set(
+    "as break const continue crate else enum extern false fn for if impl in let loop match "
+    "mod move mut pub ref return self static struct super trait true type unsafe use where "
+    "while async await dyn abstract become box do final macro override priv typeof unsized "
+    "virtual yield try gen".split()
+)
+
+PRIMITIVES = {
+    # json type: (rust type, Reader method, write template)
+    "bool": ("bool", "bool", "out.put_bool({v})"),
+    "int8": ("i8", "i8", "out.put_i8({v})"),
+    "int16": ("i16", "i16", "out.put_i16({v})"),
+    "uint16": ("u16", "u16", "out.put_u16({v})"),
+    "int32": ("i32", "i32", "out.put_i32({v})"),
+    "uint32": ("u32", "u32", "out.put_u32({v})"),
+    "int64": ("i64", "i64", "out.put_i64({v})"),
+    "float64": ("f64", "f64", "out.put_f64({v})"),
+    "uuid": ("Uuid", "uuid", "out.put_uuid(&{v})"),
+}
+INT_RANGES = {
+    "int8": (-(1 << 7), (1 << 7) - 1),
+    "int16": (-(1 << 15), (1 << 15) - 1),
+    "uint16": (0, (1 << 16) - 1),
+    "int32": (-(1 << 31), (1 << 31) - 1),
+    "uint32": (0, (1 << 32) - 1),
+    "int64": (-(1 << 63), (1 << 63) - 1),
 }
 
 
-def strip_comments(text):
-    out, i, n, in_str = [], 0, len(text), False
+# ---------------------------------------------------------------------------------------
+# Spec model
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Versions:
+    """An inclusive version range; lo > hi means empty."""
+
+    lo: int
+    hi: int
+
+    @staticmethod
+    def parse(text, default: "Versions | None" = None) -> "Versions":
+        if text is None or text == "":
+            if default is None:
+                raise ValueError("missing versions")
+            return default
+        text = str(text).strip()
+        if text == "none":
+            return NONE
+        if text.endswith("+"):
+            return Versions(int(text[:-1]), MAX)
+        if "-" in text:
+            a, b = text.split("-", 1)
+            return Versions(int(a), int(b))
+        return Versions(int(text), int(text))
+
+    @property
+    def empty(self) -> bool:
+        return self.lo > self.hi
+
+    def __and__(self, other: "Versions") -> "Versions":
+        v = Versions(max(self.lo, other.lo), min(self.hi, other.hi))
+        return NONE if v.empty else v
+
+    def covers(self, other: "Versions") -> bool:
+        return other.empty or (self.lo <= other.lo and other.hi <= self.hi)
+
+    def __str__(self) -> str:
+        if self.empty:
+            return "none"
+        if self.hi == MAX:
+            return f"{self.lo}+"
+        if self.lo == self.hi:
+            return f"{self.lo}"
+        return f"{self.lo}-{self.hi}"
+
+
+NONE = Versions(1, 0)
+ALL = Versions(0, MAX)
+
+
+def cond(r: Versions, ctx: Versions) -> str:
+    """A Rust boolean expression over `version` that is true for versions in `r`,
+    knowing that `version` lies in `ctx`."""
+    r = r & ctx
+    if r.empty:
+        return "false"
+    if r.covers(ctx):
+        return "true"
+    if r.lo <= ctx.lo:
+        return f"version <= {r.hi}"
+    if r.hi >= ctx.hi:
+        return f"version >= {r.lo}"
+    if r.lo == r.hi:
+        return f"version == {r.lo}"
+    return f"({r.lo}..={r.hi}).contains(&version)"
+
+
+def untagged(r: Versions, tagged: Versions) -> Versions:
+    """`r` minus the (open-ended) tagged versions."""
+    if tagged.empty:
+        return r
+    return r & Versions(0, tagged.lo - 1)
+
+
+@dataclass
+class FieldType:
+    kind: str  # "prim", "string", "bytes", "records", "struct", "array"
+    name: str  # json type name
+    elem: "FieldType | None" = None
+
+    @staticmethod
+    def parse(text: str) -> "FieldType":
+        if text.startswith("[]"):
+            return FieldType("array", text, FieldType.parse(text[2:]))
+        if text in PRIMITIVES:
+            return FieldType("prim", text)
+        if text in ("string", "bytes", "records"):
+            return FieldType(text, text)
+        return FieldType("struct", text)
+
+
+@dataclass
+class Field:
+    name: str
+    rust: str
+    ty: FieldType
+    versions: Versions
+    nullable: Versions
+    tagged: Versions
+    tag: int | None
+    default: str | None
+    flexible: Versions | None  # field-level override of the message's flexibleVersions
+    about: str
+    spec: dict
+
+    @property
+    def struct_name(self) -> str | None:
+        t = self.ty.elem if self.ty.kind == "array" else self.ty
+        return t.name if t.kind == "struct" else None
+
+
+@dataclass
+class Struct:
+    name: str  # json name
+    fields: list[Field]
+    versions: Versions  # versions in which the struct can appear
+    about: str
+    top: bool = False
+
+
+@dataclass
+class Message:
+    name: str
+    kind: str  # request, response, data, header
+    api_key: int | None
+    valid: Versions
+    flexible: Versions
+    unstable_latest: bool
+    deprecated: Versions
+    structs: dict[str, Struct] = dc_field(default_factory=dict)
+    order: list[str] = dc_field(default_factory=list)  # children before parents
+
+
+def snake(name: str) -> str:
+    s = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
+    s = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", s)
+    return s.lower()
+
+
+def rust_field_name(name: str) -> str:
+    s = snake(name)
+    return s + "_" if s in RUST_KEYWORDS else s
+
+
+def screaming(name: str) -> str:
+    return snake(name).upper()
+
+
+def strip_comments(text: str) -> str:
+    """Drops // comments (the definitions are JSON with comments)."""
+    out = []
+    i, n = 0, len(text)
+    in_str = False
     while i < n:
         c = text[i]
         if in_str:
             out.append(c)
-            if c == "\\":
+            if c == "\\" and i + 1 < n:
                 out.append(text[i + 1])
                 i += 2
                 continue
@@ -91,443 +269,1059 @@ def strip_comments(text):
     return "".join(out)
 
 
-def load(path):
-    with open(path) as f:
-        return json.loads(strip_comments(f.read()))
+def load_json(spec_dir: Path, name: str) -> dict:
+    return json.loads(strip_comments((spec_dir / f"{name}.json").read_text(encoding="utf-8")))
 
 
-class Versions:
-    """A version range: lo..=hi (hi None: open), or empty."""
-
-    def __init__(self, spec):
-        spec = (spec or "none").strip()
-        if spec == "none":
-            self.lo, self.hi, self.empty = 0, None, True
-        elif spec.endswith("+"):
-            self.lo, self.hi, self.empty = int(spec[:-1]), None, False
-        elif "-" in spec:
-            a, b = spec.split("-")
-            self.lo, self.hi, self.empty = int(a), int(b), False
-        else:
-            self.lo, self.hi, self.empty = int(spec), int(spec), False
-
-    def clamp(self, lo, hi):
-        """The Rust condition for `v` in this range, knowing lo <= v <= hi."""
-        if self.empty:
-            return "false"
-        conds = []
-        if self.lo > lo:
-            conds.append(f"v >= {self.lo}")
-        if self.hi is not None and self.hi < hi:
-            conds.append(f"v <= {self.hi}")
-        if self.hi is not None and self.hi < self.lo:
-            return "false"
-        if self.lo > hi or (self.hi is not None and self.hi < lo):
-            return "false"
-        return " && ".join(conds) if conds else "true"
+def parse_field(spec: dict) -> Field:
+    tagged = Versions.parse(spec.get("taggedVersions"), NONE)
+    versions = Versions.parse(spec.get("versions"), tagged if not tagged.empty else None)
+    default = spec.get("default")
+    if isinstance(default, bool):
+        default = "true" if default else "false"
+    elif default is not None:
+        default = str(default)
+    flex = spec.get("flexibleVersions")
+    return Field(
+        name=spec["name"],
+        rust=rust_field_name(spec["name"]),
+        ty=FieldType.parse(spec["type"]),
+        versions=versions,
+        nullable=Versions.parse(spec.get("nullableVersions"), NONE),
+        tagged=tagged,
+        tag=spec.get("tag"),
+        default=default,
+        flexible=Versions.parse(flex) if flex else None,
+        about=spec.get("about", ""),
+        spec=spec,
+    )
 
 
-def snake(name):
-    s = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
-    s = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", s).lower()
-    return s + "_" if s in KEYWORDS else s
+def parse_message(spec: dict) -> Message:
+    msg = Message(
+        name=spec["name"],
+        kind=spec["type"],
+        api_key=spec.get("apiKey"),
+        valid=Versions.parse(spec["validVersions"]),
+        flexible=Versions.parse(spec.get("flexibleVersions", "none")),
+        unstable_latest=bool(spec.get("latestVersionUnstable", False)),
+        deprecated=Versions.parse(spec.get("deprecatedVersions"), NONE),
+    )
+    common = {c["name"]: c for c in spec.get("commonStructs", [])}
+    common_done: set[str] = set()
 
-
-class Field:
-    def __init__(self, d, structs, owner):
-        self.name = d["name"]
-        self.rust = snake(self.name)
-        self.type = d["type"]
-        self.versions = Versions(d.get("versions"))
-        self.nullable = Versions(d.get("nullableVersions"))
-        self.tagged = Versions(d.get("taggedVersions")) if "tag" in d else None
-        self.tag = d.get("tag")
-        self.default = d.get("default")
-        self.flex_override = d.get("flexibleVersions")
-        self.is_array = self.type.startswith("[]")
-        self.elem = self.type[2:] if self.is_array else self.type
-        self.struct = None
-        if "fields" in d:
-            self.struct = Struct(self.elem, d["fields"], structs, owner)
-        elif self.elem not in PRIMS and self.elem not in ("string", "bytes", "records"):
-            self.struct = self.elem  # a common struct, resolved later
-
-    @property
-    def opt(self):
-        return not self.nullable.empty
-
-    def elem_rust(self):
-        if self.elem in PRIMS:
-            return PRIMS[self.elem][0]
-        if self.elem == "string":
-            return "String"
-        if self.elem in ("bytes", "records"):
-            return "Bytes"
-        return self.elem
-
-    def rust_type(self):
-        if self.elem == "records" and not self.is_array:
-            return "Option<Bytes>"
-        t = f"Vec<{self.elem_rust()}>" if self.is_array else self.elem_rust()
-        return f"Option<{t}>" if self.opt else t
-
-    def default_expr(self):
-        d = self.default
-        if self.elem == "records" and not self.is_array:
-            return "None"
-        if self.opt and d == "null":
-            return "None"
-        inner = self.inner_default()
-        return f"Some({inner})" if self.opt else inner
-
-    def inner_default(self):
-        d = self.default
-        if self.is_array:
-            return "Vec::new()"
-        if self.elem == "bool":
-            return "true" if d == "true" else "false"
-        if self.elem in ("int8", "int16", "uint16", "int32", "uint32", "int64"):
-            if d is None or d == "":
-                return "0"
-            return str(d)
-        if self.elem == "float64":
-            return f"{float(d or 0)}_f64"
-        if self.elem == "uuid":
-            return "Uuid::ZERO"
-        if self.elem == "string":
-            return f"String::from({json.dumps(d or '')})" if d else "String::new()"
-        if self.elem == "bytes":
-            return "Bytes::new()"
-        return f"{self.elem}::default()"
-
-
-class Struct:
-    def __init__(self, name, fields, structs, owner):
-        self.name = name
-        self.owner = owner
-        structs.append(self)
-        self.fields = [Field(f, structs, owner) for f in fields]
-
-
-class Message:
-    def __init__(self, d):
-        self.name = d["name"]
-        self.api_key = d.get("apiKey")
-        self.kind = d["type"]
-        vv = Versions(d["validVersions"])
-        self.lo, self.hi = vv.lo, vv.hi
-        fv = Versions(d.get("flexibleVersions"))
-        self.flex_lo = None if fv.empty else fv.lo
-        self.structs = []
-        self.top = Struct(self.name, d["fields"], self.structs, self)
-        for cs in d.get("commonStructs", []):
-            Struct(cs["name"], cs["fields"], self.structs, self)
-
-
-def flex_cond(msg):
-    if msg.flex_lo is None:
-        return "false"
-    if msg.flex_lo <= msg.lo:
-        return "true"
-    if msg.flex_lo > msg.hi:
-        return "false"
-    return f"v >= {msg.flex_lo}"
-
-
-def compact_expr(f):
-    if f.flex_override == "none":
-        return "false"
-    return "flexible"
-
-
-# ---------------------------------------------------------------- encode
-
-
-def enc_scalar(f, expr, compact, out="out"):
-    """Encodes one element of f's element type held in `expr` (a reference)."""
-    e = f.elem
-    value = expr[1:] if expr.startswith("&") else f"*{expr}"
-    if e in PRIMS:
-        if e == "uuid":
-            return f"{out}.put_uuid({expr});"
-        if e == "bool":
-            return f"{out}.put_bool({value});"
-        return f"{out}.put_{PRIMS[e][1]}({value});"
-    if e == "string":
-        return f'{out}.put_string(Some({expr}.as_str()), {compact}, "{f.name}")?;'
-    if e in ("bytes", "records"):
-        return f'{out}.put_nullable_bytes(Some(&{expr}[..]), {compact}, "{f.name}")?;'
-    target = expr[1:] if expr.startswith("&") else expr
-    return f"{target}.encode_into({out}, v)?;"
-
-
-def enc_field(f, self_expr, out="out"):
-    compact = compact_expr(f)
-    x = f"{self_expr}.{f.rust}"
-    name = f.name
-    lines = []
-    if f.elem == "records" and not f.is_array:
-        return [f'{out}.put_nullable_bytes({x}.as_deref(), {compact}, "{name}")?;']
-    if f.is_array:
-        if f.opt:
-            lines.append(f'{out}.put_array_len({x}.as_ref().map(Vec::len), {compact}, "{name}")?;')
-            lines.append(f"for item in {x}.iter().flatten() {{ {enc_scalar(f, 'item', compact, out)} }}")
-        else:
-            lines.append(f'{out}.put_array_len(Some({x}.len()), {compact}, "{name}")?;')
-            lines.append(f"for item in &{x} {{ {enc_scalar(f, 'item', compact, out)} }}")
-        return lines
-    if f.opt:
-        if f.elem == "string":
-            return [f'{out}.put_string({x}.as_deref(), {compact}, "{name}")?;']
-        if f.elem == "bytes":
-            return [f'{out}.put_nullable_bytes({x}.as_deref(), {compact}, "{name}")?;']
-        if f.struct is not None:
-            return [f"match &{x} {{ None => {out}.put_i8(-1), Some(s) => {{ {out}.put_i8(1); s.encode_into({out}, v)?; }} }}"]
-    return [enc_scalar(f, f"&{x}", compact, out)]
-
-
-# ---------------------------------------------------------------- decode
-
-
-def dec_scalar(f, compact, r="r"):
-    e = f.elem
-    if e in PRIMS:
-        return f"{r}.{PRIMS[e][1]}()?"
-    if e == "string":
-        return f'{r}.string({compact}, "{f.name}")?'
-    if e in ("bytes", "records"):
-        return f'{r}.bytes({compact}, "{f.name}")?'
-    return f"{e}::decode_from({r}, v)?"
-
-
-def dec_field(f, r="r"):
-    compact = compact_expr(f)
-    if f.elem == "records" and not f.is_array:
-        return f"{r}.nullable_bytes({compact})?"
-    if f.is_array:
-        body = (
-            f"{{ let mut items = Vec::with_capacity(n.min(1024)); "
-            f"for _ in 0..n {{ items.push({dec_scalar(f, compact, r)}); }} items }}"
-        )
-        if f.opt:
-            return f"match {r}.array_len({compact})? {{ None => None, Some(n) => Some({body}) }}"
-        return (
-            f'match {r}.array_len({compact})? {{ None => return Err(DecodeError::UnexpectedNull {{ field: "{f.name}" }}), '
-            f"Some(n) => {body} }}"
-        )
-    if f.opt:
-        if f.elem == "string":
-            return f"{r}.nullable_string({compact})?"
-        if f.elem == "bytes":
-            return f"{r}.nullable_bytes({compact})?"
-        if f.struct is not None:
-            return f"if {r}.i8()? < 0 {{ None }} else {{ Some({f.elem}::decode_from({r}, v)?) }}"
-    return dec_scalar(f, compact, r)
-
-
-# ---------------------------------------------------------------- structs
-
-
-def gen_struct(s, msg):
-    lo, hi = msg.lo, msg.hi
-    out = []
-    out.append(f"#[derive(Debug, Clone, PartialEq)]\npub struct {s.name} {{")
-    for f in s.fields:
-        out.append(f"    pub {f.rust}: {f.rust_type()},")
-    out.append("}\n")
-    out.append(f"impl Default for {s.name} {{\n    fn default() -> Self {{\n        {s.name} {{")
-    for f in s.fields:
-        out.append(f"            {f.rust}: {f.default_expr()},")
-    out.append("        }\n    }\n}\n")
-    flex = flex_cond(msg)
-    regular = [f for f in s.fields if f.tagged is None]
-    tagged = sorted([f for f in s.fields if f.tagged is not None], key=lambda f: f.tag)
-    uses_v = any(f.versions.clamp(lo, hi) != "true" for f in s.fields) or "v" in flex or any(
-        f.struct is not None for f in s.fields
-    ) or any(f.tagged is not None for f in s.fields)
-    vname = "v" if uses_v else "_v"
-    # encode
-    out.append(f"impl {s.name} {{")
-    out.append(f"    pub(crate) fn encode_into(&self, out: &mut Vec<u8>, {vname}: i16) -> Result<(), EncodeError> {{")
-    if flex != "false":
-        out.append(f"        let flexible = {flex};")
-    else:
-        out.append("        let flexible = false;")
-    for f in regular:
-        cond = f.versions.clamp(lo, hi)
-        if cond == "false":
-            continue
-        body = "\n".join(enc_field(f, "self"))
-        if not f.nullable.empty and f.nullable.clamp(lo, hi) != "true" and (f.opt and not f.is_array and f.elem in ("string", "bytes")):
-            ncond = f.nullable.clamp(lo, hi)
-            body = (
-                f"if self.{f.rust}.is_none() && !({ncond}) {{ return Err(EncodeError::NullNotAllowed {{ field: \"{f.name}\", version: v }}); }}\n"
-                + body
-            )
-        out.append(f"        if {cond} {{\n{body}\n        }}" if cond != "true" else body)
-    if flex != "false":
-        out.append("        if flexible {")
-        if tagged:
-            out.append("            let mut tagged: Vec<(u32, Vec<u8>)> = Vec::new();")
-            for f in tagged:
-                cond = f.tagged.clamp(lo, hi)
-                if cond == "false":
-                    continue
-                enc = "\n".join(enc_field(f, "self", "buf"))
-                out.append(
-                    f"            if ({cond}) && self.{f.rust} != {f.default_expr()} {{ let mut data: Vec<u8> = Vec::new(); {{ let buf = &mut data; {enc} }} tagged.push(({f.tag}, data)); }}"
-                )
-            out.append("            out.put_uvarint(tagged.len() as u32);")
-            out.append(
-                "            for (tag, buf) in tagged { out.put_uvarint(tag); out.put_uvarint(buf.len() as u32); out.extend_from_slice(&buf); }"
-            )
-        else:
-            out.append("            out.put_uvarint(0);")
-        out.append("        }")
-    out.append("        let _ = flexible;\n        Ok(())\n    }\n")
-    # decode
-    out.append(f"    pub(crate) fn decode_from(r: &mut Reader, {vname}: i16) -> Result<Self, DecodeError> {{")
-    out.append(f"        let flexible = {flex if flex != 'false' else 'false'};")
-    out.append("        let mut s = Self::default();")
-    for f in regular:
-        cond = f.versions.clamp(lo, hi)
-        if cond == "false":
-            continue
-        stmt = f"s.{f.rust} = {dec_field(f)};"
-        out.append(f"        if {cond} {{ {stmt} }}" if cond != "true" else f"        {stmt}")
-    if flex != "false":
-        out.append("        if flexible {")
-        arms = []
-        for f in tagged:
-            cond = f.tagged.clamp(lo, hi)
-            if cond == "false":
+    def add_struct(name: str, field_specs: list, versions: Versions, about: str, top=False):
+        fields = [parse_field(f) for f in field_specs]
+        st = Struct(name, fields, versions, about, top=top)
+        if name in msg.structs:
+            raise SystemExit(f"{msg.name}: struct {name} defined twice")
+        msg.structs[name] = st
+        for f in fields:
+            sname = f.struct_name
+            if sname is None:
                 continue
-            guard = "" if cond == "true" else f" if {cond}"
-            arms.append(f"                {f.tag}{guard} => {{ s.{f.rust} = {dec_field(f, 'fr')}; }}")
-        if arms:
-            out.append("            r.tagged_fields(|tag, fr| {\n                match tag {")
-            out.extend(arms)
-            out.append("                    _ => {}\n                }\n                Ok(())\n            })?;")
+            fv = versions & f.versions
+            if "fields" in f.spec:
+                add_struct(sname, f.spec["fields"], fv, f.about)
+            elif sname in common:
+                if sname not in common_done:
+                    common_done.add(sname)
+                    c = common[sname]
+                    cv = msg.valid & Versions.parse(c.get("versions"), ALL)
+                    add_struct(sname, c["fields"], cv, f.about)
+            elif sname not in msg.structs:
+                raise SystemExit(f"{msg.name}: unknown type {sname} of field {f.name}")
+        msg.order.append(name)
+
+    add_struct(msg.name, spec["fields"], msg.valid, "", top=True)
+    return msg
+
+
+# ---------------------------------------------------------------------------------------
+# Rust rendering
+# ---------------------------------------------------------------------------------------
+
+
+def doc_text(text: str) -> str:
+    text = " ".join(text.split())
+    for a, b in (("[", "\\["), ("]", "\\]"), ("<", "\\<"), (">", "\\>")):
+        text = text.replace(a, b)
+    return text
+
+
+def doc_lines(text: str, indent: str = "") -> str:
+    if not text:
+        return ""
+    return "".join(f"{indent}/// {line}\n" if line else f"{indent}///\n" for line in text.split("\n"))
+
+
+class Renderer:
+    """Renders the structs of one module. `names` maps (message, JSON struct name) to the
+    Rust type name."""
+
+    def __init__(self, names: dict[tuple[str, str], str]):
+        self.names = names
+
+    def rname(self, msg: Message, json_name: str) -> str:
+        return self.names[(msg.name, json_name)]
+
+    # --- types and defaults -------------------------------------------------------------
+
+    @staticmethod
+    def is_option(f: Field) -> bool:
+        return f.ty.kind == "records" or not f.nullable.empty
+
+    def base_type(self, msg: Message, t: FieldType) -> str:
+        if t.kind == "prim":
+            return PRIMITIVES[t.name][0]
+        if t.kind == "string":
+            return "String"
+        if t.kind in ("bytes", "records"):
+            return "Bytes"
+        if t.kind == "struct":
+            return self.rname(msg, t.name)
+        return f"Vec<{self.base_type(msg, t.elem)}>"
+
+    def rust_type(self, msg: Message, f: Field) -> str:
+        t = self.base_type(msg, f.ty)
+        return f"Option<{t}>" if self.is_option(f) else t
+
+    def default_expr(self, msg: Message, f: Field) -> str:
+        """The field's spec default as a Rust expression."""
+        d = f.default
+        opt = self.is_option(f)
+        k = f.ty.kind
+        where = f"{msg.name}.{f.name}"
+        if d == "null" or k == "records":
+            if not opt:
+                raise SystemExit(f"{where}: null default on a non-nullable field")
+            return "None"
+        if k == "prim":
+            name = f.ty.name
+            if name == "bool":
+                v = d.lower() if d else "false"
+                if v not in ("true", "false"):
+                    raise SystemExit(f"{where}: bad bool default {d}")
+            elif name == "float64":
+                v = repr(float(d)) if d else "0.0"
+            elif name == "uuid":
+                if d:
+                    raw = base64.urlsafe_b64decode(d + "=" * (-len(d) % 4))
+                    v = "Uuid([" + ", ".join(str(b) for b in raw) + "])"
+                else:
+                    v = "Uuid::ZERO"
+            else:
+                if not d:
+                    v = "0"
+                else:
+                    n = int(d[2:], 16) if d.lower().startswith("0x") else int(d)
+                    lo, hi = INT_RANGES[name]
+                    if not lo <= n <= hi:
+                        raise SystemExit(f"{where}: default {d} out of range")
+                    v = str(n)
+            return f"Some({v})" if opt else v
+        if k == "string":
+            v = f"String::from({json.dumps(d)})" if d else "String::new()"
+        elif k == "bytes":
+            if d:
+                raise SystemExit(f"{where}: a bytes default must be empty or null")
+            v = "Bytes::new()"
+        elif k == "struct":
+            if d:
+                raise SystemExit(f"{where}: a struct default must be empty or null")
+            v = f"{self.rname(msg, f.ty.name)}::default()"
         else:
-            out.append("            r.tagged_fields(|_, _| Ok(()))?;")
-        out.append("        }")
-    out.append("        let _ = flexible;\n        Ok(s)\n    }\n}\n")
-    return "\n".join(out)
+            if d:
+                raise SystemExit(f"{where}: an array default must be empty or null")
+            v = "Vec::new()"
+        return f"Some({v})" if opt else v
+
+    def is_type_default(self, msg: Message, f: Field) -> bool:
+        e = self.default_expr(msg, f)
+        return e in ("None", "0", "false", "0.0", "Uuid::ZERO", "String::new()",
+                     "Bytes::new()", "Vec::new()") or (
+            f.ty.kind == "struct" and not self.is_option(f))
+
+    # --- decode -------------------------------------------------------------------------
+
+    def elem_reader(self, msg: Message, t: FieldType, compact: str, fname: str) -> str:
+        if t.kind == "prim":
+            return f"Reader::{PRIMITIVES[t.name][1]}"
+        if t.kind == "string":
+            return f'|r| r.string({compact}, "{fname}")'
+        if t.kind == "bytes":
+            return f'|r| r.bytes({compact}, "{fname}")'
+        if t.kind == "struct":
+            return f"|r| {self.rname(msg, t.name)}::read(r, version)"
+        raise SystemExit(f"{msg.name}.{fname}: unsupported array element {t.name}")
+
+    def read_expr(self, msg: Message, f: Field, present: Versions, tagged: bool) -> str:
+        """Expression decoding `f` from `r`, for versions in `present`."""
+        flex = f.flexible if f.flexible is not None else msg.flexible
+        compact = cond(flex, present)
+        nullable = cond(f.nullable, present)
+        opt = self.is_option(f)
+        k = f.ty.kind
+        n = f.rust
+        if k == "prim":
+            e = f"r.{PRIMITIVES[f.ty.name][1]}()?"
+            return f"Some({e})" if opt else e
+        if k == "string":
+            if opt:
+                return f'r.opt_string({compact}, {nullable}, "{n}")?'
+            return f'r.string({compact}, "{n}")?'
+        if k in ("bytes", "records"):
+            if opt:
+                return f'r.opt_bytes({compact}, {nullable}, "{n}")?'
+            return f'r.bytes({compact}, "{n}")?'
+        if k == "struct":
+            inner = f"{self.rname(msg, f.ty.name)}::read(r, version)"
+            if opt:
+                return f"r.opt_struct({nullable}, {'true' if tagged else 'false'}, |r| {inner})?"
+            return f"{inner}?"
+        elem = self.elem_reader(msg, f.ty.elem, compact, n)
+        if opt:
+            return f'r.opt_array({compact}, {nullable}, "{n}", {elem})?'
+        return f'r.array({compact}, "{n}", {elem})?'
+
+    # --- encode -------------------------------------------------------------------------
+
+    def elem_writer(self, msg: Message, t: FieldType, compact: str, fname: str) -> str:
+        if t.kind == "prim":
+            return "|out, e| out.put_fixed(e)"
+        if t.kind == "string":
+            return f'|out, e| out.put_string(Some(e), {compact}, "{fname}")'
+        if t.kind == "bytes":
+            return f'|out, e| out.put_nullable_bytes(Some(e), {compact}, "{fname}")'
+        if t.kind == "struct":
+            return "|out, e| e.write(out, version)"
+        raise SystemExit(f"{msg.name}.{fname}: unsupported array element {t.name}")
+
+    def write_stmt(self, msg: Message, f: Field, present: Versions, tagged: bool) -> str:
+        """Statement encoding `self.<f>` into `out`, for versions in `present`."""
+        flex = f.flexible if f.flexible is not None else msg.flexible
+        compact = cond(flex, present)
+        nullable = cond(f.nullable, present)
+        opt = self.is_option(f)
+        k = f.ty.kind
+        n = f.rust
+        v = f"self.{n}"
+        if k == "prim":
+            if opt:
+                raise SystemExit(f"{msg.name}.{f.name}: nullable primitive")
+            return PRIMITIVES[f.ty.name][2].format(v=v) + ";"
+        if k == "string":
+            if opt:
+                return f'out.put_opt_string({v}.as_deref(), {compact}, {nullable}, "{n}", version)?;'
+            return f'out.put_string(Some(&{v}), {compact}, "{n}")?;'
+        if k in ("bytes", "records"):
+            if opt:
+                return f'out.put_opt_bytes({v}.as_deref(), {compact}, {nullable}, "{n}", version)?;'
+            return f'out.put_nullable_bytes(Some(&{v}), {compact}, "{n}")?;'
+        if k == "struct":
+            if opt:
+                t = "true" if tagged else "false"
+                return (f'out.put_opt_struct({v}.as_ref(), {nullable}, {t}, "{n}", version, '
+                        f"|out, s| s.write(out, version))?;")
+            return f"{v}.write(out, version)?;"
+        elem = self.elem_writer(msg, f.ty.elem, compact, n)
+        if opt:
+            return f'out.put_opt_array({v}.as_deref(), {compact}, {nullable}, "{n}", version, {elem})?;'
+        return f'out.put_array(&{v}, {compact}, "{n}", {elem})?;'
+
+    # --- test samples -------------------------------------------------------------------
+
+    def sample_base(self, msg: Message, t: FieldType) -> str:
+        if t.kind == "prim":
+            return f"g.{PRIMITIVES[t.name][1]}()"
+        if t.kind == "string":
+            return "g.string()"
+        if t.kind in ("bytes", "records"):
+            return "g.bytes()"
+        if t.kind == "struct":
+            return f"{self.rname(msg, t.name)}::sample(g, version)"
+        return f"g.vec(|g| {self.sample_base(msg, t.elem)})"
+
+    def sample_expr(self, msg: Message, f: Field, present: Versions) -> str:
+        base = self.sample_base(msg, f.ty)
+        if self.is_option(f):
+            return f"g.opt({cond(f.nullable, present)}, |g| {base})"
+        return base
+
+    # --- one struct ---------------------------------------------------------------------
+
+    def render(self, msg: Message, st: Struct, docs: bool = True) -> str:
+        name = self.rname(msg, st.name)
+        ctx = st.versions
+        out = []
+        if docs:
+            if st.top:
+                doc = top_doc(msg)
+            else:
+                doc = doc_text(st.about) if st.about else f"An entry of {msg.name}."
+                if not ctx.covers(msg.valid):
+                    doc += f"\n\nPresent in versions {ctx}."
+            out.append(doc_lines(doc))
+        derivable = all(self.is_type_default(msg, f) for f in st.fields)
+        derives = "Debug, Clone, PartialEq" + (", Default" if derivable else "")
+        out.append(f"#[derive({derives})]\npub struct {name} {{\n")
+        for f in st.fields:
+            if docs:
+                fdoc = doc_text(f.about)
+                note = field_version_note(f, ctx)
+                if note:
+                    fdoc = f"{fdoc}\n\n{note}" if fdoc else note
+                out.append(doc_lines(fdoc, "    "))
+            out.append(f"    pub {f.rust}: {self.rust_type(msg, f)},\n")
+        out.append("}\n\n")
+        if not derivable:
+            out.append(f"impl Default for {name} {{\n    fn default() -> Self {{\n        Self {{\n")
+            for f in st.fields:
+                out.append(f"            {f.rust}: {self.default_expr(msg, f)},\n")
+            out.append("        }\n    }\n}\n\n")
+
+        flex_ctx = cond(msg.flexible, ctx)
+        tagged_fields = sorted(
+            (f for f in st.fields if f.tag is not None and not (f.tagged & f.versions & ctx).empty),
+            key=lambda f: f.tag,
+        )
+
+        # Decoder: fields in wire order, absent ones at their defaults; then the tagged
+        # section.
+        lit = []
+        for f in st.fields:
+            present = untagged(f.versions & ctx, f.tagged)
+            c = cond(present, ctx)
+            if c == "false":
+                lit.append(f"{f.rust}: {self.default_expr(msg, f)},")
+            elif c == "true":
+                lit.append(f"{f.rust}: {self.read_expr(msg, f, present, False)},")
+            else:
+                lit.append(f"{f.rust}: if {c} {{ {self.read_expr(msg, f, present, False)} }} "
+                           f"else {{ {self.default_expr(msg, f)} }},")
+        lit_text = "\n".join(lit)
+        body = []
+        if flex_ctx == "false":
+            body.append(f"Ok(Self {{\n{lit_text}\n}})")
+        else:
+            mut = "mut " if tagged_fields else ""
+            body.append(f"let {mut}this = Self {{\n{lit_text}\n}};")
+            if tagged_fields:
+                arms = []
+                for f in tagged_fields:
+                    tv = f.tagged & f.versions & ctx
+                    tc = cond(tv, ctx & msg.flexible)
+                    guard = "" if tc == "true" else f" if {tc}"
+                    arms.append(f"{f.tag}{guard} => this.{f.rust} = {self.read_expr(msg, f, tv, True)},")
+                if len(arms) == 1:
+                    pat, action = arms[0].rstrip(",").split(" => ", 1)
+                    test = pat.replace(" if ", " && ")
+                    inner = (f"r.tagged_fields(|tag, r| {{\nif tag == {test} {{\n{action};\n}}\n"
+                             "Ok(())\n})?;")
+                else:
+                    arms.append("_ => {}")
+                    inner = ("r.tagged_fields(|tag, r| {\nmatch tag {\n" + "\n".join(arms)
+                             + "\n}\nOk(())\n})?;")
+            else:
+                inner = "r.tagged_fields(|_, _| Ok(()))?;"
+            body.append(inner if flex_ctx == "true" else f"if {flex_ctx} {{\n{inner}\n}}")
+            body.append("Ok(this)")
+        read_body = "\n".join(body)
+
+        # Encoder: fields the version lacks are skipped; tagged fields are written when
+        # they differ from their default.
+        w = []
+        for f in st.fields:
+            present = untagged(f.versions & ctx, f.tagged)
+            c = cond(present, ctx)
+            if c == "false":
+                continue
+            stmt = self.write_stmt(msg, f, present, False)
+            w.append(stmt if c == "true" else f"if {c} {{\n{stmt}\n}}")
+        if flex_ctx != "false":
+            if tagged_fields:
+                t = ["let mut tagged = TaggedWriter::default();"]
+                for f in tagged_fields:
+                    tv = f.tagged & f.versions & ctx
+                    tc = cond(tv, ctx & msg.flexible)
+                    check = non_default(f"self.{f.rust}", self.default_expr(msg, f))
+                    full = check if tc == "true" else f"{tc} && {check}"
+                    stmt = self.write_stmt(msg, f, tv, True)
+                    t.append(f"if {full} {{\ntagged.field({f.tag}, |out| {{\n{stmt}\nOk(())\n}})?;\n}}")
+                t.append("tagged.finish(out);")
+                inner = "\n".join(t)
+            else:
+                inner = "out.put_uvarint(0);"
+            w.append(inner if flex_ctx == "true" else f"if {flex_ctx} {{\n{inner}\n}}")
+        w.append("Ok(())")
+        write_body = "\n".join(w)
+
+        rv = "version" if re.search(r"\bversion\b", read_body) else "_version"
+        wv = "version" if re.search(r"\bversion\b", write_body) else "_version"
+        out.append(f"impl {name} {{\n")
+        out.append(f"pub(crate) fn read(r: &mut Reader, {rv}: i16) -> Result<Self, DecodeError> {{\n"
+                   f"{read_body}\n}}\n\n")
+        out.append(f"pub(crate) fn write(&self, out: &mut Vec<u8>, {wv}: i16) -> Result<(), EncodeError> {{\n"
+                   f"{write_body}\n}}\n")
+        out.append("}\n\n")
+
+        # Test samples: every field the version has gets a random value.
+        s = []
+        for f in st.fields:
+            present = f.versions & ctx
+            c = cond(present, ctx)
+            if c == "false":
+                s.append(f"{f.rust}: {self.default_expr(msg, f)},")
+            elif c == "true":
+                s.append(f"{f.rust}: {self.sample_expr(msg, f, present)},")
+            else:
+                s.append(f"{f.rust}: if {c} {{ {self.sample_expr(msg, f, present)} }} "
+                         f"else {{ {self.default_expr(msg, f)} }},")
+        sample_body = "Self {\n" + "\n".join(s) + "\n}"
+        sv = "version" if re.search(r"\bversion\b", sample_body) else "_version"
+        sg = "g" if re.search(r"\bg\b", sample_body) else "_g"
+        out.append(f"#[cfg(test)]\nimpl {name} {{\n"
+                   f"pub(crate) fn sample({sg}: &mut Gen, {sv}: i16) -> Self {{\n{sample_body}\n}}\n}}\n\n")
+        return "".join(out)
 
 
-def gen_message_impl(msg, request_of=None):
-    n = msg.name
-    lines = [
-        f"impl Message for {n} {{",
-        f'    const NAME: &\'static str = "{n}";',
-        f"    const MIN_VERSION: i16 = {msg.lo};",
-        f"    const MAX_VERSION: i16 = {msg.hi};",
-        "    fn encode(&self, out: &mut Vec<u8>, version: i16) -> Result<(), EncodeError> {",
-        "        if !(Self::MIN_VERSION..=Self::MAX_VERSION).contains(&version) {",
-        f'            return Err(EncodeError::UnsupportedVersion {{ api: "{n}", version }});',
-        "        }",
-        "        self.encode_into(out, version)",
-        "    }",
-        "    fn decode(r: &mut Reader, version: i16) -> Result<Self, DecodeError> {",
-        "        if !(Self::MIN_VERSION..=Self::MAX_VERSION).contains(&version) {",
-        f'            return Err(DecodeError::UnsupportedVersion {{ api: "{n}", version }});',
-        "        }",
-        "        Self::decode_from(r, version)",
-        "    }",
-        "}\n",
-    ]
-    return "\n".join(lines)
+def non_default(value: str, default: str) -> str:
+    """A Rust test for `value` differing from its `default`."""
+    if default == "false":
+        return value
+    if default == "true":
+        return f"!{value}"
+    if default == "None":
+        return f"{value}.is_some()"
+    return f"{value} != {default}"
 
 
-def shape(s):
-    return tuple((f.name, f.type, f.versions.lo, f.versions.hi) for f in s.fields)
+def field_version_note(f: Field, ctx: Versions) -> str:
+    notes = []
+    present = f.versions & ctx
+    if present.empty:
+        notes.append("Not present in any version.")
+    elif not present.covers(ctx):
+        notes.append(f"Versions {present}.")
+    if not f.tagged.empty:
+        notes.append(f"Tagged field {f.tag} in versions {f.tagged}.")
+    if not f.nullable.empty and not (f.nullable & present).covers(present):
+        notes.append(f"Nullable in versions {f.nullable}.")
+    if f.default not in (None, "", "null"):
+        notes.append(f"Default {f.default}.")
+    return " ".join(notes)
 
 
-HEADER = """// Generated by src/protocol/api/generate.py from the Apache Kafka message definitions. Do not edit.
-// Regenerate: python3 src/protocol/api/generate.py <kafka>/clients/src/main/resources/common/message && cargo fmt
+def top_doc(msg: Message) -> str:
+    if msg.api_key is not None:
+        base = msg.name.removesuffix("Request").removesuffix("Response")
+        head = f"The {base} {msg.kind} (API key {msg.api_key})"
+    else:
+        head = f"`{msg.name}`"
+    d = f"{head}, versions {msg.valid}"
+    if not msg.flexible.empty:
+        d += f" (flexible from {msg.flexible.lo})"
+    d += "."
+    if msg.unstable_latest:
+        d += (f"\n\nThe latest version, {msg.valid.hi}, is marked unstable in the definitions: "
+              "brokers advertise it only when unstable versions are enabled.")
+    if not msg.deprecated.empty:
+        d += f"\n\nVersions {msg.deprecated} are deprecated."
+    return d
+
+
+def message_impl(msg: Message, rust_name: str) -> str:
+    return (
+        f"impl Message for {rust_name} {{\n"
+        f'const NAME: &\'static str = "{msg.name}";\n'
+        f"const MIN_VERSION: i16 = {msg.valid.lo};\n"
+        f"const MAX_VERSION: i16 = {msg.valid.hi};\n\n"
+        "fn encode(&self, out: &mut Vec<u8>, version: i16) -> Result<(), EncodeError> {\n"
+        "check_encode_version::<Self>(version)?;\n"
+        "self.write(out, version)\n}\n\n"
+        "fn decode(r: &mut Reader, version: i16) -> Result<Self, DecodeError> {\n"
+        "check_decode_version::<Self>(version)?;\n"
+        "Self::read(r, version)\n}\n}\n\n"
+    )
+
+
+def data_impl(rust: str) -> str:
+    return f"""impl {rust} {{
+/// Encodes with the version as an `int16` prefix, as group protocol metadata carries it.
+pub fn encode_versioned(&self, version: i16) -> Result<Vec<u8>, EncodeError> {{
+let mut out = Vec::new();
+out.extend_from_slice(&version.to_be_bytes());
+self.encode(&mut out, version)?;
+Ok(out)
+}}
+
+/// Decodes a value written with its version as an `int16` prefix, and returns that
+/// version too. A newer version than this library knows is read as the newest known one
+/// (later versions only append fields), as the Java client does.
+pub fn decode_versioned(bytes: Bytes) -> Result<(i16, Self), DecodeError> {{
+let mut r = Reader::new(bytes);
+let written = r.i16()?;
+let value = Self::decode(&mut r, written.min(Self::MAX_VERSION))?;
+Ok((written, value))
+}}
+}}
+
 """
 
 
-def main():
-    src = sys.argv[1]
-    out_dir = HERE
-    api_rows = []
-    for module, req_name, resp_name in APIS:
-        req = Message(load(os.path.join(src, req_name + ".json")))
-        resp = Message(load(os.path.join(src, resp_name + ".json")))
-        seen = {}
-        parts = []
-        for msg in (req, resp):
-            for s in msg.structs:
-                if isinstance(s, Struct):
-                    if s.name in seen:
-                        if shape(seen[s.name]) == shape(s):
-                            continue
-                        raise SystemExit(f"struct name clash in {module}: {s.name}")
-                    seen[s.name] = s
-                    parts.append(gen_struct(s, msg))
-        code = [
-            HEADER,
-            f"//! {req_name} and {resp_name} (API key {req.api_key}), versions {req.lo}-{req.hi}.\n",
-            "#![allow(clippy::all, unused_imports, unused_mut, unused_variables, unused_comparisons, unused_parens)]\n",
-            "use bytes::{BufMut, Bytes};\n",
-            "use crate::protocol::codec::{DecodeError, EncodeError, Reader, Uuid, Writer};",
-            "use super::{ApiKey, Message, Request};\n",
-        ]
-        code.extend(parts)
-        code.append(gen_message_impl(req))
-        code.append(gen_message_impl(resp))
-        code.append(
-            f"impl Request for {req_name} {{\n    const API_KEY: ApiKey = ApiKey({req.api_key});\n    type Response = {resp_name};\n}}\n"
-        )
-        with open(os.path.join(out_dir, module + ".rs"), "w") as f:
-            f.write("\n".join(code))
-        api_rows.append((module, req, resp))
+# ---------------------------------------------------------------------------------------
+# Modules
+# ---------------------------------------------------------------------------------------
 
-    # mod.rs tables
-    lines = [HEADER, "//! Generated tables: API keys, names and header versions.\n"]
-    lines.append("use super::{ApiKey, Message};\n")
-    lines.append("impl ApiKey {")
-    for module, req, resp in api_rows:
-        const = re.sub(r"Request$", "", req.name)
-        lines.append(f"    /// {const}.\n    pub const {snake(const).upper()}: ApiKey = ApiKey({req.api_key});")
-    lines.append("\n    /// The API's name, or \"Unknown\".\n    pub fn name(self) -> &'static str {\n        match self.0 {")
-    for module, req, resp in api_rows:
-        lines.append(f'            {req.api_key} => "{re.sub(r"Request$", "", req.name)}",')
-    lines.append('            _ => "Unknown",\n        }\n    }\n}\n')
-    lines.append("/// Every API key this crate has messages for.")
-    lines.append("pub const ALL_API_KEYS: &[ApiKey] = &[" + ", ".join(f"ApiKey({r.api_key})" for _, r, _ in api_rows) + "];\n")
-    lines.append("/// The request header version for `api_key` at `api_version`: 2 for flexible versions.")
-    lines.append("pub fn request_header_version(api_key: ApiKey, api_version: i16) -> i16 {\n    let flexible_from: i16 = match api_key.0 {")
-    for _, req, _ in api_rows:
-        lines.append(f"        {req.api_key} => {req.flex_lo if req.flex_lo is not None else 'i16::MAX'},")
-    lines.append("        _ => i16::MAX,\n    };\n    if api_version >= flexible_from { 2 } else { 1 }\n}\n")
-    lines.append("/// The response header version for `api_key` at `api_version`: 1 for flexible versions,")
-    lines.append("/// except ApiVersions, whose response header is always v0.")
-    lines.append("pub fn response_header_version(api_key: ApiKey, api_version: i16) -> i16 {\n    let flexible_from: i16 = match api_key.0 {")
-    for _, req, resp in api_rows:
-        v = "i16::MAX" if req.api_key == 18 or resp.flex_lo is None else resp.flex_lo
-        lines.append(f"        {req.api_key} => {v},")
-    lines.append("        _ => i16::MAX,\n    };\n    if api_version >= flexible_from { 1 } else { 0 }\n}\n")
-    # dispatchers
-    lines.append("/// Decodes a response body of any generated API (for fuzzing).")
-    lines.append("pub fn decode_response_any(api_key: i16, version: i16, bytes: bytes::Bytes) -> Result<(), crate::protocol::codec::DecodeError> {")
-    lines.append("    let mut r = crate::protocol::codec::Reader::new(bytes);\n    match api_key {")
-    for module, req, resp in api_rows:
-        lines.append(f"        {req.api_key} => super::{module}::{resp.name}::decode(&mut r, version).map(|_| ()),")
-    lines.append("        _ => Ok(()),\n    }\n}\n")
+
+@dataclass
+class Module:
+    name: str  # rust module name
+    messages: list[Message]
+    api: str | None  # API name for request/response modules
+    renames: list[str] = dc_field(default_factory=list)
+
+
+def resolve_names(module: Module) -> dict[tuple[str, str], str]:
+    """Gives every struct of the module its Rust name: its JSON name, or, when an earlier
+    message of the module already defines a different struct of that name, the name
+    prefixed with its message name. Structs with the same fields and wire format are
+    shared."""
+    names: dict[tuple[str, str], str] = {}
+    rendered: dict[str, str] = {}
+    for msg in module.messages:
+        for sname in msg.order:  # children first
+            st = msg.structs[sname]
+            candidate = msg.name if st.top else sname
+            names[(msg.name, sname)] = "Self_"
+            text = Renderer(names).render(msg, st, docs=False)
+            if candidate not in rendered:
+                names[(msg.name, sname)] = candidate
+                rendered[candidate] = text
+            elif rendered[candidate] == text:
+                names[(msg.name, sname)] = candidate
+            else:
+                renamed = sname if sname.startswith(msg.name) else msg.name + sname
+                if renamed in rendered:
+                    raise SystemExit(f"{module.name}: cannot resolve struct name {sname}")
+                names[(msg.name, sname)] = renamed
+                rendered[renamed] = text
+                module.renames.append(f"{msg.name}.{sname} -> {renamed}")
+    return names
+
+
+def render_module(module: Module, spec_note: str) -> str:
+    names = resolve_names(module)
+    r = Renderer(names)
+    parts = []
+    done: set[str] = set()
+    for msg in module.messages:
+        # Parents before children.
+        for sname in reversed(msg.order):
+            rust = names[(msg.name, sname)]
+            if rust in done:
+                continue
+            done.add(rust)
+            parts.append(r.render(msg, msg.structs[sname]))
+            if msg.structs[sname].top:
+                parts.append(message_impl(msg, rust))
+                if msg.kind == "request":
+                    resp = msg.name.removesuffix("Request") + "Response"
+                    parts.append(
+                        f"impl Request for {rust} {{\n"
+                        f"const API_KEY: ApiKey = ApiKey::{screaming(module.api)};\n"
+                        f"type Response = {resp};\n}}\n\n")
+                if msg.kind == "data":
+                    parts.append(data_impl(rust))
+    body = "".join(parts)
+
+    uses = []
+    if re.search(r"\bBytes\b", body):
+        uses.append("use bytes::{BufMut, Bytes};\n")
+    else:
+        uses.append("use bytes::BufMut;\n")
+    codec = ["DecodeError", "EncodeError", "Reader", "Writer"]
+    for extra in ("TaggedWriter", "Uuid"):
+        if re.search(rf"\b{extra}\b", body):
+            codec.append(extra)
+    uses.append(f"use crate::protocol::codec::{{{', '.join(sorted(codec))}}};\n")
+    api_uses = ["Message", "check_decode_version", "check_encode_version"]
+    if any(m.kind == "request" for m in module.messages):
+        api_uses += ["ApiKey", "Request"]
+    uses.append(f"use super::{{{', '.join(sorted(api_uses))}}};\n")
+    uses.append("\n#[cfg(test)]\nuse super::tests::Gen;\n")
+    # BufMut is only needed when a primitive is written directly.
+    if not re.search(r"out\.put_(i8|i16|u16|i32|u32|i64|f64)\(", body):
+        uses[0] = uses[0].replace("{BufMut, Bytes}", "Bytes").replace("use bytes::BufMut;\n", "")
+
+    return HEADER + f"// Source: {spec_note}\n\n" + module_doc(module) + "\n" + "".join(uses) + "\n" + body
+
+
+def module_doc(module: Module) -> str:
+    lines = []
+    if module.api:
+        req, resp = module.messages
+        lines.append(f"The {module.api} API (key {req.api_key}): `{req.name}` versions {req.valid}, "
+                     f"`{resp.name}` versions {resp.valid}.")
+    else:
+        names = ", ".join(f"`{m.name}` (versions {m.valid})" for m in module.messages)
+        lines.append(f"Versioned data types carried inside other messages: {names}.")
+        lines.append("")
+        lines.append("On the wire each is prefixed by its version as an `int16`: see "
+                     "`encode_versioned` and `decode_versioned`.")
+    if module.renames:
+        lines.append("")
+        lines.append("Renamed to avoid a clash with a different struct of the same name: "
+                     + "; ".join(f"`{x}`" for x in module.renames) + ".")
+    return "".join(f"//! {line}\n" if line else "//!\n" for line in lines)
+
+
+# ---------------------------------------------------------------------------------------
+# mod.rs
+# ---------------------------------------------------------------------------------------
+
+
+def flex_expr(v: Versions) -> str:
+    if v.empty:
+        return "false"
+    if v.lo == 0 and v.hi == MAX:
+        return "true"
+    if v.hi == MAX:
+        return f"api_version >= {v.lo}"
+    return f"({v.lo}..={v.hi}).contains(&api_version)"
+
+
+def render_mod(apis: list[tuple[str, Message, Message]], all_keys: list[tuple[int, str]],
+               data_modules: dict[str, list[Message]], spec_note: str) -> str:
+    by_key = sorted(apis, key=lambda x: x[1].api_key)
+    o = [HEADER, f"// Source: {spec_note}\n\n"]
+    o.append("""//! Kafka requests and responses, generated from the Apache Kafka message definitions.
+//!
+//! One module per API holds its request, its response and their nested structs, for every
+//! version in the definitions' `validVersions`. Structs and fields keep the definitions'
+//! names (fields in snake case). A field a version lacks holds its spec default after
+//! decoding and is skipped when encoding.
+//!
+//! # Examples
+//!
+//! ```
+//! use kafka_sync::protocol::api::metadata::MetadataRequestTopic;
+//! use kafka_sync::protocol::api::{Message, MetadataRequest};
+//! use kafka_sync::protocol::codec::Reader;
+//!
+//! let request = MetadataRequest {
+//!     topics: Some(vec![MetadataRequestTopic {
+//!         name: Some("events".into()),
+//!         ..Default::default()
+//!     }]),
+//!     ..Default::default()
+//! };
+//! let mut out = Vec::new();
+//! request.encode(&mut out, 12).unwrap();
+//! let back = MetadataRequest::decode(&mut Reader::new(out.into()), 12).unwrap();
+//! assert_eq!(back, request);
+//! ```
+
+use std::fmt;
+
+use bytes::Bytes;
+
+use crate::protocol::codec::{DecodeError, EncodeError, Reader};
+
+""")
+    mods = sorted([snake(a) for a, _, _ in apis] + list(data_modules))
+    for m in mods:
+        o.append(f"pub mod {m};\n")
+    o.append("#[cfg(test)]\nmod tests;\n\n")
+    for a, req, resp in sorted(apis, key=lambda x: snake(x[0])):
+        o.append(f"pub use {snake(a)}::{{{req.name}, {resp.name}}};\n")
+    for m, msgs in sorted(data_modules.items()):
+        o.append(f"pub use {m}::{{{', '.join(sorted(x.name for x in msgs))}}};\n")
+
+    o.append("""
+/// A Kafka message (a request, a response or a versioned data type) that encodes to and
+/// decodes from the wire at any version in `MIN_VERSION..=MAX_VERSION`.
+///
+/// # Examples
+///
+/// ```
+/// use kafka_sync::protocol::api::{HeartbeatRequest, Message};
+///
+/// assert_eq!(HeartbeatRequest::NAME, "HeartbeatRequest");
+/// let mut out = Vec::new();
+/// let too_new = HeartbeatRequest::MAX_VERSION + 1;
+/// assert!(HeartbeatRequest::default().encode(&mut out, too_new).is_err());
+/// ```
+pub trait Message: Sized {
+    /// The definition's name, e.g. `"MetadataRequest"`.
+    const NAME: &'static str;
+    /// The oldest version this library can encode and decode.
+    const MIN_VERSION: i16;
+    /// The newest version this library can encode and decode.
+    const MAX_VERSION: i16;
+
+    /// Appends the message body at `version` to `out`. Fields the version lacks are
+    /// skipped; a version outside `MIN_VERSION..=MAX_VERSION` is an error.
+    fn encode(&self, out: &mut Vec<u8>, version: i16) -> Result<(), EncodeError>;
+
+    /// Decodes a message body at `version`. Byte and record fields are slices of the
+    /// reader's buffer, not copies.
+    fn decode(r: &mut Reader, version: i16) -> Result<Self, DecodeError>;
+}
+
+/// A request: a [`Message`] with an API key and a response type.
+///
+/// # Examples
+///
+/// ```
+/// use kafka_sync::protocol::api::{ApiKey, FetchRequest, Request};
+///
+/// assert_eq!(FetchRequest::API_KEY, ApiKey::FETCH);
+/// ```
+pub trait Request: Message {
+    /// The API key sent in the request header.
+    const API_KEY: ApiKey;
+    /// The response the broker sends back.
+    type Response: Message;
+}
+
+pub(crate) fn check_encode_version<M: Message>(version: i16) -> Result<(), EncodeError> {
+    if (M::MIN_VERSION..=M::MAX_VERSION).contains(&version) {
+        Ok(())
+    } else {
+        Err(EncodeError::UnsupportedVersion {
+            api: M::NAME,
+            version,
+        })
+    }
+}
+
+pub(crate) fn check_decode_version<M: Message>(version: i16) -> Result<(), DecodeError> {
+    if (M::MIN_VERSION..=M::MAX_VERSION).contains(&version) {
+        Ok(())
+    } else {
+        Err(DecodeError::UnsupportedVersion {
+            api: M::NAME,
+            version,
+        })
+    }
+}
+
+/// A Kafka API key, as sent in every request header. The constants cover every API in the
+/// definitions; [`ALL_API_KEYS`] lists those this library has messages for.
+///
+/// # Examples
+///
+/// ```
+/// use kafka_sync::protocol::api::ApiKey;
+///
+/// assert_eq!(ApiKey::METADATA, ApiKey(3));
+/// assert_eq!(ApiKey::METADATA.name(), "Metadata");
+/// assert_eq!(ApiKey(9999).name(), "Unknown");
+/// assert_eq!(ApiKey::LIST_OFFSETS.to_string(), "ListOffsets (2)");
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ApiKey(pub i16);
+
+impl ApiKey {
+""")
+    for key, name in all_keys:
+        o.append(f"    /// {name} (API key {key}).\n    pub const {screaming(name)}: ApiKey = ApiKey({key});\n")
+    o.append("""
+    /// The API's name, e.g. `"Metadata"`, or `"Unknown"`.
+    pub fn name(self) -> &'static str {
+        match self {
+""")
+    for key, name in all_keys:
+        o.append(f'            ApiKey::{screaming(name)} => "{name}",\n')
+    o.append("""            _ => "Unknown",
+        }
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}({})", self.name(), self.0)
+    }
+}
+
+impl fmt::Display for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.name(), self.0)
+    }
+}
+
+/// The APIs this library has request and response types for, by key.
+pub const ALL_API_KEYS: &[ApiKey] = &[
+""")
+    for a, _, _ in by_key:
+        o.append(f"    ApiKey::{screaming(a)},\n")
+    o.append("""];
+
+/// The request versions this library can encode for `api_key`, as `(min, max)`.
+///
+/// # Examples
+///
+/// ```
+/// use kafka_sync::protocol::api::{supported_versions, ApiKey};
+///
+/// assert_eq!(supported_versions(ApiKey::SASL_HANDSHAKE), Some((0, 1)));
+/// assert_eq!(supported_versions(ApiKey(9999)), None);
+/// ```
+pub fn supported_versions(api_key: ApiKey) -> Option<(i16, i16)> {
+    match api_key {
+""")
+    for a, req, _ in by_key:
+        o.append(f"        ApiKey::{screaming(a)} => Some(({req.valid.lo}, {req.valid.hi})),\n")
+    o.append("""        _ => None,
+    }
+}
+
+/// The request header version for `api_version` of `api_key`: 2 for flexible versions,
+/// 1 otherwise.
+///
+/// # Examples
+///
+/// ```
+/// use kafka_sync::protocol::api::{request_header_version, ApiKey};
+///
+/// assert_eq!(request_header_version(ApiKey::METADATA, 8), 1);
+/// assert_eq!(request_header_version(ApiKey::METADATA, 9), 2);
+/// ```
+pub fn request_header_version(api_key: ApiKey, api_version: i16) -> i16 {
+    let flexible = match api_key {
+""")
+    for a, req, _ in by_key:
+        o.append(f"        ApiKey::{screaming(a)} => {flex_expr(req.flexible)},\n")
+    o.append("""        _ => false,
+    };
+    if flexible {
+        2
+    } else {
+        1
+    }
+}
+
+/// The response header version for `api_version` of `api_key`: 1 for flexible versions,
+/// 0 otherwise. ApiVersions responses always have header version 0, so that a client can
+/// read the error in a response to a version the broker does not know.
+///
+/// # Examples
+///
+/// ```
+/// use kafka_sync::protocol::api::{response_header_version, ApiKey};
+///
+/// assert_eq!(response_header_version(ApiKey::FETCH, 12), 1);
+/// assert_eq!(response_header_version(ApiKey::API_VERSIONS, 3), 0);
+/// ```
+pub fn response_header_version(api_key: ApiKey, api_version: i16) -> i16 {
+    let flexible = match api_key {
+        ApiKey::API_VERSIONS => false,
+""")
+    for a, _, resp in by_key:
+        if a != "ApiVersions":
+            o.append(f"        ApiKey::{screaming(a)} => {flex_expr(resp.flexible)},\n")
+    o.append("""        _ => false,
+    };
+    if flexible {
+        1
+    } else {
+        0
+    }
+}
+
+fn unknown_api(api_key: i16) -> DecodeError {
+    DecodeError::Malformed(format!("unknown API key {api_key}"))
+}
+
+fn decode_body<M: Message>(version: i16, bytes: Bytes) -> Result<M, DecodeError> {
+    M::decode(&mut Reader::new(bytes), version)
+}
+
+/// Decodes, encodes and decodes again: true when both decodings are equal (false also
+/// when the decoded value does not encode, a bug either way).
+fn round_trip<M: Message + PartialEq>(version: i16, bytes: Bytes) -> Result<bool, DecodeError> {
+    let first: M = decode_body(version, bytes)?;
+    let mut out = Vec::new();
+    if first.encode(&mut out, version).is_err() {
+        return Ok(false);
+    }
+    let second: M = decode_body(version, out.into())?;
+    Ok(first == second)
+}
+""")
     for kind in ("request", "response"):
-        lines.append(f"/// Decodes a {kind}, encodes it again and decodes that: the two decodes must be equal.")
-        lines.append(
-            f"pub fn round_trip_{kind}(api_key: i16, version: i16, bytes: bytes::Bytes) -> Result<bool, crate::protocol::codec::DecodeError> {{"
-        )
-        lines.append("    match api_key {")
-        for module, req, resp in api_rows:
-            t = req.name if kind == "request" else resp.name
-            lines.append(f"        {req.api_key} => super::round_trip::<super::{module}::{t}>(version, bytes),")
-        lines.append("        _ => Ok(true),\n    }\n}\n")
-    with open(os.path.join(out_dir, "tables.rs"), "w") as f:
-        f.write("\n".join(lines))
+        idx = 1 if kind == "request" else 2
+        o.append(f"""
+/// Decodes `bytes` as a {kind} body of `api_key` at `version`, discarding the result. For
+/// fuzzing: must return normally on any input.
+#[doc(hidden)]
+pub fn decode_{kind}_any(api_key: i16, version: i16, bytes: Bytes) -> Result<(), DecodeError> {{
+    match ApiKey(api_key) {{
+""")
+        for item in by_key:
+            o.append(f"        ApiKey::{screaming(item[0])} => decode_body::<{item[idx].name}>(version, bytes).map(drop),\n")
+        o.append(f"""        _ => Err(unknown_api(api_key)),
+    }}
+}}
+
+/// Decodes `bytes` as a {kind} body of `api_key` at `version`, encodes the result and
+/// decodes that again: `Ok(true)` when the two decodings are equal, `Ok(false)` when they
+/// differ or the value does not encode (a bug either way), and the error when `bytes`
+/// does not decode. For fuzzing.
+#[doc(hidden)]
+pub fn round_trip_{kind}(api_key: i16, version: i16, bytes: Bytes) -> Result<bool, DecodeError> {{
+    match ApiKey(api_key) {{
+""")
+        for item in by_key:
+            o.append(f"        ApiKey::{screaming(item[0])} => round_trip::<{item[idx].name}>(version, bytes),\n")
+        o.append("""        _ => Err(unknown_api(api_key)),
+    }
+}
+""")
+    return "".join(o)
+
+
+# ---------------------------------------------------------------------------------------
+# Error codes (Errors.java and the exception class hierarchy)
+# ---------------------------------------------------------------------------------------
+
+
+def git_show(repo: str, path: str) -> str | None:
+    r = subprocess.run(["git", "-C", repo, "show", f"HEAD:{path}"], capture_output=True)
+    return r.stdout.decode("utf-8") if r.returncode == 0 else None
+
+
+def error_table(repo: str) -> str | None:
+    src = git_show(repo, ERRORS_JAVA)
+    if src is None:
+        return None
+
+    def resolve(cls: str, context_path: str, context: str) -> str:
+        """The source path of class `cls` as named in the file `context_path`."""
+        m = re.search(rf"^import\s+([\w.]+)\.{cls};", context, re.M)
+        if m:
+            return "clients/src/main/java/" + m.group(1).replace(".", "/") + f"/{cls}.java"
+        return str(Path(context_path).parent / f"{cls}.java")
+
+    parents: dict[str, str | None] = {}
+
+    def parent(path: str) -> str | None:
+        if path not in parents:
+            text = git_show(repo, path) or ""
+            cls = Path(path).stem
+            m = re.search(rf"class\s+{cls}\b[^{{]*?\bextends\s+([\w.]+)", text)
+            parents[path] = resolve(m.group(1).split(".")[-1], path, text) if m else None
+        return parents[path]
+
+    def retriable(path: str | None) -> bool:
+        seen = set()
+        while path and path not in seen:
+            if Path(path).stem == "RetriableException":
+                return True
+            seen.add(path)
+            path = parent(path)
+        return False
+
+    body = src[src.index("public enum Errors"):]
+    body = body[: body.index(";\n")]
+    entry = re.compile(
+        r"\n\s+([A-Z0-9_]+)\(\s*(-?\d+)\s*,\s*(null|(?:\"(?:[^\"\\]|\\.)*\"\s*\+?\s*)+),"
+        r"\s*([^\n]*?)\)\s*[,;]?\s*(?=\n)"
+    )
+    rows = []
+    for m in entry.finditer(body + "\n"):
+        name, code, desc, ctor = m.groups()
+        text = "" if desc == "null" else "".join(
+            json.loads(s) for s in re.findall(r"\"(?:[^\"\\]|\\.)*\"", desc))
+        cm = re.match(r"(\w+)::new", ctor.strip())
+        retry = bool(cm) and retriable(resolve(cm.group(1), ERRORS_JAVA, src))
+        rows.append((int(code), name, text, retry))
+    declared = len(re.findall(r"^    [A-Z0-9_]+\(", body, re.M))
+    if not rows or len(rows) != declared:
+        raise SystemExit(f"parsed {len(rows)} of {declared} error codes in Errors.java")
+    rows.sort()
+    o = ["// Generated by src/protocol/api/generate.py from Apache Kafka's Errors.java. "
+         "Do not edit.\n\n",
+         "use super::error_code::ErrorCode;\n\nimpl ErrorCode {\n"]
+    for code, name, text, _ in rows:
+        o.append(f"    /// {doc_text(text) or 'No error.'}\n    pub const {name}: ErrorCode = ErrorCode({code});\n")
+    o.append("}\n\n/// `(code, name, retriable, description)` for every code Kafka defines, by code.\n")
+    o.append("pub(crate) const TABLE: &[(i16, &str, bool, &str)] = &[\n")
+    for code, name, text, retry in rows:
+        o.append(f"    ({code}, \"{name}\", {'true' if retry else 'false'}, {json.dumps(text)}),\n")
+    o.append("];\n")
+    return "".join(o)
+
+
+# ---------------------------------------------------------------------------------------
+# Main
+# ---------------------------------------------------------------------------------------
+
+
+def api_names(spec_dir: Path) -> list[tuple[int, str]]:
+    keys = {}
+    for p in sorted(spec_dir.glob("*Request.json")):
+        spec = json.loads(strip_comments(p.read_text(encoding="utf-8")))
+        if spec.get("type") == "request" and "apiKey" in spec:
+            keys[spec["apiKey"]] = spec["name"].removesuffix("Request")
+    return sorted(keys.items())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("spec_dir", nargs="?", help="directory of the Kafka JSON message definitions")
+    ap.add_argument("--kafka-repo", default=DEFAULT_REPO, help="git clone or mirror of apache/kafka")
+    ap.add_argument("--out", default=str(HERE), help="output directory (default: this script's)")
+    args = ap.parse_args()
+
+    tmp = None
+    repo_ok = Path(args.kafka_repo).exists()
+    if args.spec_dir:
+        spec_dir = Path(args.spec_dir)
+        spec_note = "Kafka message definitions from a local directory"
+    else:
+        if not repo_ok:
+            raise SystemExit(f"no SPEC_DIR given and no Kafka repository at {args.kafka_repo}")
+        tmp = tempfile.TemporaryDirectory()
+        archive = subprocess.run(["git", "-C", args.kafka_repo, "archive", "HEAD", SPEC_SUBDIR],
+                                 capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", tmp.name], input=archive, check=True)
+        spec_dir = Path(tmp.name) / SPEC_SUBDIR
+        commit = subprocess.run(["git", "-C", args.kafka_repo, "rev-parse", "HEAD"],
+                                capture_output=True, text=True, check=True).stdout.strip()
+        spec_note = f"apache/kafka {commit}"
+    out_dir = Path(args.out)
+
+    def emit(module: Module) -> None:
+        (out_dir / f"{module.name}.rs").write_text(render_module(module, spec_note))
+        for r in module.renames:
+            print(f"{module.name}: renamed {r}")
+
+    apis = []
+    for api in APIS:
+        req = parse_message(load_json(spec_dir, api + "Request"))
+        resp = parse_message(load_json(spec_dir, api + "Response"))
+        if req.api_key != resp.api_key:
+            raise SystemExit(f"{api}: request and response API keys differ")
+        apis.append((api, req, resp))
+        emit(Module(snake(api), [req, resp], api))
+    data_modules = {}
+    for mod_name, names in DATA_MODULES.items():
+        msgs = [parse_message(load_json(spec_dir, n)) for n in names]
+        data_modules[mod_name] = msgs
+        emit(Module(mod_name, msgs, None))
+    (out_dir / "mod.rs").write_text(render_mod(apis, api_names(spec_dir), data_modules, spec_note))
+
+    table = error_table(args.kafka_repo) if repo_ok else None
+    if table is None:
+        print(f"note: no {ERRORS_JAVA} in {args.kafka_repo}; error_code_table.rs left as is",
+              file=sys.stderr)
+    else:
+        (out_dir.parent / "error_code_table.rs").write_text(table)
+    if tmp:
+        tmp.cleanup()
 
 
 if __name__ == "__main__":
