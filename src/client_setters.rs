@@ -1,0 +1,86 @@
+//! Builder setters shared by every client: the connection settings of [`ClientConfig`].
+//!
+//! Each typed setter goes through the builder's `set(key, value)` with the Java property
+//! name, so typed and string configuration are validated by the same code.
+//!
+//! [`ClientConfig`]: crate::config::ClientConfig
+
+/// Adds the shared client setters to a builder that has `fn set(self, &str, &str) -> Self`.
+macro_rules! client_setters {
+    () => {
+        /// Brokers to bootstrap from: `"host1:9092,host2:9092"`. Default
+        /// `localhost:9092`. Java: `bootstrap.servers`.
+        pub fn bootstrap_servers(self, servers: impl AsRef<str>) -> Self {
+            self.set("bootstrap.servers", servers.as_ref())
+        }
+
+        /// Name sent with every request, for broker logs and quotas; also names the I/O
+        /// thread `kafka-io-<client_id>`. Default `kafka-sync`. Java: `client.id`.
+        pub fn client_id(self, id: impl AsRef<str>) -> Self {
+            self.set("client.id", id.as_ref())
+        }
+
+        /// How long to wait for a broker's response before failing the request and
+        /// closing the connection. Default 30 s. Java: `request.timeout.ms`.
+        pub fn request_timeout(self, timeout: std::time::Duration) -> Self {
+            self.set("request.timeout.ms", &timeout.as_millis().to_string())
+        }
+
+        /// Wait before retrying a failed request. Default 100 ms. Java: `retry.backoff.ms`.
+        pub fn retry_backoff(self, backoff: std::time::Duration) -> Self {
+            self.set("retry.backoff.ms", &backoff.as_millis().to_string())
+        }
+
+        /// First wait before reconnecting to a broker; it doubles per failure up to
+        /// `reconnect_backoff_max`, with ±20% jitter. Default 50 ms. Java:
+        /// `reconnect.backoff.ms`.
+        pub fn reconnect_backoff(self, backoff: std::time::Duration) -> Self {
+            self.set("reconnect.backoff.ms", &backoff.as_millis().to_string())
+        }
+
+        /// Cap on the reconnect backoff. Default 1 s. Java: `reconnect.backoff.max.ms`.
+        pub fn reconnect_backoff_max(self, backoff: std::time::Duration) -> Self {
+            self.set("reconnect.backoff.max.ms", &backoff.as_millis().to_string())
+        }
+
+        /// Refresh metadata at least this often. Default 5 min. Java:
+        /// `metadata.max.age.ms`.
+        pub fn metadata_max_age(self, age: std::time::Duration) -> Self {
+            self.set("metadata.max.age.ms", &age.as_millis().to_string())
+        }
+
+        /// Close connections idle for this long. Default 9 min. Java:
+        /// `connections.max.idle.ms`.
+        pub fn connections_max_idle(self, idle: std::time::Duration) -> Self {
+            self.set("connections.max.idle.ms", &idle.as_millis().to_string())
+        }
+
+        /// Requests in flight per broker connection. Default 5. Java:
+        /// `max.in.flight.requests.per.connection`.
+        pub fn max_in_flight_requests_per_connection(self, n: usize) -> Self {
+            self.set("max.in.flight.requests.per.connection", &n.to_string())
+        }
+
+        /// SO_SNDBUF of broker sockets; the OS default if unset. Java: `send.buffer.bytes`.
+        pub fn send_buffer_bytes(self, bytes: usize) -> Self {
+            self.set("send.buffer.bytes", &bytes.to_string())
+        }
+
+        /// SO_RCVBUF of broker sockets; the OS default if unset. Java:
+        /// `receive.buffer.bytes`.
+        pub fn receive_buffer_bytes(self, bytes: usize) -> Self {
+            self.set("receive.buffer.bytes", &bytes.to_string())
+        }
+
+        /// How long a TCP connect may take. Default 10 s. Java:
+        /// `socket.connection.setup.timeout.ms`.
+        pub fn socket_connection_setup_timeout(self, timeout: std::time::Duration) -> Self {
+            self.set(
+                "socket.connection.setup.timeout.ms",
+                &timeout.as_millis().to_string(),
+            )
+        }
+    };
+}
+
+pub(crate) use client_setters;

@@ -1,0 +1,218 @@
+//! The background I/O thread: one `mio::Poll` loop per client that owns every socket.
+//!
+//! User handles talk to it through an [`IoHandle`]: commands go over a channel and one
+//! shared `mio::Waker` wakes the loop. What a client does with the network lives in its
+//! [`Driver`] (producer, consumer or admin).
+
+use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use mio::{Events, Poll, Token, Waker};
+
+use crate::config::ClientConfig;
+use crate::error::{Error, Result};
+
+use super::metadata::SharedMetadata;
+use super::network::{Network, Response};
+
+const WAKER: Token = Token(0);
+
+/// The role-specific half of a client, run on the I/O thread.
+pub(crate) trait Driver: Send + 'static {
+    /// Commands from the user handles.
+    type Command: Send + 'static;
+    /// What the driver attaches to each request to recognise its response.
+    type Ctx: Send + 'static;
+
+    /// A command arrived from a user handle.
+    fn on_command(&mut self, cmd: Self::Command, net: &mut Network<Self::Ctx>, now: Instant);
+
+    /// A response (or the failure of a request) arrived.
+    fn on_response(
+        &mut self,
+        ctx: Self::Ctx,
+        result: Result<Response>,
+        net: &mut Network<Self::Ctx>,
+        now: Instant,
+    );
+
+    /// Called on every loop turn: send whatever is ready. Returns when it next needs to
+    /// run even if nothing happens on the network.
+    fn poll(&mut self, net: &mut Network<Self::Ctx>, now: Instant) -> Option<Instant>;
+
+    /// Close was asked for: finish outstanding work. Returns true when done. Called on
+    /// every loop turn after close until it returns true or the close deadline passes.
+    fn poll_close(&mut self, _net: &mut Network<Self::Ctx>, _now: Instant) -> bool {
+        true
+    }
+
+    /// The loop is exiting: fail whatever is still pending with `error`.
+    fn on_exit(&mut self, _error: Error) {}
+}
+
+enum Envelope<C> {
+    Command(C),
+    Close { deadline: Instant },
+}
+
+/// The user-side handle of an I/O thread.
+pub(crate) struct IoHandle<C> {
+    tx: Sender<Envelope<C>>,
+    waker: Arc<Waker>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    pub metadata: SharedMetadata,
+}
+
+impl<C: Send + 'static> IoHandle<C> {
+    /// Starts the thread `kafka-io-<client_id>` running `driver`.
+    pub fn spawn<D: Driver<Command = C>>(config: ClientConfig, driver: D) -> Result<Self> {
+        let poll = Poll::new()?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let metadata = SharedMetadata::default();
+        let config = Arc::new(config);
+        let net = Network::new(
+            poll.registry().try_clone()?,
+            config.clone(),
+            metadata.clone(),
+        )?;
+        let (tx, rx) = mpsc::channel();
+        let name = format!("kafka-io-{}", config.client_id);
+        let thread = std::thread::Builder::new()
+            .name(name)
+            .spawn(move || run(poll, net, driver, rx))?;
+        Ok(IoHandle {
+            tx,
+            waker,
+            thread: Mutex::new(Some(thread)),
+            metadata,
+        })
+    }
+
+    /// Sends a command and wakes the loop.
+    pub fn send(&self, cmd: C) -> Result<()> {
+        self.tx
+            .send(Envelope::Command(cmd))
+            .map_err(|_| Error::Closed)?;
+        self.wake();
+        Ok(())
+    }
+
+    /// Wakes the loop without a command (new data in shared state).
+    pub fn wake(&self) {
+        let _ = self.waker.wake();
+    }
+
+    /// Asks the loop to finish its work within `timeout`, then waits for the thread.
+    pub fn close(&self, timeout: Duration) {
+        let handle = match self.thread.lock() {
+            Ok(mut g) => g.take(),
+            Err(p) => p.into_inner().take(),
+        };
+        let Some(handle) = handle else { return };
+        let deadline = Instant::now() + timeout;
+        let _ = self.tx.send(Envelope::Close { deadline });
+        self.wake();
+        if handle.thread().id() != std::thread::current().id() {
+            let _ = handle.join();
+        }
+    }
+
+    /// True once the thread has stopped.
+    pub fn is_closed(&self) -> bool {
+        match self.thread.lock() {
+            Ok(g) => g.as_ref().is_none_or(|h| h.is_finished()),
+            Err(_) => true,
+        }
+    }
+}
+
+impl<C> Drop for IoHandle<C> {
+    fn drop(&mut self) {
+        let handle = match self.thread.get_mut() {
+            Ok(h) => h.take(),
+            Err(p) => p.into_inner().take(),
+        };
+        if let Some(handle) = handle {
+            let deadline = Instant::now() + Duration::from_secs(5);
+            let _ = self.tx.send(Envelope::Close { deadline });
+            let _ = self.waker.wake();
+            if handle.thread().id() != std::thread::current().id() {
+                let _ = handle.join();
+            }
+        }
+    }
+}
+
+fn run<D: Driver>(
+    mut poll: Poll,
+    mut net: Network<D::Ctx>,
+    mut driver: D,
+    rx: Receiver<Envelope<D::Command>>,
+) {
+    let mut events = Events::with_capacity(256);
+    let mut close_deadline: Option<Instant> = None;
+    let mut driver_deadline: Option<Instant> = None;
+    loop {
+        let now = Instant::now();
+        let mut next = driver_deadline;
+        for t in [net.next_deadline(), close_deadline].into_iter().flatten() {
+            next = Some(next.map_or(t, |n| n.min(t)));
+        }
+        let timeout = next.map(|t| t.saturating_duration_since(now));
+        if let Err(e) = poll.poll(&mut events, timeout) {
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                log::error!("I/O thread poll failed: {e}");
+                driver.on_exit(e.into());
+                return;
+            }
+        }
+        let now = Instant::now();
+        for ev in events.iter() {
+            if ev.token() == WAKER {
+                continue;
+            }
+            net.on_event(
+                ev.token(),
+                ev.is_readable() || ev.is_read_closed() || ev.is_error(),
+                ev.is_writable(),
+                now,
+            );
+        }
+        // Commands: drained every turn, woken or not, so none waits for the next event.
+        loop {
+            match rx.try_recv() {
+                Ok(Envelope::Command(cmd)) => driver.on_command(cmd, &mut net, now),
+                Ok(Envelope::Close { deadline }) => {
+                    close_deadline = Some(close_deadline.map_or(deadline, |d| d.min(deadline)));
+                }
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => {
+                    close_deadline.get_or_insert(now);
+                    break;
+                }
+            }
+        }
+        net.maintain(now);
+        deliver(&mut driver, &mut net, now);
+        driver_deadline = driver.poll(&mut net, now);
+        deliver(&mut driver, &mut net, now);
+        net.flush_all(now);
+        if let Some(deadline) = close_deadline {
+            if driver.poll_close(&mut net, now) || now >= deadline {
+                net.flush_all(now);
+                net.shutdown(now);
+                deliver(&mut driver, &mut net, now);
+                driver.on_exit(Error::Closed);
+                return;
+            }
+        }
+    }
+}
+
+fn deliver<D: Driver>(driver: &mut D, net: &mut Network<D::Ctx>, now: Instant) {
+    while let Some((ctx, result)) = net.pop_completion() {
+        driver.on_response(ctx, result, net, now);
+    }
+}

@@ -1,0 +1,18 @@
+//! The network engine: one background I/O thread per client, a `mio::Poll` loop that owns
+//! every socket, the connections' state machines and the cluster metadata cache.
+//!
+//! ```text
+//!  user threads                      background I/O thread "kafka-io-<client_id>"
+//!  Producer (Clone+Send+Sync) --cmd-->  mio::Poll loop: sockets, timers, metadata,
+//!  Consumer (Send, !Sync)     <-data--  connection state machines, batch drain,
+//!  AdminClient                <-reply-  fetch pipelining, group coordinator, heartbeats
+//! ```
+
+pub(crate) mod backoff;
+pub(crate) mod connection;
+pub(crate) mod io_thread;
+pub mod metadata;
+pub(crate) mod network;
+pub(crate) mod rpc;
+mod socket_options;
+pub(crate) mod versions;

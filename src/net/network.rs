@@ -1,0 +1,823 @@
+//! The connections of one client: connecting, the ApiVersions handshake, sending and
+//! matching requests, timeouts, reconnect backoff and the metadata refresh.
+//!
+//! Only the I/O thread touches a [`Network`]. Role drivers (producer, consumer, admin)
+//! send requests through it with a context value of their own type `C`, and get that
+//! value back with the response.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mio::{Interest, Registry, Token};
+
+use crate::config::ClientConfig;
+use crate::error::{Error, Result};
+use crate::protocol::api::api_versions::{ApiVersionsRequest, ApiVersionsResponse};
+use crate::protocol::api::metadata::MetadataResponse;
+use crate::protocol::api::{self, ApiKey, Message, Request};
+use crate::protocol::codec::{EncodeError, Reader};
+use crate::protocol::error_code::ErrorCode;
+use crate::protocol::header::RequestHeader;
+
+use super::backoff::Backoff;
+use super::connection::{Answered, ConnState, Connection, InFlight, ReadError};
+use super::metadata::{ClusterMetadata, MetadataSchedule, NodeId, SharedMetadata};
+use super::socket_options;
+
+/// Metadata v12 is the newest this client reads; topic ids and all fields it needs are there.
+const METADATA_MAX_VERSION: i16 = 12;
+/// ApiVersions v3 adds the client software name; older brokers answer with their range.
+const API_VERSIONS_MAX_VERSION: i16 = 3;
+
+/// A decoded response header with the body still to decode.
+#[derive(Debug)]
+pub(crate) struct Response {
+    pub node: NodeId,
+    pub version: i16,
+    pub body: Reader,
+}
+
+impl Response {
+    /// Decodes the body as `M`.
+    pub fn decode<M: Message>(mut self) -> Result<M> {
+        M::decode(&mut self.body, self.version).map_err(|e| Error::Protocol(e.to_string()))
+    }
+}
+
+/// A request body that can be encoded at whatever version the broker agrees to.
+pub(crate) trait RequestBody: Send {
+    fn api_key(&self) -> ApiKey;
+    fn version_range(&self) -> (i16, i16);
+    fn encode_body(&self, version: i16, out: &mut Vec<u8>) -> Result<(), EncodeError>;
+}
+
+impl<R: Request + Send> RequestBody for R {
+    fn api_key(&self) -> ApiKey {
+        R::API_KEY
+    }
+    fn version_range(&self) -> (i16, i16) {
+        (R::MIN_VERSION, R::MAX_VERSION)
+    }
+    fn encode_body(&self, version: i16, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+        self.encode(out, version)
+    }
+}
+
+/// What a request in flight belongs to: the handshake, the metadata refresh, or a driver.
+#[derive(Debug)]
+enum Ctx<C> {
+    ApiVersions,
+    Metadata,
+    User(C),
+}
+
+/// A broker address and its reconnect state.
+#[derive(Debug)]
+struct Node {
+    host: String,
+    port: u16,
+    backoff: Backoff,
+    next_attempt: Option<Instant>,
+    /// Rotates through the resolved addresses on failure.
+    addr_index: usize,
+}
+
+pub(crate) struct Network<C> {
+    registry: Registry,
+    config: Arc<ClientConfig>,
+    conns: HashMap<NodeId, Connection<Ctx<C>>>,
+    tokens: HashMap<Token, NodeId>,
+    next_token: usize,
+    nodes: HashMap<NodeId, Node>,
+    next_correlation_id: i32,
+    completions: VecDeque<(C, Result<Response>)>,
+    shared: SharedMetadata,
+    cluster: Arc<ClusterMetadata>,
+    pub schedule: MetadataSchedule,
+    /// Whether any connection has ever completed its handshake.
+    ever_connected: bool,
+    /// Earliest time a node we were asked to connect to leaves backoff.
+    wake_at: Option<Instant>,
+    answered: Vec<Answered<Ctx<C>>>,
+    last_error: Option<Error>,
+    /// Nodes with a connection of their own that only their owner uses (the group
+    /// coordinator's); never picked as least loaded.
+    dedicated: HashSet<NodeId>,
+}
+
+impl<C> Network<C> {
+    pub fn new(
+        registry: Registry,
+        config: Arc<ClientConfig>,
+        shared: SharedMetadata,
+    ) -> Result<Self> {
+        let mut nodes = HashMap::new();
+        for (i, server) in config.bootstrap_servers.iter().enumerate() {
+            let (host, port) = split_host_port(server)?;
+            nodes.insert(-1 - i as NodeId, Node::new(host, port, &config));
+        }
+        if nodes.is_empty() {
+            return Err(Error::Config(crate::config::ConfigError::InvalidValue {
+                key: "bootstrap_servers".into(),
+                value: String::new(),
+                reason: "at least one host:port is required".into(),
+            }));
+        }
+        let schedule = MetadataSchedule::new(config.metadata_max_age, config.retry_backoff);
+        Ok(Network {
+            registry,
+            config,
+            conns: HashMap::new(),
+            tokens: HashMap::new(),
+            next_token: 1,
+            nodes,
+            next_correlation_id: 1,
+            completions: VecDeque::new(),
+            cluster: shared.load(),
+            shared,
+            schedule,
+            ever_connected: false,
+            wake_at: None,
+            answered: Vec::new(),
+            last_error: None,
+            dedicated: HashSet::new(),
+        })
+    }
+
+    pub fn config(&self) -> &ClientConfig {
+        &self.config
+    }
+
+    /// The newest metadata snapshot.
+    pub fn cluster(&self) -> &Arc<ClusterMetadata> {
+        &self.cluster
+    }
+
+    /// True if the node has a connection that completed its handshake.
+    pub fn is_ready(&self, node: NodeId) -> bool {
+        self.conns
+            .get(&node)
+            .is_some_and(|c| c.state == ConnState::Ready)
+    }
+
+    /// True if any connection has completed its handshake.
+    pub fn any_ready(&self) -> bool {
+        self.conns.values().any(|c| c.state == ConnState::Ready)
+    }
+
+    /// True if a request can be sent to the node now: ready and under the in-flight limit.
+    pub fn can_send(&self, node: NodeId) -> bool {
+        self.conns.get(&node).is_some_and(|c| {
+            c.state == ConnState::Ready
+                && c.in_flight_count() < self.config.max_in_flight_requests_per_connection
+        })
+    }
+
+    /// Returns true if the node is ready; otherwise starts connecting unless it is in
+    /// reconnect backoff (the loop wakes when the backoff ends).
+    pub fn ready_or_connect(&mut self, node: NodeId, now: Instant) -> bool {
+        if self.is_ready(node) {
+            return true;
+        }
+        if !self.conns.contains_key(&node) {
+            self.connect(node, now);
+        }
+        false
+    }
+
+    /// `id (host:port)`, for error messages.
+    pub fn node_label(&self, node: NodeId) -> String {
+        match self.nodes.get(&node) {
+            Some(n) if node >= 0 => format!("{node} ({}:{})", n.host, n.port),
+            Some(n) => format!("bootstrap {}:{}", n.host, n.port),
+            None => format!("{node}"),
+        }
+    }
+
+    /// The error for "nothing could be reached": `NoBrokersAvailable` if no connection
+    /// ever completed, else the last connection error.
+    pub fn unreachable_error(&self) -> Option<Error> {
+        if !self.ever_connected {
+            Some(Error::NoBrokersAvailable {
+                servers: self.config.bootstrap_servers.join(","),
+            })
+        } else {
+            self.last_error.clone()
+        }
+    }
+
+    /// The ready node with the fewest requests in flight. When none is ready, starts
+    /// connecting to one (known brokers first, then bootstrap addresses) and returns `None`.
+    pub fn least_loaded_node(&mut self, now: Instant) -> Option<NodeId> {
+        let best = self
+            .conns
+            .iter()
+            .filter(|(id, _)| !self.dedicated.contains(id))
+            .filter(|(_, c)| c.state == ConnState::Ready)
+            .filter(|(_, c)| {
+                c.in_flight_count() < self.config.max_in_flight_requests_per_connection
+            })
+            .min_by_key(|(id, c)| (c.in_flight_count(), **id < 0))
+            .map(|(id, _)| *id);
+        if best.is_some() {
+            return best;
+        }
+        if self
+            .conns
+            .iter()
+            .any(|(id, c)| c.state != ConnState::Ready && !self.dedicated.contains(id))
+        {
+            return None; // a connect is under way; wait for it
+        }
+        let candidate = self
+            .nodes
+            .iter()
+            .filter(|(id, _)| !self.conns.contains_key(id) && !self.dedicated.contains(id))
+            .min_by_key(|(id, n)| {
+                (
+                    n.next_attempt.is_some_and(|t| t > now),
+                    **id < 0,
+                    n.next_attempt,
+                )
+            })
+            .map(|(id, _)| *id);
+        if let Some(id) = candidate {
+            self.connect(id, now);
+        }
+        None
+    }
+
+    /// The highest version of `api` that both sides support, capped at `max`.
+    pub fn pick_version(&self, node: NodeId, api: ApiKey, min: i16, max: i16) -> Result<i16> {
+        let conn = self.conns.get(&node).ok_or_else(|| Error::Disconnected {
+            broker: self.node_label(node),
+            reason: "not connected".into(),
+        })?;
+        conn.versions
+            .pick(api, min, max)
+            .map_err(|(broker_min, broker_max)| Error::UnsupportedVersion {
+                broker: self.node_label(node),
+                api: api.name(),
+                broker_min,
+                broker_max,
+                client_min: min,
+                client_max: max,
+            })
+    }
+
+    /// Sends a request to a ready node at the highest common version (capped at `cap`),
+    /// and returns the version used. The response comes back with `ctx`.
+    pub fn send(
+        &mut self,
+        node: NodeId,
+        body: &dyn RequestBody,
+        cap: Option<i16>,
+        ctx: C,
+        now: Instant,
+    ) -> Result<i16> {
+        let (min, max) = body.version_range();
+        let version =
+            self.pick_version(node, body.api_key(), min, cap.map_or(max, |c| c.min(max)))?;
+        self.send_at(node, body, version, Some(Ctx::User(ctx)), now)?;
+        Ok(version)
+    }
+
+    /// As [`Self::send`], with a request timeout other than `request_timeout` (a JoinGroup
+    /// may wait at the coordinator for the whole rebalance timeout).
+    pub fn send_with_timeout(
+        &mut self,
+        node: NodeId,
+        body: &dyn RequestBody,
+        cap: Option<i16>,
+        ctx: C,
+        timeout: Duration,
+        now: Instant,
+    ) -> Result<i16> {
+        let (min, max) = body.version_range();
+        let version =
+            self.pick_version(node, body.api_key(), min, cap.map_or(max, |c| c.min(max)))?;
+        self.send_at_with_timeout(node, body, version, Some(Ctx::User(ctx)), timeout, now)?;
+        Ok(version)
+    }
+
+    /// Adds (or re-addresses) a node the metadata does not list, with a connection of its
+    /// own: the group coordinator's, under `i32::MAX - broker id` as in the Java client,
+    /// so a JoinGroup parked there for a rebalance holds up no fetch or metadata request.
+    pub fn add_dedicated_node(&mut self, id: NodeId, host: &str, port: u16) {
+        self.dedicated.insert(id);
+        let config = &self.config;
+        let node = self
+            .nodes
+            .entry(id)
+            .or_insert_with(|| Node::new(host.to_owned(), port, config));
+        if node.host != host || node.port != port {
+            *node = Node::new(host.to_owned(), port, config);
+        }
+    }
+
+    /// Sends a request that gets no response (Produce with acks=0).
+    pub fn send_no_response(
+        &mut self,
+        node: NodeId,
+        body: &dyn RequestBody,
+        version: i16,
+        now: Instant,
+    ) -> Result<()> {
+        self.send_at(node, body, version, None, now)
+    }
+
+    fn send_at(
+        &mut self,
+        node: NodeId,
+        body: &dyn RequestBody,
+        version: i16,
+        ctx: Option<Ctx<C>>,
+        now: Instant,
+    ) -> Result<()> {
+        let timeout = self.config.request_timeout;
+        self.send_at_with_timeout(node, body, version, ctx, timeout, now)
+    }
+
+    fn send_at_with_timeout(
+        &mut self,
+        node: NodeId,
+        body: &dyn RequestBody,
+        version: i16,
+        ctx: Option<Ctx<C>>,
+        request_timeout: Duration,
+        now: Instant,
+    ) -> Result<()> {
+        let correlation_id = self.next_correlation_id;
+        self.next_correlation_id = self.next_correlation_id.wrapping_add(1).max(1);
+        let api_key = body.api_key();
+        let client_id = self.config.client_id.clone();
+        let Some(conn) = self.conns.get_mut(&node) else {
+            return Err(Error::Disconnected {
+                broker: format!("{node}"),
+                reason: "not connected".into(),
+            });
+        };
+        let out = conn.write_buffer();
+        let start = out.len();
+        out.extend_from_slice(&[0; 4]);
+        let header = RequestHeader {
+            api_key,
+            api_version: version,
+            correlation_id,
+            client_id: Some(client_id),
+        };
+        let encoded = header
+            .encode(out, api::request_header_version(api_key, version))
+            .and_then(|()| body.encode_body(version, out));
+        if let Err(e) = encoded {
+            out.truncate(start);
+            return Err(e.into());
+        }
+        let size = (out.len() - start - 4) as i32;
+        out[start..start + 4].copy_from_slice(&size.to_be_bytes());
+        if let Some(ctx) = ctx {
+            conn.push_in_flight(InFlight {
+                correlation_id,
+                api_version: version,
+                response_header_version: api::response_header_version(api_key, version),
+                deadline: now + request_timeout,
+                ctx,
+            });
+        }
+        Ok(())
+    }
+
+    fn connect(&mut self, node_id: NodeId, now: Instant) {
+        let Some(node) = self.nodes.get_mut(&node_id) else {
+            return;
+        };
+        if let Some(t) = node.next_attempt.filter(|t| *t > now) {
+            self.wake_at = Some(self.wake_at.map_or(t, |w| w.min(t)));
+            return;
+        }
+        let addrs: Vec<SocketAddr> = match (node.host.as_str(), node.port).to_socket_addrs() {
+            Ok(a) => a.collect(),
+            Err(e) => {
+                let label = format!("{}:{}", node.host, node.port);
+                self.connect_failed(node_id, format!("cannot resolve {label}: {e}"), now);
+                return;
+            }
+        };
+        if addrs.is_empty() {
+            self.connect_failed(node_id, "host resolved to no address".into(), now);
+            return;
+        }
+        let addr = addrs[node.addr_index % addrs.len()];
+        let token = Token(self.next_token);
+        self.next_token += 1;
+        let deadline = now + self.config.socket_connection_setup_timeout;
+        let max_frame = self.config.max_response_size;
+        let result =
+            Connection::connect(addr, token, deadline, max_frame, now).and_then(|mut c| {
+                socket_options::apply(
+                    c.stream_mut(),
+                    self.config.send_buffer_bytes,
+                    self.config.receive_buffer_bytes,
+                )?;
+                self.registry.register(
+                    c.stream_mut(),
+                    token,
+                    Interest::READABLE | Interest::WRITABLE,
+                )?;
+                Ok(c)
+            });
+        match result {
+            Ok(conn) => {
+                log::debug!("connecting to {} at {addr}", self.node_label(node_id));
+                self.tokens.insert(token, node_id);
+                self.conns.insert(node_id, conn);
+            }
+            Err(e) => self.connect_failed(node_id, format!("connect to {addr}: {e}"), now),
+        }
+    }
+
+    fn connect_failed(&mut self, node_id: NodeId, reason: String, now: Instant) {
+        log::debug!("{}: {reason}", self.node_label(node_id));
+        self.last_error = Some(Error::Disconnected {
+            broker: self.node_label(node_id),
+            reason,
+        });
+        if let Some(node) = self.nodes.get_mut(&node_id) {
+            let wait = node.backoff.fail();
+            node.next_attempt = Some(now + wait);
+            node.addr_index = node.addr_index.wrapping_add(1);
+        }
+    }
+
+    /// Closes the connection to `node`, failing its requests in flight.
+    pub fn disconnect(&mut self, node: NodeId, error: Error, now: Instant) {
+        let Some(mut conn) = self.conns.remove(&node) else {
+            return;
+        };
+        self.tokens.remove(&conn.token);
+        let _ = self.registry.deregister(conn.stream_mut());
+        let was_ready = conn.state == ConnState::Ready;
+        log::debug!("disconnected from {}: {error}", self.node_label(node));
+        self.last_error = Some(error.clone());
+        let mut timed_out_first = matches!(error, Error::Timeout { .. });
+        for req in conn.drain_in_flight().collect::<Vec<_>>() {
+            let err = if timed_out_first {
+                timed_out_first = false;
+                error.clone()
+            } else {
+                Error::Disconnected {
+                    broker: self.node_label(node),
+                    reason: error.to_string(),
+                }
+            };
+            self.fail_request(req.ctx, err, now);
+        }
+        if let Some(n) = self.nodes.get_mut(&node) {
+            if !was_ready {
+                n.addr_index = n.addr_index.wrapping_add(1);
+            }
+            let wait = n.backoff.fail();
+            n.next_attempt = Some(now + wait);
+        }
+        // Leadership may have moved; learn where.
+        self.schedule.request_update();
+    }
+
+    fn fail_request(&mut self, ctx: Ctx<C>, err: Error, now: Instant) {
+        match ctx {
+            Ctx::User(c) => self.completions.push_back((c, Err(err))),
+            Ctx::Metadata => self.schedule.on_failure(now),
+            Ctx::ApiVersions => {}
+        }
+    }
+
+    /// Handles a readiness event for `token`.
+    pub fn on_event(&mut self, token: Token, readable: bool, writable: bool, now: Instant) {
+        let Some(&node) = self.tokens.get(&token) else {
+            return;
+        };
+        let Some(conn) = self.conns.get_mut(&node) else {
+            return;
+        };
+        if let ConnState::Connecting { .. } = conn.state {
+            match conn.finish_connect() {
+                Ok(true) => {
+                    conn.state = ConnState::ApiVersions;
+                    self.send_api_versions(node, API_VERSIONS_MAX_VERSION, now);
+                }
+                Ok(false) => return,
+                Err(e) => {
+                    let err = Error::Disconnected {
+                        broker: self.node_label(node),
+                        reason: format!("connect failed: {e}"),
+                    };
+                    self.disconnect(node, err, now);
+                    return;
+                }
+            }
+        }
+        if readable {
+            self.read(node, now);
+        }
+        if writable {
+            self.flush_node(node, now);
+        }
+    }
+
+    fn read(&mut self, node: NodeId, now: Instant) {
+        let mut answered = std::mem::take(&mut self.answered);
+        let result = match self.conns.get_mut(&node) {
+            Some(conn) => conn.read(now, &mut answered),
+            None => Ok(()),
+        };
+        for a in answered.drain(..) {
+            self.on_answer(node, a, now);
+        }
+        self.answered = answered;
+        if let Err(e) = result {
+            let err = match e {
+                ReadError::Protocol(m) => Error::Protocol(m),
+                other => Error::Disconnected {
+                    broker: self.node_label(node),
+                    reason: other.to_string(),
+                },
+            };
+            self.disconnect(node, err, now);
+        }
+    }
+
+    fn on_answer(&mut self, node: NodeId, a: Answered<Ctx<C>>, now: Instant) {
+        let mut body = Reader::new(a.frame);
+        let header = body.i32().and_then(|_| {
+            if a.request.response_header_version >= 1 {
+                body.tagged_fields(|_, _| Ok(()))
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(e) = header {
+            self.disconnect(node, Error::Protocol(e.to_string()), now);
+            return;
+        }
+        let response = Response {
+            node,
+            version: a.request.api_version,
+            body,
+        };
+        match a.request.ctx {
+            Ctx::User(c) => self.completions.push_back((c, Ok(response))),
+            Ctx::ApiVersions => self.on_api_versions(node, response, now),
+            Ctx::Metadata => self.on_metadata(response, now),
+        }
+    }
+
+    fn send_api_versions(&mut self, node: NodeId, version: i16, now: Instant) {
+        let req = ApiVersionsRequest {
+            client_software_name: "kafka-sync".into(),
+            client_software_version: env!("CARGO_PKG_VERSION").into(),
+        };
+        if let Err(e) = self.send_at(node, &req, version, Some(Ctx::ApiVersions), now) {
+            self.disconnect(node, e, now);
+        }
+    }
+
+    fn on_api_versions(&mut self, node: NodeId, resp: Response, now: Instant) {
+        let version = resp.version;
+        let decoded = resp.decode::<ApiVersionsResponse>();
+        let resp = match decoded {
+            Ok(r) => r,
+            Err(e) => return self.disconnect(node, e, now),
+        };
+        if resp.error_code == ErrorCode::UNSUPPORTED_VERSION.0 && version > 0 {
+            // The broker answered in v0 with its own ApiVersions range; ask again in it.
+            let theirs = resp
+                .api_keys
+                .iter()
+                .find(|k| k.api_key == ApiKey::API_VERSIONS.0)
+                .map_or(0, |k| k.max_version);
+            return self.send_api_versions(node, theirs.min(version - 1).max(0), now);
+        }
+        if resp.error_code != 0 {
+            let err = Error::broker(ErrorCode(resp.error_code), None);
+            return self.disconnect(node, err, now);
+        }
+        let Some(conn) = self.conns.get_mut(&node) else {
+            return;
+        };
+        for k in &resp.api_keys {
+            conn.versions
+                .insert(k.api_key, k.min_version, k.max_version);
+        }
+        conn.state = ConnState::Ready;
+        self.ever_connected = true;
+        if let Some(n) = self.nodes.get_mut(&node) {
+            n.backoff.reset();
+            n.next_attempt = None;
+        }
+        log::debug!("connected to {}", self.node_label(node));
+    }
+
+    fn on_metadata(&mut self, resp: Response, now: Instant) {
+        let resp = match resp.decode::<MetadataResponse>() {
+            Ok(r) => r,
+            Err(e) => {
+                log::warn!("bad metadata response: {e}");
+                return self.schedule.on_failure(now);
+            }
+        };
+        let cluster =
+            ClusterMetadata::from_response(&resp, &self.cluster, self.schedule.all_topics());
+        for b in cluster.brokers.values() {
+            let entry = self
+                .nodes
+                .entry(b.id)
+                .or_insert_with(|| Node::new(b.host.clone(), b.port, &self.config));
+            if entry.host != b.host || entry.port != b.port {
+                *entry = Node::new(b.host.clone(), b.port, &self.config);
+            }
+        }
+        self.schedule.on_success(now);
+        // Retry soon (after the backoff) while a wanted topic has no leader yet.
+        let incomplete = cluster
+            .topics
+            .values()
+            .any(|t| t.error.is_retriable() || t.partitions.iter().any(|p| p.leader < 0));
+        if incomplete {
+            self.schedule.request_update();
+        }
+        let cluster = Arc::new(cluster);
+        self.shared.store((*cluster).clone());
+        self.cluster = cluster;
+    }
+
+    /// Sends a metadata request if one is due and a node can take it.
+    fn maybe_refresh_metadata(&mut self, now: Instant) {
+        if !self.schedule.is_due(now) {
+            return;
+        }
+        let Some(node) = self.least_loaded_node(now) else {
+            return;
+        };
+        let req = self.schedule.build_request();
+        let version = match self.pick_version(node, ApiKey::METADATA, 1, METADATA_MAX_VERSION) {
+            Ok(v) => v,
+            Err(e) => {
+                log::warn!("{e}");
+                return self.schedule.on_failure(now);
+            }
+        };
+        match self.send_at(node, &req, version, Some(Ctx::Metadata), now) {
+            Ok(()) => self.schedule.in_flight = true,
+            Err(e) => {
+                log::warn!("metadata request failed: {e}");
+                self.schedule.on_failure(now);
+            }
+        }
+    }
+
+    fn flush_node(&mut self, node: NodeId, now: Instant) {
+        let Some(conn) = self.conns.get_mut(&node) else {
+            return;
+        };
+        if matches!(conn.state, ConnState::Connecting { .. }) || !conn.has_pending_writes() {
+            return;
+        }
+        if let Err(e) = conn.flush(now) {
+            let err = Error::Disconnected {
+                broker: self.node_label(node),
+                reason: format!("write failed: {e}"),
+            };
+            self.disconnect(node, err, now);
+        }
+    }
+
+    /// Writes what every connection has buffered.
+    pub fn flush_all(&mut self, now: Instant) {
+        let nodes: Vec<NodeId> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.has_pending_writes())
+            .map(|(id, _)| *id)
+            .collect();
+        for node in nodes {
+            self.flush_node(node, now);
+        }
+    }
+
+    /// Timeouts, idle connections and the metadata schedule.
+    pub fn maintain(&mut self, now: Instant) {
+        let expired: Vec<NodeId> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.timed_out(now))
+            .map(|(id, _)| *id)
+            .collect();
+        for node in expired {
+            let err = match self.conns.get(&node).map(|c| c.state) {
+                Some(ConnState::Connecting { .. }) => Error::Disconnected {
+                    broker: self.node_label(node),
+                    reason: format!(
+                        "connect timed out after {:?}",
+                        self.config.socket_connection_setup_timeout
+                    ),
+                },
+                _ => Error::timeout(
+                    format!("a response from broker {}", self.node_label(node)),
+                    self.config.request_timeout,
+                ),
+            };
+            self.disconnect(node, err, now);
+        }
+        let idle_limit = self.config.connections_max_idle;
+        let idle: Vec<NodeId> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.is_idle() && now.duration_since(c.last_activity) >= idle_limit)
+            .map(|(id, _)| *id)
+            .collect();
+        for node in idle {
+            if let Some(mut c) = self.conns.remove(&node) {
+                self.tokens.remove(&c.token);
+                let _ = self.registry.deregister(c.stream_mut());
+                log::debug!("closed idle connection to {}", self.node_label(node));
+            }
+        }
+        self.maybe_refresh_metadata(now);
+    }
+
+    /// The next time [`Self::maintain`] has work to do.
+    pub fn next_deadline(&mut self) -> Option<Instant> {
+        let mut next = self.wake_at.take();
+        let mut consider = |t: Option<Instant>| {
+            if let Some(t) = t {
+                next = Some(next.map_or(t, |n: Instant| n.min(t)));
+            }
+        };
+        for c in self.conns.values() {
+            consider(c.next_deadline());
+            if c.is_idle() {
+                consider(Some(c.last_activity + self.config.connections_max_idle));
+            }
+        }
+        if self.schedule.due_at().is_some() {
+            // Metadata waits for a connection when none is ready; the connect wakes us.
+            let waiting_for_connect = self.conns.values().any(|c| c.state != ConnState::Ready)
+                && !self.conns.values().any(|c| c.state == ConnState::Ready);
+            if !waiting_for_connect {
+                consider(self.schedule.due_at());
+            }
+            let backoff_end = self.nodes.values().filter_map(|n| n.next_attempt).min();
+            if self.conns.is_empty() {
+                consider(backoff_end);
+            }
+        }
+        next
+    }
+
+    /// Takes responses (and failures) for the driver.
+    pub fn pop_completion(&mut self) -> Option<(C, Result<Response>)> {
+        self.completions.pop_front()
+    }
+
+    /// Closes every connection.
+    pub fn shutdown(&mut self, now: Instant) {
+        let nodes: Vec<NodeId> = self.conns.keys().copied().collect();
+        for node in nodes {
+            self.disconnect(node, Error::Closed, now);
+        }
+    }
+}
+
+impl Node {
+    fn new(host: String, port: u16, config: &ClientConfig) -> Node {
+        Node {
+            host,
+            port,
+            backoff: Backoff::new(config.reconnect_backoff, config.reconnect_backoff_max),
+            next_attempt: None,
+            addr_index: 0,
+        }
+    }
+}
+
+/// Splits `host:port`, accepting `[v6]:port`.
+pub(crate) fn split_host_port(server: &str) -> Result<(String, u16)> {
+    let bad = |reason: &str| {
+        Error::Config(crate::config::ConfigError::InvalidValue {
+            key: "bootstrap_servers".into(),
+            value: server.into(),
+            reason: reason.into(),
+        })
+    };
+    let (host, port) = server
+        .rsplit_once(':')
+        .ok_or_else(|| bad("expected host:port"))?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() {
+        return Err(bad("empty host"));
+    }
+    let port: u16 = port.parse().map_err(|_| bad("invalid port"))?;
+    Ok((host.to_owned(), port))
+}

@@ -1,0 +1,161 @@
+//! Request/response calls made from user threads: the user thread builds a request, the
+//! I/O thread routes it to a broker and hands the raw response back to decode.
+//!
+//! The admin client is built entirely on this; the producer and consumer use it for their
+//! one-off lookups.
+
+use std::collections::HashMap;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+use crate::protocol::api::Message;
+
+use super::metadata::NodeId;
+use super::network::{Network, RequestBody, Response};
+
+/// Which broker a call goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Target {
+    /// The least loaded broker.
+    Any,
+    /// A given broker.
+    Node(NodeId),
+    /// The broker the metadata names as controller.
+    #[allow(dead_code)] // the admin client's topic and config calls route here
+    Controller,
+}
+
+/// One call, sent as a command to the I/O thread.
+pub(crate) struct RpcCall {
+    pub target: Target,
+    pub body: Box<dyn RequestBody>,
+    /// Highest version to use, below the generated maximum.
+    pub max_version: Option<i16>,
+    pub deadline: Instant,
+    pub reply: SyncSender<Result<Response>>,
+}
+
+impl RpcCall {
+    /// A call and the receiver its response arrives on.
+    pub fn new(
+        target: Target,
+        body: impl RequestBody + 'static,
+        timeout: Duration,
+    ) -> (RpcCall, Receiver<Result<Response>>) {
+        let (reply, rx) = sync_channel(1);
+        let call = RpcCall {
+            target,
+            body: Box::new(body),
+            max_version: None,
+            deadline: Instant::now() + timeout,
+            reply,
+        };
+        (call, rx)
+    }
+}
+
+/// Waits for a call's response and decodes it as `M`.
+pub(crate) fn wait_response<M: Message>(
+    rx: Receiver<Result<Response>>,
+    timeout: Duration,
+    what: &str,
+) -> Result<(NodeId, M)> {
+    // The I/O thread enforces the deadline; the extra second covers its reply.
+    match rx.recv_timeout(timeout + Duration::from_secs(1)) {
+        Ok(Ok(resp)) => {
+            let node = resp.node;
+            Ok((node, resp.decode::<M>()?))
+        }
+        Ok(Err(e)) => Err(e),
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Err(Error::timeout(what, timeout)),
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Err(Error::Closed),
+    }
+}
+
+/// The identifier a call's request carries through the network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct RpcId(u64);
+
+/// Calls waiting for a broker, and calls in flight.
+#[derive(Default)]
+pub(crate) struct RpcQueue {
+    waiting: Vec<RpcCall>,
+    in_flight: HashMap<RpcId, SyncSender<Result<Response>>>,
+    next_id: u64,
+}
+
+impl RpcQueue {
+    pub fn push(&mut self, call: RpcCall) {
+        self.waiting.push(call);
+    }
+
+    /// Sends every waiting call whose broker is ready; fails those past their deadline.
+    /// Returns the earliest deadline still waiting.
+    pub fn poll<C: From<RpcId>>(&mut self, net: &mut Network<C>, now: Instant) -> Option<Instant> {
+        let mut still_waiting = Vec::new();
+        for call in std::mem::take(&mut self.waiting) {
+            if call.deadline <= now {
+                let err = net
+                    .unreachable_error()
+                    .filter(|_| !net.any_ready())
+                    .unwrap_or_else(|| {
+                        Error::timeout(
+                            format!("a {} response", call.body.api_key().name()),
+                            Duration::ZERO,
+                        )
+                    });
+                let _ = call.reply.send(Err(err));
+                continue;
+            }
+            let node = match call.target {
+                Target::Any => net.least_loaded_node(now),
+                Target::Node(id) => net.ready_or_connect(id, now).then_some(id),
+                Target::Controller => {
+                    let id = net.cluster().controller_id;
+                    if id < 0 {
+                        net.schedule.request_update();
+                        None
+                    } else {
+                        net.ready_or_connect(id, now).then_some(id)
+                    }
+                }
+            };
+            match node.filter(|n| net.can_send(*n)) {
+                Some(node) => {
+                    let id = RpcId(self.next_id);
+                    self.next_id += 1;
+                    match net.send(node, call.body.as_ref(), call.max_version, C::from(id), now) {
+                        Ok(_) => {
+                            self.in_flight.insert(id, call.reply);
+                        }
+                        Err(e) => {
+                            let _ = call.reply.send(Err(e));
+                        }
+                    }
+                }
+                None => still_waiting.push(call),
+            }
+        }
+        let next = still_waiting.iter().map(|c| c.deadline).min();
+        self.waiting = still_waiting;
+        next
+    }
+
+    /// Hands a response to the call that sent it.
+    pub fn on_response(&mut self, id: RpcId, result: Result<Response>) {
+        if let Some(reply) = self.in_flight.remove(&id) {
+            let _ = reply.send(result);
+        }
+    }
+
+    /// Fails every call (the client is closing).
+    pub fn fail_all(&mut self, error: &Error) {
+        for call in self.waiting.drain(..) {
+            let _ = call.reply.send(Err(error.clone()));
+        }
+        for (_, reply) in self.in_flight.drain() {
+            let _ = reply.send(Err(error.clone()));
+        }
+    }
+}
