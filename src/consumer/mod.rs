@@ -1,3 +1,27 @@
-//! The consumer: consumer groups, assignment and fetching.
+//! The consumer: `for msg in consumer`, poll, assign and subscribe, consumer groups with
+//! rebalancing, offsets and commits.
+//!
+//! The user thread holds a [`Consumer`]; its I/O thread runs the [`fetcher`] and the
+//! [`group`] coordinator and hands data over through the [`buffer`].
 
 pub mod assignor;
+mod buffer;
+mod builder;
+mod core;
+mod driver;
+mod fetch_session;
+mod fetcher;
+pub(crate) mod group;
+mod handle;
+mod listener;
+mod offsets;
+mod reader;
+mod record;
+
+pub use self::core::RebalanceContext;
+pub use builder::ConsumerBuilder;
+pub use handle::{Consumer, Iter, WakeupHandle};
+pub use listener::ConsumerRebalanceListener;
+pub use record::{
+    BytesDeserializer, ConsumerRecord, Deserializer, OffsetAndMetadata, RecordHeader, TimestampType,
+};

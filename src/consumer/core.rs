@@ -1,0 +1,684 @@
+//! The consumer's user-thread state: assignment, positions, the records being handed out,
+//! commits, and the rebalance callbacks. [`Consumer`](super::Consumer) wraps it with
+//! deserializers; [`RebalanceContext`] lends it to rebalance listeners.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{sync_channel, Receiver};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::config::{ConsumerConfig, IsolationLevel};
+use crate::error::{Error, Result};
+use crate::net::io_thread::IoHandle;
+use crate::TopicPartition;
+
+use super::buffer::{FetchBuffer, FetchedData, Item, Next};
+use super::driver::{Committed, ConsumerCommand, PollClock};
+use super::group::GroupEvent;
+use super::listener::ConsumerRebalanceListener;
+use super::offsets::OffsetSpec;
+use super::reader::{PartitionReader, RawRecord};
+use super::record::OffsetAndMetadata;
+
+/// How the consumer gets its partitions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Mode {
+    None,
+    Subscribed(BTreeSet<String>),
+    Pattern(String),
+    Assigned,
+}
+
+#[derive(Debug, Clone, Default)]
+struct PartitionState {
+    /// The next offset to hand out (last consumed + 1), once known.
+    position: Option<i64>,
+    /// Bumped by every seek, to recognise data fetched before it.
+    epoch: u64,
+    paused: bool,
+    high_watermark: Option<i64>,
+    leader_epoch: Option<i32>,
+}
+
+/// Receives each record handed out: topic (shared), partition, record.
+pub(crate) type RecordSink<'a> =
+    dyn FnMut(&Arc<str>, &TopicPartition, RawRecord) -> Result<()> + 'a;
+
+type AsyncCommit = (Receiver<Result<()>>, Box<dyn FnOnce(Result<()>) + Send>);
+
+pub(crate) struct ConsumerCore {
+    pub(crate) io: IoHandle<ConsumerCommand>,
+    pub(crate) config: Arc<ConsumerConfig>,
+    pub(crate) buffer: Arc<FetchBuffer>,
+    clock: Arc<PollClock>,
+    pub(crate) mode: Mode,
+    assignment: BTreeMap<TopicPartition, PartitionState>,
+    readers: VecDeque<PartitionReader>,
+    /// Readers of paused partitions, kept until they resume.
+    parked: Vec<PartitionReader>,
+    pub(crate) listener: Option<Box<dyn ConsumerRebalanceListener>>,
+    async_commits: Vec<AsyncCommit>,
+    last_auto_commit: Instant,
+    topic_names: HashMap<String, Arc<str>>,
+}
+
+impl ConsumerCore {
+    pub fn new(
+        io: IoHandle<ConsumerCommand>,
+        config: Arc<ConsumerConfig>,
+        buffer: Arc<FetchBuffer>,
+        clock: Arc<PollClock>,
+    ) -> Self {
+        ConsumerCore {
+            io,
+            config,
+            buffer,
+            clock,
+            mode: Mode::None,
+            assignment: BTreeMap::new(),
+            readers: VecDeque::new(),
+            parked: Vec::new(),
+            listener: None,
+            async_commits: Vec::new(),
+            last_auto_commit: Instant::now(),
+            topic_names: HashMap::new(),
+        }
+    }
+
+    fn send(&self, cmd: ConsumerCommand) -> Result<()> {
+        self.io.send(cmd)
+    }
+
+    fn has_group(&self) -> bool {
+        self.config.group_id.is_some()
+    }
+
+    fn auto_commit(&self) -> bool {
+        self.config.enable_auto_commit && self.has_group()
+    }
+
+    // ----- assignment -----
+
+    pub fn subscribe(&mut self, topics: BTreeSet<String>) -> Result<()> {
+        if self.mode == Mode::Assigned {
+            return Err(Error::IllegalState(
+                "subscribe after assign; call unsubscribe() first".into(),
+            ));
+        }
+        if !self.has_group() {
+            return Err(Error::IllegalState(
+                "subscribe needs a group_id; use assign() without a group".into(),
+            ));
+        }
+        if topics.iter().any(String::is_empty) {
+            return Err(Error::InvalidArgument("empty topic name".into()));
+        }
+        self.mode = Mode::Subscribed(topics.clone());
+        self.send(ConsumerCommand::Subscribe(topics))
+    }
+
+    pub fn subscribe_pattern(&mut self, pattern: &str) -> Result<()> {
+        if self.mode == Mode::Assigned {
+            return Err(Error::IllegalState(
+                "subscribe after assign; call unsubscribe() first".into(),
+            ));
+        }
+        if !self.has_group() {
+            return Err(Error::IllegalState("subscribe needs a group_id".into()));
+        }
+        let re = regex::Regex::new(&format!("^(?:{pattern})$"))
+            .map_err(|e| Error::InvalidArgument(format!("bad topic pattern {pattern:?}: {e}")))?;
+        self.mode = Mode::Pattern(pattern.to_owned());
+        self.send(ConsumerCommand::SubscribePattern(re))
+    }
+
+    pub fn assign(&mut self, partitions: Vec<TopicPartition>) -> Result<()> {
+        if matches!(self.mode, Mode::Subscribed(_) | Mode::Pattern(_)) {
+            return Err(Error::IllegalState(
+                "assign after subscribe; call unsubscribe() first".into(),
+            ));
+        }
+        let wanted: BTreeSet<TopicPartition> = partitions.iter().cloned().collect();
+        self.assignment.retain(|tp, _| wanted.contains(tp));
+        for tp in &wanted {
+            self.assignment.entry(tp.clone()).or_default();
+        }
+        self.drop_unassigned();
+        self.mode = if wanted.is_empty() {
+            Mode::None
+        } else {
+            Mode::Assigned
+        };
+        self.send(ConsumerCommand::Assign(wanted.into_iter().collect()))
+    }
+
+    pub fn unsubscribe(&mut self) -> Result<()> {
+        if matches!(self.mode, Mode::Subscribed(_) | Mode::Pattern(_))
+            && !self.assignment.is_empty()
+        {
+            if self.auto_commit() {
+                if let Err(e) = self.commit_positions() {
+                    log::warn!("auto-commit before unsubscribe failed: {e}");
+                }
+            }
+            let revoked: Vec<TopicPartition> = self.assignment.keys().cloned().collect();
+            self.call_listener(|l, ctx| l.on_partitions_revoked(ctx, &revoked));
+        }
+        self.assignment.clear();
+        self.drop_unassigned();
+        self.mode = Mode::None;
+        self.send(ConsumerCommand::Unsubscribe)
+    }
+
+    pub fn assignment(&self) -> BTreeSet<TopicPartition> {
+        self.assignment.keys().cloned().collect()
+    }
+
+    fn drop_unassigned(&mut self) {
+        let assigned = &self.assignment;
+        self.readers
+            .retain(|r| assigned.get(&r.tp).is_some_and(|s| s.epoch == r.epoch));
+        self.parked.retain(|r| assigned.contains_key(&r.tp));
+        self.buffer.retain(|tp| assigned.contains_key(tp));
+    }
+
+    fn state(&mut self, tp: &TopicPartition) -> Result<&mut PartitionState> {
+        self.assignment
+            .get_mut(tp)
+            .ok_or_else(|| Error::IllegalState(format!("{tp} is not assigned to this consumer")))
+    }
+
+    // ----- positions -----
+
+    pub fn seek(&mut self, tp: &TopicPartition, offset: i64) -> Result<()> {
+        if offset < 0 {
+            return Err(Error::InvalidArgument(format!(
+                "seek to negative offset {offset}"
+            )));
+        }
+        let st = self.state(tp)?;
+        st.epoch += 1;
+        st.position = Some(offset);
+        let epoch = st.epoch;
+        self.readers.retain(|r| &r.tp != tp);
+        self.parked.retain(|r| &r.tp != tp);
+        self.send(ConsumerCommand::Seek {
+            tp: tp.clone(),
+            offset,
+            epoch,
+        })
+    }
+
+    pub fn seek_to(&mut self, partitions: &[TopicPartition], spec: OffsetSpec) -> Result<()> {
+        let targets: Vec<TopicPartition> = if partitions.is_empty() {
+            self.assignment.keys().cloned().collect()
+        } else {
+            partitions.to_vec()
+        };
+        for tp in targets {
+            let st = self.state(&tp)?;
+            st.epoch += 1;
+            st.position = None;
+            let epoch = st.epoch;
+            self.readers.retain(|r| r.tp != tp);
+            self.parked.retain(|r| r.tp != tp);
+            self.send(ConsumerCommand::Reset { tp, spec, epoch })?;
+        }
+        Ok(())
+    }
+
+    /// The offset of the next record `poll` will return for `tp`, waiting (up to
+    /// `default_api_timeout`) while it is being looked up.
+    pub fn position(&mut self, tp: &TopicPartition) -> Result<i64> {
+        let deadline = Instant::now() + self.config.default_api_timeout;
+        loop {
+            if let Some(p) = self.state(tp)?.position {
+                return Ok(p);
+            }
+            match self.pump(Some(deadline))? {
+                Pumped::TimedOut => {
+                    return Err(Error::timeout(
+                        format!("the position of {tp}"),
+                        self.config.default_api_timeout,
+                    ))
+                }
+                Pumped::Progress => {}
+            }
+        }
+    }
+
+    pub fn highwater(&self, tp: &TopicPartition) -> Option<i64> {
+        self.assignment.get(tp).and_then(|s| s.high_watermark)
+    }
+
+    pub fn pause(&mut self, partitions: &[TopicPartition], paused: bool) -> Result<()> {
+        for tp in partitions {
+            self.state(tp)?.paused = paused;
+        }
+        if !paused {
+            // Resumed partitions' held-back data goes first again.
+            let (resumed, still): (Vec<_>, Vec<_>) = std::mem::take(&mut self.parked)
+                .into_iter()
+                .partition(|r| partitions.contains(&r.tp));
+            self.parked = still;
+            for r in resumed.into_iter().rev() {
+                self.readers.push_front(r);
+            }
+        }
+        self.send(ConsumerCommand::Pause {
+            partitions: partitions.to_vec(),
+            paused,
+        })
+    }
+
+    pub fn paused(&self) -> BTreeSet<TopicPartition> {
+        self.assignment
+            .iter()
+            .filter(|(_, s)| s.paused)
+            .map(|(tp, _)| tp.clone())
+            .collect()
+    }
+
+    // ----- commits -----
+
+    /// Offsets to commit for everything consumed so far (position = last + 1).
+    fn consumed_offsets(&self) -> BTreeMap<TopicPartition, OffsetAndMetadata> {
+        self.assignment
+            .iter()
+            .filter_map(|(tp, s)| {
+                s.position.map(|p| {
+                    let mut om = OffsetAndMetadata::new(p);
+                    om.leader_epoch = s.leader_epoch;
+                    (tp.clone(), om)
+                })
+            })
+            .collect()
+    }
+
+    pub fn commit_positions(&mut self) -> Result<()> {
+        let offsets = self.consumed_offsets();
+        self.commit_offsets(offsets)
+    }
+
+    pub fn commit_offsets(
+        &mut self,
+        offsets: BTreeMap<TopicPartition, OffsetAndMetadata>,
+    ) -> Result<()> {
+        if !self.has_group() {
+            return Err(Error::IllegalState("commit needs a group_id".into()));
+        }
+        if offsets.is_empty() {
+            return Ok(());
+        }
+        let timeout = self.config.default_api_timeout;
+        let (reply, rx) = sync_channel(1);
+        self.send(ConsumerCommand::Commit {
+            offsets,
+            deadline: Instant::now() + timeout,
+            reply,
+        })?;
+        recv(rx, timeout, "the offset commit")
+    }
+
+    pub fn commit_async(
+        &mut self,
+        offsets: Option<BTreeMap<TopicPartition, OffsetAndMetadata>>,
+        callback: Box<dyn FnOnce(Result<()>) + Send>,
+    ) -> Result<()> {
+        if !self.has_group() {
+            return Err(Error::IllegalState("commit needs a group_id".into()));
+        }
+        let offsets = offsets.unwrap_or_else(|| self.consumed_offsets());
+        let (reply, rx) = sync_channel(1);
+        self.send(ConsumerCommand::Commit {
+            offsets,
+            deadline: Instant::now() + self.config.default_api_timeout,
+            reply,
+        })?;
+        self.async_commits.push((rx, callback));
+        Ok(())
+    }
+
+    /// Runs the callbacks of async commits that have completed.
+    fn finish_async_commits(&mut self) {
+        let mut i = 0;
+        while i < self.async_commits.len() {
+            match self.async_commits[i].0.try_recv() {
+                Ok(r) => {
+                    let (_, cb) = self.async_commits.swap_remove(i);
+                    cb(r);
+                }
+                Err(std::sync::mpsc::TryRecvError::Empty) => i += 1,
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => {
+                    let (_, cb) = self.async_commits.swap_remove(i);
+                    cb(Err(Error::Closed));
+                }
+            }
+        }
+    }
+
+    fn maybe_auto_commit(&mut self) {
+        if !self.auto_commit() || self.last_auto_commit.elapsed() < self.config.auto_commit_interval
+        {
+            return;
+        }
+        self.last_auto_commit = Instant::now();
+        let offsets = self.consumed_offsets();
+        if offsets.is_empty() {
+            return;
+        }
+        let cb = Box::new(|r: Result<()>| {
+            if let Err(e) = r {
+                log::warn!("auto-commit failed: {e}");
+            }
+        });
+        if let Err(e) = self.commit_async(Some(offsets), cb) {
+            log::warn!("auto-commit failed: {e}");
+        }
+    }
+
+    pub fn committed(&mut self, partitions: Vec<TopicPartition>) -> Result<Committed> {
+        let timeout = self.config.default_api_timeout;
+        let (reply, rx) = sync_channel(1);
+        self.send(ConsumerCommand::Committed {
+            partitions,
+            deadline: Instant::now() + timeout,
+            reply,
+        })?;
+        recv(rx, timeout, "committed offsets")
+    }
+
+    // ----- polling -----
+
+    /// Hands out up to `max` records through `sink`, waiting until `deadline` for the
+    /// first. Returns how many were handed out (0 on timeout).
+    pub fn poll_raw(
+        &mut self,
+        deadline: Option<Instant>,
+        max: usize,
+        sink: &mut RecordSink<'_>,
+    ) -> Result<usize> {
+        self.clock.in_poll.store(true, Ordering::Relaxed);
+        self.clock.polls.fetch_add(1, Ordering::Relaxed);
+        let result = self.poll_inner(deadline, max, sink);
+        self.clock.in_poll.store(false, Ordering::Relaxed);
+        self.clock.polls.fetch_add(1, Ordering::Relaxed);
+        result
+    }
+
+    fn poll_inner(
+        &mut self,
+        deadline: Option<Instant>,
+        max: usize,
+        sink: &mut RecordSink<'_>,
+    ) -> Result<usize> {
+        if self.mode == Mode::None && self.assignment.is_empty() {
+            return Err(Error::IllegalState(
+                "no subscription or assignment; call subscribe() or assign() first".into(),
+            ));
+        }
+        loop {
+            self.finish_async_commits();
+            self.maybe_auto_commit();
+            let n = self.drain_readers(max, sink)?;
+            if n > 0 {
+                return Ok(n);
+            }
+            match self.pump(deadline)? {
+                Pumped::TimedOut => return Ok(0),
+                Pumped::Progress => {}
+            }
+        }
+    }
+
+    /// Hands out records from the decoded fetches in arrival order.
+    fn drain_readers(&mut self, max: usize, sink: &mut RecordSink<'_>) -> Result<usize> {
+        let mut n = 0;
+        while n < max {
+            let Some(reader) = self.readers.front_mut() else {
+                break;
+            };
+            let Some(st) = self
+                .assignment
+                .get_mut(&reader.tp)
+                .filter(|s| s.epoch == reader.epoch)
+            else {
+                self.readers.pop_front();
+                continue;
+            };
+            if st.paused {
+                if let Some(r) = self.readers.pop_front() {
+                    self.parked.push(r);
+                }
+                continue;
+            }
+            let position = st.position.unwrap_or(0);
+            match reader.next_record(position) {
+                Some(Ok(raw)) => {
+                    st.position = Some(raw.record.offset + 1);
+                    if raw.leader_epoch.is_some() {
+                        st.leader_epoch = raw.leader_epoch;
+                    }
+                    let topic = reader.topic.clone();
+                    let tp = reader.tp.clone();
+                    n += 1;
+                    sink(&topic, &tp, raw)?;
+                }
+                Some(Err(e)) => {
+                    // The position stays at the bad record; seek past it to skip it.
+                    self.readers.pop_front();
+                    return Err(e);
+                }
+                None => {
+                    st.position = Some(position.max(reader.end_offset));
+                    st.high_watermark = Some(reader.high_watermark);
+                    self.readers.pop_front();
+                }
+            }
+        }
+        Ok(n)
+    }
+
+    /// Takes one thing from the I/O thread and applies it.
+    fn pump(&mut self, deadline: Option<Instant>) -> Result<Pumped> {
+        let (next, refill) = self.buffer.next(deadline);
+        if refill {
+            self.io.wake();
+        }
+        match next {
+            Next::Woken => Err(Error::Wakeup),
+            Next::TimedOut => Ok(Pumped::TimedOut),
+            Next::Closed => Err(Error::Closed),
+            Next::Group(event) => self.on_group_event(event).map(|()| Pumped::Progress),
+            Next::Item(Item::Data(data)) => {
+                self.accept_data(data);
+                Ok(Pumped::Progress)
+            }
+            Next::Item(Item::Position { tp, epoch, offset }) => {
+                if let Some(st) = self.assignment.get_mut(&tp).filter(|s| s.epoch == epoch) {
+                    st.position = Some(offset);
+                }
+                Ok(Pumped::Progress)
+            }
+            Next::Item(Item::PartitionError { tp, epoch, error }) => {
+                match self.assignment.get(&tp) {
+                    Some(st) if st.epoch == epoch => Err(error),
+                    _ => Ok(Pumped::Progress),
+                }
+            }
+        }
+    }
+
+    fn accept_data(&mut self, data: FetchedData) {
+        let Some(st) = self
+            .assignment
+            .get_mut(&data.tp)
+            .filter(|s| s.epoch == data.epoch)
+        else {
+            return;
+        };
+        match st.position {
+            None => st.position = Some(data.fetch_offset),
+            Some(p) if p != data.fetch_offset => {
+                log::debug!(
+                    "dropping data for {} at {} (position {p})",
+                    data.tp,
+                    data.fetch_offset
+                );
+                return;
+            }
+            Some(_) => {}
+        }
+        st.high_watermark = Some(data.high_watermark);
+        let topic = match self.topic_names.get(&data.tp.topic) {
+            Some(t) => t.clone(),
+            None => {
+                let t: Arc<str> = Arc::from(data.tp.topic.as_str());
+                self.topic_names.insert(data.tp.topic.clone(), t.clone());
+                t
+            }
+        };
+        let read_committed = self.config.isolation_level == IsolationLevel::ReadCommitted;
+        self.readers.push_back(PartitionReader::new(
+            data,
+            topic,
+            self.config.check_crcs,
+            read_committed,
+        ));
+    }
+
+    fn on_group_event(&mut self, event: GroupEvent) -> Result<()> {
+        match event {
+            GroupEvent::Revoke(partitions) => {
+                let revoked: Vec<TopicPartition> = partitions
+                    .into_iter()
+                    .filter(|tp| self.assignment.contains_key(tp))
+                    .collect();
+                if !revoked.is_empty() {
+                    if self.auto_commit() {
+                        let offsets: BTreeMap<_, _> = self
+                            .consumed_offsets()
+                            .into_iter()
+                            .filter(|(tp, _)| revoked.contains(tp))
+                            .collect();
+                        if let Err(e) = self.commit_offsets(offsets) {
+                            log::warn!("auto-commit before revoke failed: {e}");
+                        }
+                    }
+                    self.call_listener(|l, ctx| l.on_partitions_revoked(ctx, &revoked));
+                    for tp in &revoked {
+                        self.assignment.remove(tp);
+                    }
+                    self.drop_unassigned();
+                }
+                self.send(ConsumerCommand::RevokeDone)
+            }
+            GroupEvent::Assigned {
+                added, assignment, ..
+            } => {
+                let keep: BTreeSet<&TopicPartition> = assignment.iter().collect();
+                self.assignment.retain(|tp, _| keep.contains(tp));
+                for tp in &assignment {
+                    self.assignment.entry(tp.clone()).or_default();
+                }
+                self.drop_unassigned();
+                self.call_listener(|l, ctx| l.on_partitions_assigned(ctx, &added));
+                Ok(())
+            }
+            GroupEvent::Lost(partitions) => {
+                let lost: Vec<TopicPartition> = partitions
+                    .into_iter()
+                    .filter(|tp| self.assignment.contains_key(tp))
+                    .collect();
+                if !lost.is_empty() {
+                    self.call_listener(|l, ctx| l.on_partitions_lost(ctx, &lost));
+                    for tp in &lost {
+                        self.assignment.remove(tp);
+                    }
+                    self.drop_unassigned();
+                }
+                Ok(())
+            }
+            GroupEvent::Error(e) => Err(e),
+            GroupEvent::Committed { .. } => Ok(()),
+        }
+    }
+
+    fn call_listener(
+        &mut self,
+        f: impl FnOnce(&mut dyn ConsumerRebalanceListener, &mut RebalanceContext<'_>),
+    ) {
+        if let Some(mut listener) = self.listener.take() {
+            let mut ctx = RebalanceContext { core: self };
+            f(listener.as_mut(), &mut ctx);
+            self.listener = Some(listener);
+        }
+    }
+
+    /// Commits (with auto-commit on), leaves the group and stops the I/O thread.
+    pub fn close(&mut self, timeout: Duration) {
+        if self.auto_commit() && !self.io.is_closed() {
+            if let Err(e) = self.commit_positions() {
+                log::warn!("auto-commit on close failed: {e}");
+            }
+        }
+        self.finish_async_commits();
+        self.io.close(timeout);
+        self.buffer.close();
+    }
+}
+
+enum Pumped {
+    Progress,
+    TimedOut,
+}
+
+fn recv<T>(rx: Receiver<Result<T>>, timeout: Duration, what: &str) -> Result<T> {
+    match rx.recv_timeout(timeout + Duration::from_secs(1)) {
+        Ok(r) => r,
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Err(Error::timeout(what, timeout)),
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Err(Error::Closed),
+    }
+}
+
+/// The consumer as a rebalance listener sees it: commits, positions and seeks on the
+/// polling thread, while the rebalance waits.
+pub struct RebalanceContext<'a> {
+    core: &'a mut ConsumerCore,
+}
+
+impl RebalanceContext<'_> {
+    /// Commits the positions of every assigned partition.
+    pub fn commit(&mut self) -> Result<()> {
+        self.core.commit_positions()
+    }
+
+    /// Commits the given offsets (each the next offset to read).
+    pub fn commit_offsets(
+        &mut self,
+        offsets: BTreeMap<TopicPartition, OffsetAndMetadata>,
+    ) -> Result<()> {
+        self.core.commit_offsets(offsets)
+    }
+
+    /// The next offset to read for a partition still assigned.
+    pub fn position(&mut self, tp: &TopicPartition) -> Result<i64> {
+        self.core.position(tp)
+    }
+
+    /// Moves a partition's position.
+    pub fn seek(&mut self, tp: &TopicPartition, offset: i64) -> Result<()> {
+        self.core.seek(tp, offset)
+    }
+
+    /// Partitions assigned right now.
+    pub fn assignment(&self) -> BTreeSet<TopicPartition> {
+        self.core.assignment()
+    }
+
+    /// Committed offsets of the group.
+    pub fn committed(&mut self, partitions: Vec<TopicPartition>) -> Result<Committed> {
+        self.core.committed(partitions)
+    }
+}

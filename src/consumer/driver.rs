@@ -1,0 +1,453 @@
+//! The consumer's half of the I/O thread: routes user commands to the fetcher and the
+//! group coordinator, and forwards group events to the user thread.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::SyncSender;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use regex::Regex;
+
+use crate::config::ConsumerConfig;
+use crate::error::{Error, Result};
+use crate::net::io_thread::Driver;
+use crate::net::network::{Network, Response};
+use crate::net::rpc::{RpcCall, RpcId, RpcQueue};
+use crate::TopicPartition;
+
+use super::buffer::FetchBuffer;
+use super::fetcher::{FetchCtx, Fetcher};
+use super::group::{GroupCoordinator, GroupCtx, GroupEvent};
+use super::offsets::OffsetSpec;
+use super::record::OffsetAndMetadata;
+
+/// Committed offsets per partition (`None`: nothing committed).
+pub(crate) type Committed = HashMap<TopicPartition, Option<OffsetAndMetadata>>;
+
+/// Commands from the consumer handle.
+pub(crate) enum ConsumerCommand {
+    Subscribe(BTreeSet<String>),
+    SubscribePattern(Regex),
+    Unsubscribe,
+    Assign(Vec<TopicPartition>),
+    Seek {
+        tp: TopicPartition,
+        offset: i64,
+        epoch: u64,
+    },
+    Reset {
+        tp: TopicPartition,
+        spec: OffsetSpec,
+        epoch: u64,
+    },
+    Pause {
+        partitions: Vec<TopicPartition>,
+        paused: bool,
+    },
+    RevokeDone,
+    Commit {
+        offsets: BTreeMap<TopicPartition, OffsetAndMetadata>,
+        deadline: Instant,
+        reply: SyncSender<Result<()>>,
+    },
+    Committed {
+        partitions: Vec<TopicPartition>,
+        deadline: Instant,
+        reply: SyncSender<Result<Committed>>,
+    },
+    WaitForTopics {
+        topics: Vec<String>,
+        deadline: Instant,
+        reply: SyncSender<Result<()>>,
+    },
+    Rpc(RpcCall),
+}
+
+pub(crate) enum ConsumerCtx {
+    Fetch(FetchCtx),
+    Group(GroupCtx),
+    Rpc(RpcId),
+}
+
+impl From<FetchCtx> for ConsumerCtx {
+    fn from(c: FetchCtx) -> Self {
+        ConsumerCtx::Fetch(c)
+    }
+}
+impl From<GroupCtx> for ConsumerCtx {
+    fn from(c: GroupCtx) -> Self {
+        ConsumerCtx::Group(c)
+    }
+}
+impl From<RpcId> for ConsumerCtx {
+    fn from(c: RpcId) -> Self {
+        ConsumerCtx::Rpc(c)
+    }
+}
+
+/// How the user thread tells the I/O thread it is polling (for `max_poll_interval`).
+#[derive(Debug, Default)]
+pub(crate) struct PollClock {
+    /// True while the user thread is inside `poll`/`next`.
+    pub in_poll: AtomicBool,
+    /// Bumped on every poll.
+    pub polls: AtomicU64,
+}
+
+enum Subscription {
+    None,
+    Topics,
+    Pattern(Regex, BTreeSet<String>),
+    Assigned,
+}
+
+struct TopicWaiter {
+    topics: Vec<String>,
+    deadline: Instant,
+    reply: SyncSender<Result<()>>,
+}
+
+pub(crate) struct ConsumerDriver {
+    config: Arc<ConsumerConfig>,
+    fetcher: Fetcher,
+    group: Option<GroupCoordinator>,
+    subscription: Subscription,
+    buffer: Arc<FetchBuffer>,
+    clock: Arc<PollClock>,
+    seen_polls: u64,
+    rpcs: RpcQueue,
+    next_id: u64,
+    /// Committed-offset lookups: the user's (`Some` reply) or the fetcher's own.
+    committed_waiters: HashMap<u64, Option<SyncSender<Result<Committed>>>>,
+    committed_retry_at: Option<Instant>,
+    topic_waiters: Vec<TopicWaiter>,
+    events: Vec<GroupEvent>,
+}
+
+impl ConsumerDriver {
+    pub fn new(
+        config: Arc<ConsumerConfig>,
+        buffer: Arc<FetchBuffer>,
+        clock: Arc<PollClock>,
+    ) -> Result<Self> {
+        let group = match &config.group_id {
+            Some(_) => Some(GroupCoordinator::new(&config)?),
+            None => None,
+        };
+        Ok(ConsumerDriver {
+            fetcher: Fetcher::new(config.clone(), buffer.clone()),
+            config,
+            group,
+            subscription: Subscription::None,
+            buffer,
+            clock,
+            seen_polls: 0,
+            rpcs: RpcQueue::default(),
+            next_id: 0,
+            committed_waiters: HashMap::new(),
+            committed_retry_at: None,
+            topic_waiters: Vec::new(),
+            events: Vec::new(),
+        })
+    }
+
+    fn use_committed(&self) -> bool {
+        self.group.is_some() && !self.config.reset_offset_on_start
+    }
+
+    /// Starts the fetcher's lookup of committed offsets for `partitions`.
+    fn request_committed(&mut self, partitions: Vec<TopicPartition>, now: Instant) {
+        if partitions.is_empty() {
+            return;
+        }
+        let Some(group) = self.group.as_mut() else {
+            return;
+        };
+        let id = self.next_id;
+        self.next_id += 1;
+        self.committed_waiters.insert(id, None);
+        group.fetch_committed(id, partitions, now + self.config.default_api_timeout);
+    }
+
+    fn handle_events(&mut self, now: Instant) {
+        for event in std::mem::take(&mut self.events) {
+            match event {
+                GroupEvent::Assigned { ref assignment, .. } => {
+                    let need = self
+                        .fetcher
+                        .set_assignment(assignment, self.use_committed());
+                    self.buffer.push_event(event);
+                    self.request_committed(need, now);
+                }
+                GroupEvent::Revoke(ref revoked) | GroupEvent::Lost(ref revoked) => {
+                    let keep: Vec<TopicPartition> = self
+                        .group
+                        .as_ref()
+                        .and_then(|g| g.assignment())
+                        .unwrap_or(&[])
+                        .iter()
+                        .filter(|tp| !revoked.contains(tp))
+                        .cloned()
+                        .collect();
+                    self.fetcher.set_assignment(&keep, self.use_committed());
+                    self.buffer.push_event(event);
+                }
+                GroupEvent::Committed { id, result } => match self.committed_waiters.remove(&id) {
+                    Some(Some(reply)) => {
+                        let _ = reply.send(result);
+                    }
+                    Some(None) => match result {
+                        Ok(map) => self.fetcher.on_committed(
+                            map.into_iter()
+                                .map(|(tp, om)| (tp, om.map(|o| o.offset)))
+                                .collect(),
+                        ),
+                        Err(e) => {
+                            log::warn!("fetching committed offsets failed: {e}; retrying");
+                            self.committed_retry_at = Some(now + self.config.client.retry_backoff);
+                        }
+                    },
+                    None => {}
+                },
+                GroupEvent::Error(_) => self.buffer.push_event(event),
+            }
+        }
+    }
+
+    /// Re-resolves a pattern subscription against the newest metadata.
+    fn refresh_pattern(&mut self, net: &mut Network<ConsumerCtx>) {
+        let Subscription::Pattern(re, matched) = &mut self.subscription else {
+            return;
+        };
+        let exclude_internal = self.config.exclude_internal_topics;
+        let now_matching: BTreeSet<String> = net
+            .cluster()
+            .topics
+            .values()
+            .filter(|t| {
+                t.error.is_ok() && !(exclude_internal && t.is_internal) && re.is_match(&t.name)
+            })
+            .map(|t| t.name.clone())
+            .collect();
+        if *matched != now_matching {
+            *matched = now_matching.clone();
+            if let Some(g) = self.group.as_mut() {
+                g.set_subscription(now_matching);
+            }
+        }
+    }
+
+    fn answer_topic_waiters(
+        &mut self,
+        net: &mut Network<ConsumerCtx>,
+        now: Instant,
+    ) -> Option<Instant> {
+        let cluster = net.cluster().clone();
+        let mut next = None;
+        self.topic_waiters.retain(|w| {
+            let missing: Vec<&String> = w
+                .topics
+                .iter()
+                .filter(|t| cluster.topic(t).is_none())
+                .collect();
+            if missing.is_empty() {
+                let _ = w.reply.send(Ok(()));
+                return false;
+            }
+            if w.deadline <= now {
+                let err = net
+                    .unreachable_error()
+                    .filter(|_| !net.any_ready())
+                    .unwrap_or_else(|| {
+                        match missing.first().and_then(|t| cluster.topics.get(*t)) {
+                            Some(t) => Error::broker(t.error, Some(format!("topic {}", t.name))),
+                            None => {
+                                Error::timeout(format!("metadata for {missing:?}"), Duration::ZERO)
+                            }
+                        }
+                    });
+                let _ = w.reply.send(Err(err));
+                return false;
+            }
+            next = Some(next.map_or(w.deadline, |n: Instant| n.min(w.deadline)));
+            true
+        });
+        next
+    }
+
+    fn note_user_polls(&mut self, now: Instant) {
+        let polls = self.clock.polls.load(Ordering::Relaxed);
+        if polls != self.seen_polls || self.clock.in_poll.load(Ordering::Relaxed) {
+            self.seen_polls = polls;
+            if let Some(g) = self.group.as_mut() {
+                g.on_user_poll(now);
+            }
+        }
+    }
+}
+
+impl Driver for ConsumerDriver {
+    type Command = ConsumerCommand;
+    type Ctx = ConsumerCtx;
+
+    fn on_command(&mut self, cmd: ConsumerCommand, net: &mut Network<ConsumerCtx>, now: Instant) {
+        match cmd {
+            ConsumerCommand::Subscribe(topics) => {
+                net.schedule.add_topics(topics.iter().map(String::as_str));
+                if let Some(g) = self.group.as_mut() {
+                    g.set_subscription(topics.clone());
+                }
+                self.subscription = Subscription::Topics;
+            }
+            ConsumerCommand::SubscribePattern(re) => {
+                net.schedule.want_all();
+                self.subscription = Subscription::Pattern(re, BTreeSet::new());
+                self.refresh_pattern(net);
+            }
+            ConsumerCommand::Unsubscribe => {
+                if let Some(g) = self.group.as_mut() {
+                    g.unsubscribe();
+                }
+                self.fetcher.set_assignment(&[], false);
+                self.subscription = Subscription::None;
+            }
+            ConsumerCommand::Assign(partitions) => {
+                net.schedule
+                    .add_topics(partitions.iter().map(|tp| tp.topic.as_str()));
+                let need = self
+                    .fetcher
+                    .set_assignment(&partitions, self.use_committed());
+                self.request_committed(need, now);
+                self.subscription = Subscription::Assigned;
+            }
+            ConsumerCommand::Seek { tp, offset, epoch } => self.fetcher.seek(&tp, offset, epoch),
+            ConsumerCommand::Reset { tp, spec, epoch } => self.fetcher.reset(&tp, spec, epoch),
+            ConsumerCommand::Pause { partitions, paused } => {
+                for tp in &partitions {
+                    self.fetcher.set_paused(tp, paused);
+                }
+            }
+            ConsumerCommand::RevokeDone => {
+                if let Some(g) = self.group.as_mut() {
+                    g.revoke_done();
+                }
+            }
+            ConsumerCommand::Commit {
+                offsets,
+                deadline,
+                reply,
+            } => match self.group.as_mut() {
+                Some(g) => g.commit(
+                    offsets,
+                    deadline,
+                    Box::new(move |r| {
+                        let _ = reply.send(r);
+                    }),
+                ),
+                None => {
+                    let _ = reply.send(Err(Error::IllegalState("commit needs a group_id".into())));
+                }
+            },
+            ConsumerCommand::Committed {
+                partitions,
+                deadline,
+                reply,
+            } => match self.group.as_mut() {
+                Some(g) => {
+                    let id = self.next_id;
+                    self.next_id += 1;
+                    self.committed_waiters.insert(id, Some(reply));
+                    g.fetch_committed(id, partitions, deadline);
+                }
+                None => {
+                    let _ = reply.send(Err(Error::IllegalState(
+                        "committed offsets need a group_id".into(),
+                    )));
+                }
+            },
+            ConsumerCommand::WaitForTopics {
+                topics,
+                deadline,
+                reply,
+            } => {
+                net.schedule.add_topics(topics.iter().map(String::as_str));
+                net.schedule.request_update();
+                self.topic_waiters.push(TopicWaiter {
+                    topics,
+                    deadline,
+                    reply,
+                });
+            }
+            ConsumerCommand::Rpc(call) => self.rpcs.push(call),
+        }
+    }
+
+    fn on_response(
+        &mut self,
+        ctx: ConsumerCtx,
+        result: Result<Response>,
+        net: &mut Network<ConsumerCtx>,
+        now: Instant,
+    ) {
+        match ctx {
+            ConsumerCtx::Fetch(c) => self.fetcher.on_response(c, result, net, now),
+            ConsumerCtx::Group(c) => {
+                if let Some(g) = self.group.as_mut() {
+                    g.on_response(c, result, net, now, &mut self.events);
+                }
+                self.handle_events(now);
+            }
+            ConsumerCtx::Rpc(id) => self.rpcs.on_response(id, result),
+        }
+    }
+
+    fn poll(&mut self, net: &mut Network<ConsumerCtx>, now: Instant) -> Option<Instant> {
+        self.note_user_polls(now);
+        self.refresh_pattern(net);
+        let mut next = self.answer_topic_waiters(net, now);
+        if let Some(t) = self.committed_retry_at {
+            if t <= now {
+                self.committed_retry_at = None;
+                let again = self.fetcher.awaiting_committed();
+                self.request_committed(again, now);
+            } else {
+                next = Some(next.map_or(t, |n| n.min(t)));
+            }
+        }
+        if let Some(g) = self.group.as_mut() {
+            let t = g.poll(net, now, &mut self.events);
+            next = min(next, t);
+        }
+        self.handle_events(now);
+        self.fetcher.poll(net, now);
+        min(next, self.rpcs.poll(net, now))
+    }
+
+    fn poll_close(&mut self, net: &mut Network<ConsumerCtx>, now: Instant) -> bool {
+        match self.group.as_mut() {
+            Some(g) => g.poll_close(net, now),
+            None => true,
+        }
+    }
+
+    fn on_exit(&mut self, error: Error) {
+        self.buffer.close();
+        self.rpcs.fail_all(&error);
+        for (_, w) in self.committed_waiters.drain() {
+            if let Some(reply) = w {
+                let _ = reply.send(Err(error.clone()));
+            }
+        }
+        for w in self.topic_waiters.drain(..) {
+            let _ = w.reply.send(Err(error.clone()));
+        }
+    }
+}
+
+fn min(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}

@@ -1,0 +1,598 @@
+//! [`Consumer`]: iterate records, as kafka-python's `KafkaConsumer`.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use crate::error::{Error, Result};
+use crate::net::rpc::{wait_response, RpcCall, Target};
+use crate::protocol::api::metadata::{MetadataRequest, MetadataResponse};
+use crate::TopicPartition;
+
+use super::buffer::FetchBuffer;
+use super::builder::ConsumerBuilder;
+use super::core::{ConsumerCore, Mode};
+use super::driver::ConsumerCommand;
+use super::listener::ConsumerRebalanceListener;
+use super::offsets::{self, OffsetSpec};
+use super::reader::RawRecord;
+use super::record::{ConsumerRecord, Deserializer, OffsetAndMetadata};
+
+/// How long `Drop` waits for the final commit and the group leave.
+const DROP_CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A Kafka consumer, as kafka-python's `KafkaConsumer`: iterate it, or `poll` it.
+///
+/// A `Consumer` is `Send` but not `Sync`: use it from one thread at a time. Its
+/// background I/O thread prefetches from every leader, heartbeats, and runs the group
+/// protocol, so slow processing neither stalls fetching nor drops the member.
+/// Rebalance listeners run on the thread that polls. [`wakeup_handle`](Self::wakeup_handle)
+/// gives another thread a way to interrupt a blocked poll.
+///
+/// # Examples
+/// ```no_run
+/// use kafka_sync::{Consumer, OffsetReset};
+/// use std::time::Duration;
+/// # fn main() -> kafka_sync::Result<()> {
+/// let mut consumer = Consumer::builder()
+///     .bootstrap_servers("127.0.0.1:9092")
+///     .group_id("my-group")
+///     .auto_offset_reset(OffsetReset::Earliest)
+///     .consumer_timeout(Duration::from_secs(1))
+///     .build()?;
+/// consumer.subscribe(["my-topic"])?;
+/// for msg in &mut consumer {
+///     let msg = msg?;
+///     println!("{}:{}:{} value={:?}", msg.topic, msg.partition, msg.offset, msg.value);
+/// }
+/// consumer.commit()?;
+/// # Ok(()) }
+/// ```
+pub struct Consumer<K = Bytes, V = Bytes> {
+    pub(crate) core: ConsumerCore,
+    key_deserializer: Box<dyn Deserializer<K>>,
+    value_deserializer: Box<dyn Deserializer<V>>,
+    closed: bool,
+    /// Not `Sync`: one thread polls.
+    _not_sync: PhantomData<std::cell::Cell<()>>,
+}
+
+impl<K, V> Consumer<K, V> {
+    pub(crate) fn from_parts(
+        core: ConsumerCore,
+        key_deserializer: Box<dyn Deserializer<K>>,
+        value_deserializer: Box<dyn Deserializer<V>>,
+    ) -> Self {
+        Consumer {
+            core,
+            key_deserializer,
+            value_deserializer,
+            closed: false,
+            _not_sync: PhantomData,
+        }
+    }
+}
+
+/// Interrupts a consumer's blocked `poll`/`next` from another thread; the call returns
+/// [`Error::Wakeup`]. Cloneable and `Sync`, so a signal handler thread can hold one.
+///
+/// # Examples
+/// ```no_run
+/// # fn main() -> kafka_sync::Result<()> {
+/// let consumer = kafka_sync::Consumer::builder().group_id("g").build()?;
+/// let waker = consumer.wakeup_handle();
+/// std::thread::spawn(move || waker.wakeup());
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct WakeupHandle {
+    buffer: Arc<FetchBuffer>,
+}
+
+impl WakeupHandle {
+    /// Makes the consumer's current (or next) blocking call return `Error::Wakeup`.
+    pub fn wakeup(&self) {
+        self.buffer.wakeup();
+    }
+}
+
+impl Consumer<Bytes, Bytes> {
+    /// Starts building a consumer.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # fn main() -> kafka_sync::Result<()> {
+    /// let consumer = kafka_sync::Consumer::builder().bootstrap_servers("127.0.0.1:9092").build()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn builder() -> ConsumerBuilder<Bytes, Bytes> {
+        ConsumerBuilder::new()
+    }
+}
+
+impl<K, V> Consumer<K, V> {
+    /// Joins the group and consumes these topics (kafka-python's `subscribe(topics)`).
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # fn main() -> kafka_sync::Result<()> {
+    /// # let mut consumer = kafka_sync::Consumer::builder().group_id("g").build()?;
+    /// consumer.subscribe(["orders", "payments"])?;
+    /// # Ok(()) }
+    /// ```
+    pub fn subscribe<I, S>(&mut self, topics: I) -> Result<()>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.core
+            .subscribe(topics.into_iter().map(Into::into).collect())
+    }
+
+    /// Subscribes with a listener that runs on rebalances.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # use kafka_sync::{ConsumerRebalanceListener, RebalanceContext, TopicPartition};
+    /// # struct L;
+    /// # impl ConsumerRebalanceListener for L {
+    /// #   fn on_partitions_revoked(&mut self, _: &mut RebalanceContext<'_>, _: &[TopicPartition]) {}
+    /// #   fn on_partitions_assigned(&mut self, _: &mut RebalanceContext<'_>, _: &[TopicPartition]) {}
+    /// # }
+    /// # fn main() -> kafka_sync::Result<()> {
+    /// # let mut consumer = kafka_sync::Consumer::builder().group_id("g").build()?;
+    /// consumer.subscribe_with_listener(["orders"], L)?;
+    /// # Ok(()) }
+    /// ```
+    pub fn subscribe_with_listener<I, S>(
+        &mut self,
+        topics: I,
+        listener: impl ConsumerRebalanceListener + 'static,
+    ) -> Result<()>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.core.listener = Some(Box::new(listener));
+        self.subscribe(topics)
+    }
+
+    /// Subscribes to every topic whose whole name matches the regular expression, now and
+    /// as topics are created (kafka-python's `subscribe(pattern=...)`).
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # fn main() -> kafka_sync::Result<()> {
+    /// # let mut consumer = kafka_sync::Consumer::builder().group_id("g").build()?;
+    /// consumer.subscribe_pattern("awesome.*")?;
+    /// # Ok(()) }
+    /// ```
+    pub fn subscribe_pattern(&mut self, pattern: &str) -> Result<()> {
+        self.core.subscribe_pattern(pattern)
+    }
+
+    /// [`subscribe_pattern`](Self::subscribe_pattern) with a rebalance listener.
+    pub fn subscribe_pattern_with_listener(
+        &mut self,
+        pattern: &str,
+        listener: impl ConsumerRebalanceListener + 'static,
+    ) -> Result<()> {
+        self.core.listener = Some(Box::new(listener));
+        self.subscribe_pattern(pattern)
+    }
+
+    /// The subscribed topics (for a pattern, the pattern itself is not listed).
+    pub fn subscription(&self) -> BTreeSet<String> {
+        match &self.core.mode {
+            Mode::Subscribed(t) => t.clone(),
+            _ => BTreeSet::new(),
+        }
+    }
+
+    /// Leaves the group (running `on_partitions_revoked`) or drops a manual assignment.
+    pub fn unsubscribe(&mut self) -> Result<()> {
+        self.core.unsubscribe()
+    }
+
+    /// Reads exactly these partitions, without group management (kafka-python's
+    /// `assign`). Mixing it with `subscribe` is an `IllegalState` error.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # fn main() -> kafka_sync::Result<()> {
+    /// use kafka_sync::TopicPartition;
+    /// # let mut consumer = kafka_sync::Consumer::builder().build()?;
+    /// consumer.assign([TopicPartition::new("foobar", 2)])?;
+    /// # Ok(()) }
+    /// ```
+    pub fn assign(&mut self, partitions: impl IntoIterator<Item = TopicPartition>) -> Result<()> {
+        self.core.assign(partitions.into_iter().collect())
+    }
+
+    /// The partitions this consumer reads now.
+    pub fn assignment(&self) -> BTreeSet<TopicPartition> {
+        self.core.assignment()
+    }
+
+    /// Up to `max_poll_records` records grouped by partition, waiting up to `timeout`
+    /// for the first (kafka-python's `poll(timeout_ms)`).
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # fn main() -> kafka_sync::Result<()> {
+    /// # let mut consumer = kafka_sync::Consumer::builder().group_id("g").build()?;
+    /// # consumer.subscribe(["t"])?;
+    /// for (tp, records) in consumer.poll(std::time::Duration::from_millis(500))? {
+    ///     println!("{tp}: {} records", records.len());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn poll(
+        &mut self,
+        timeout: Duration,
+    ) -> Result<HashMap<TopicPartition, Vec<ConsumerRecord<K, V>>>> {
+        let max = self.core.config.max_poll_records;
+        self.poll_records(timeout, max)
+    }
+
+    /// [`poll`](Self::poll) with an explicit record limit.
+    pub fn poll_records(
+        &mut self,
+        timeout: Duration,
+        max_records: usize,
+    ) -> Result<HashMap<TopicPartition, Vec<ConsumerRecord<K, V>>>> {
+        let mut out: HashMap<TopicPartition, Vec<ConsumerRecord<K, V>>> = HashMap::new();
+        let deadline = Some(Instant::now() + timeout);
+        let (kd, vd) = (&self.key_deserializer, &self.value_deserializer);
+        self.core
+            .poll_raw(deadline, max_records.max(1), &mut |topic, tp, raw| {
+                let rec = to_record(topic, tp, raw, kd.as_ref(), vd.as_ref())?;
+                out.entry(tp.clone()).or_default().push(rec);
+                Ok(())
+            })?;
+        Ok(out)
+    }
+
+    /// The next record, waiting up to `timeout`; `Ok(None)` if none came.
+    pub fn next_timeout(
+        &mut self,
+        timeout: Option<Duration>,
+    ) -> Result<Option<ConsumerRecord<K, V>>> {
+        let mut out = None;
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let (kd, vd) = (&self.key_deserializer, &self.value_deserializer);
+        self.core.poll_raw(deadline, 1, &mut |topic, tp, raw| {
+            out = Some(to_record(topic, tp, raw, kd.as_ref(), vd.as_ref())?);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// An iterator over records; it ends after `consumer_timeout` without one.
+    pub fn iter(&mut self) -> Iter<'_, K, V> {
+        Iter { consumer: self }
+    }
+
+    /// Sets the next offset to read from a partition.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # fn main() -> kafka_sync::Result<()> {
+    /// # let mut consumer = kafka_sync::Consumer::builder().build()?;
+    /// let tp = kafka_sync::TopicPartition::new("t", 0);
+    /// consumer.assign([tp.clone()])?;
+    /// consumer.seek(&tp, 42)?;
+    /// # Ok(()) }
+    /// ```
+    pub fn seek(&mut self, tp: &TopicPartition, offset: i64) -> Result<()> {
+        self.core.seek(tp, offset)
+    }
+
+    /// Moves to the first available offset of these partitions (all assigned if empty).
+    pub fn seek_to_beginning(&mut self, partitions: &[TopicPartition]) -> Result<()> {
+        self.core.seek_to(partitions, OffsetSpec::Earliest)
+    }
+
+    /// Moves to the end of these partitions (all assigned if empty).
+    pub fn seek_to_end(&mut self, partitions: &[TopicPartition]) -> Result<()> {
+        self.core.seek_to(partitions, OffsetSpec::Latest)
+    }
+
+    /// The offset of the next record to read from `tp` (last consumed + 1).
+    pub fn position(&mut self, tp: &TopicPartition) -> Result<i64> {
+        self.core.position(tp)
+    }
+
+    /// The high watermark last seen in a fetch of `tp`, if any (kafka-python's `highwater`).
+    pub fn highwater(&self, tp: &TopicPartition) -> Option<i64> {
+        self.core.highwater(tp)
+    }
+
+    /// Stops fetching these partitions until [`resume`](Self::resume).
+    pub fn pause(&mut self, partitions: &[TopicPartition]) -> Result<()> {
+        self.core.pause(partitions, true)
+    }
+
+    /// Fetches paused partitions again.
+    pub fn resume(&mut self, partitions: &[TopicPartition]) -> Result<()> {
+        self.core.pause(partitions, false)
+    }
+
+    /// The paused partitions.
+    pub fn paused(&self) -> BTreeSet<TopicPartition> {
+        self.core.paused()
+    }
+
+    /// Commits the position of every assigned partition, synchronously. The committed
+    /// offset is the next one to read (last consumed + 1).
+    pub fn commit(&mut self) -> Result<()> {
+        self.core.commit_positions()
+    }
+
+    /// Commits explicit offsets (each the next offset to read), with metadata.
+    pub fn commit_offsets(
+        &mut self,
+        offsets: BTreeMap<TopicPartition, OffsetAndMetadata>,
+    ) -> Result<()> {
+        self.core.commit_offsets(offsets)
+    }
+
+    /// Commits current positions without waiting; `callback` runs on this thread during a
+    /// later `poll`/`next` (or `close`) with the outcome.
+    pub fn commit_async(
+        &mut self,
+        callback: impl FnOnce(Result<()>) + Send + 'static,
+    ) -> Result<()> {
+        self.core.commit_async(None, Box::new(callback))
+    }
+
+    /// The group's committed offset for a partition (`None` if nothing is committed).
+    pub fn committed(&mut self, tp: &TopicPartition) -> Result<Option<OffsetAndMetadata>> {
+        let mut m = self.core.committed(vec![tp.clone()])?;
+        Ok(m.remove(tp).flatten())
+    }
+
+    /// The first available offset of each partition.
+    pub fn beginning_offsets(
+        &mut self,
+        partitions: &[TopicPartition],
+    ) -> Result<HashMap<TopicPartition, i64>> {
+        let specs: Vec<_> = partitions
+            .iter()
+            .map(|tp| (tp.clone(), OffsetSpec::Earliest))
+            .collect();
+        Ok(self
+            .list_offsets(&specs)?
+            .into_iter()
+            .map(|(tp, (o, _))| (tp, o))
+            .collect())
+    }
+
+    /// The end offset (offset of the next record to be written) of each partition.
+    pub fn end_offsets(
+        &mut self,
+        partitions: &[TopicPartition],
+    ) -> Result<HashMap<TopicPartition, i64>> {
+        let specs: Vec<_> = partitions
+            .iter()
+            .map(|tp| (tp.clone(), OffsetSpec::Latest))
+            .collect();
+        Ok(self
+            .list_offsets(&specs)?
+            .into_iter()
+            .map(|(tp, (o, _))| (tp, o))
+            .collect())
+    }
+
+    /// For each partition, the earliest offset whose timestamp is at or after the given
+    /// time (ms since the epoch), with that record's timestamp; `None` if there is none.
+    pub fn offsets_for_times(
+        &mut self,
+        times: &HashMap<TopicPartition, i64>,
+    ) -> Result<HashMap<TopicPartition, Option<(i64, i64)>>> {
+        let specs: Vec<_> = times
+            .iter()
+            .map(|(tp, t)| (tp.clone(), OffsetSpec::Timestamp(*t)))
+            .collect();
+        Ok(self
+            .list_offsets(&specs)?
+            .into_iter()
+            .map(|(tp, (o, ts))| (tp, (o >= 0).then_some((o, ts))))
+            .collect())
+    }
+
+    fn list_offsets(
+        &mut self,
+        specs: &[(TopicPartition, OffsetSpec)],
+    ) -> Result<HashMap<TopicPartition, (i64, i64)>> {
+        let timeout = self.core.config.default_api_timeout;
+        let deadline = Instant::now() + timeout;
+        let topics: Vec<String> = specs
+            .iter()
+            .map(|(tp, _)| tp.topic.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        self.wait_for_topics(topics, deadline)?;
+        let mut out = HashMap::new();
+        let mut todo: Vec<(TopicPartition, OffsetSpec)> = specs.to_vec();
+        while !todo.is_empty() {
+            let metadata = self.core.io.metadata.load();
+            let mut by_leader: HashMap<i32, Vec<(TopicPartition, OffsetSpec)>> = HashMap::new();
+            for (tp, spec) in &todo {
+                match metadata.leader(&tp.topic, tp.partition) {
+                    Some(l) => by_leader.entry(l).or_default().push((tp.clone(), *spec)),
+                    None => {
+                        return Err(Error::broker(
+                            crate::ErrorCode::LEADER_NOT_AVAILABLE,
+                            Some(format!("{tp}")),
+                        ))
+                    }
+                }
+            }
+            let mut retry = Vec::new();
+            for (leader, batch) in by_leader {
+                let req = offsets::list_offsets_request(&batch, self.core.config.isolation_level);
+                let remaining = deadline.saturating_duration_since(Instant::now());
+                let (call, rx) = RpcCall::new(Target::Node(leader), req, remaining);
+                self.core.io.send(ConsumerCommand::Rpc(call))?;
+                let resp = match rx.recv_timeout(remaining + Duration::from_secs(1)) {
+                    Ok(r) => r?,
+                    Err(_) => return Err(Error::timeout("offset lookup", timeout)),
+                };
+                for (tp, r) in offsets::parse_list_offsets(resp)? {
+                    match r {
+                        Ok(v) => {
+                            out.insert(tp, v);
+                        }
+                        Err(e) if e.is_retriable() && Instant::now() < deadline => {
+                            if let Some(s) = batch.iter().find(|(t, _)| *t == tp) {
+                                retry.push(s.clone());
+                            }
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+            if !retry.is_empty() {
+                std::thread::sleep(self.core.config.client.retry_backoff);
+            }
+            todo = retry;
+        }
+        Ok(out)
+    }
+
+    fn wait_for_topics(&mut self, topics: Vec<String>, deadline: Instant) -> Result<()> {
+        let metadata = self.core.io.metadata.load();
+        if topics.iter().all(|t| metadata.topic(t).is_some()) {
+            return Ok(());
+        }
+        let (reply, rx) = std::sync::mpsc::sync_channel(1);
+        self.core.io.send(ConsumerCommand::WaitForTopics {
+            topics,
+            deadline,
+            reply,
+        })?;
+        let timeout = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(timeout + Duration::from_secs(1)) {
+            Ok(r) => r,
+            Err(_) => Err(Error::timeout("topic metadata", timeout)),
+        }
+    }
+
+    /// The partition ids of `topic`, or `None` if the topic does not exist.
+    pub fn partitions_for_topic(&mut self, topic: &str) -> Result<Option<BTreeSet<i32>>> {
+        let deadline = Instant::now() + self.core.config.default_api_timeout;
+        match self.wait_for_topics(vec![topic.to_owned()], deadline) {
+            Ok(()) => {}
+            Err(Error::Broker { code, .. })
+                if code == crate::ErrorCode::UNKNOWN_TOPIC_OR_PARTITION =>
+            {
+                return Ok(None)
+            }
+            Err(e) => return Err(e),
+        }
+        let m = self.core.io.metadata.load();
+        Ok(m.topic(topic)
+            .map(|t| t.partitions.iter().map(|p| p.partition).collect()))
+    }
+
+    /// Every topic in the cluster (internal ones too unless `exclude_internal_topics`).
+    pub fn topics(&mut self) -> Result<BTreeSet<String>> {
+        let timeout = self.core.config.default_api_timeout;
+        let req = MetadataRequest {
+            topics: None,
+            allow_auto_topic_creation: false,
+            ..Default::default()
+        };
+        let (call, rx) = RpcCall::new(Target::Any, req, timeout);
+        self.core.io.send(ConsumerCommand::Rpc(call))?;
+        let (_, resp): (_, MetadataResponse) = wait_response(rx, timeout, "topic list")?;
+        let exclude = self.core.config.exclude_internal_topics;
+        Ok(resp
+            .topics
+            .into_iter()
+            .filter(|t| t.error_code == 0 && !(exclude && t.is_internal))
+            .filter_map(|t| t.name)
+            .collect())
+    }
+
+    /// A handle another thread can use to interrupt a blocked `poll`/`next`.
+    pub fn wakeup_handle(&self) -> WakeupHandle {
+        WakeupHandle {
+            buffer: self.core.buffer.clone(),
+        }
+    }
+
+    /// Commits (with auto-commit on), leaves the group and stops the I/O thread, waiting
+    /// at most `timeout`.
+    pub fn close(mut self, timeout: Duration) {
+        self.closed = true;
+        self.core.close(timeout);
+    }
+}
+
+impl<K, V> Drop for Consumer<K, V> {
+    fn drop(&mut self) {
+        if !self.closed {
+            self.core.close(DROP_CLOSE_TIMEOUT);
+        }
+    }
+}
+
+fn to_record<K, V>(
+    topic: &Arc<str>,
+    tp: &TopicPartition,
+    raw: RawRecord,
+    kd: &dyn Deserializer<K>,
+    vd: &dyn Deserializer<V>,
+) -> Result<ConsumerRecord<K, V>> {
+    let r = raw.record;
+    Ok(ConsumerRecord {
+        topic: topic.clone(),
+        partition: tp.partition,
+        offset: r.offset,
+        timestamp: r.timestamp,
+        timestamp_type: raw.timestamp_type,
+        serialized_key_size: r.key.as_ref().map_or(-1, |k| k.len() as i32),
+        serialized_value_size: r.value.as_ref().map_or(-1, |v| v.len() as i32),
+        key: r
+            .key
+            .as_ref()
+            .map(|k| kd.deserialize(topic, k))
+            .transpose()?,
+        value: r
+            .value
+            .as_ref()
+            .map(|v| vd.deserialize(topic, v))
+            .transpose()?,
+        headers: r.headers,
+        leader_epoch: raw.leader_epoch,
+    })
+}
+
+/// Iterates a consumer; ends after `consumer_timeout` passes with no record.
+pub struct Iter<'a, K, V> {
+    consumer: &'a mut Consumer<K, V>,
+}
+
+impl<K, V> Iterator for Iter<'_, K, V> {
+    type Item = Result<ConsumerRecord<K, V>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let timeout = self.consumer.core.config.consumer_timeout;
+        self.consumer.next_timeout(timeout).transpose()
+    }
+}
+
+impl<'a, K, V> IntoIterator for &'a mut Consumer<K, V> {
+    type Item = Result<ConsumerRecord<K, V>>;
+    type IntoIter = Iter<'a, K, V>;
+
+    fn into_iter(self) -> Iter<'a, K, V> {
+        self.iter()
+    }
+}

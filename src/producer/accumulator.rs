@@ -1,0 +1,334 @@
+//! The record accumulator: per-partition batches that user threads append to and the I/O
+//! thread drains.
+//!
+//! Appending takes one per-partition lock and makes no syscall. The I/O thread is woken
+//! only when a partition starts a new batch (its linger timer starts) or a batch fills up,
+//! so at full speed there is about one wakeup per batch, not per record.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+use crate::protocol::records::RecordBatchBuilder;
+
+use super::future::{BatchCompletion, DeliveryFuture, RecordInfo};
+
+/// A batch that is still accepting records.
+pub(crate) struct OpenBatch {
+    pub builder: RecordBatchBuilder,
+    pub completion: Arc<BatchCompletion>,
+    pub created: Instant,
+    /// Bytes of `buffer_memory` this batch holds.
+    pub reserved: usize,
+}
+
+/// A batch that accepts no more records and waits to be sent.
+pub(crate) type ClosedBatch = OpenBatch;
+
+/// One partition's batches, oldest first; the last may still be open.
+#[derive(Default)]
+pub(crate) struct PartitionQueue {
+    pub closed: VecDeque<ClosedBatch>,
+    pub open: Option<OpenBatch>,
+}
+
+impl PartitionQueue {
+    pub fn is_empty(&self) -> bool {
+        self.closed.is_empty() && self.open.is_none()
+    }
+
+    /// When the oldest batch becomes ready to send: now if one is full, else when the open
+    /// batch's linger runs out.
+    pub fn ready_at(&self, linger: Duration) -> Option<Instant> {
+        if let Some(b) = self.closed.front() {
+            return Some(b.created);
+        }
+        self.open.as_ref().map(|b| b.created + linger)
+    }
+
+    /// Takes the oldest batch if it is ready at `now` (or `force`: flush or close).
+    pub fn take_ready(
+        &mut self,
+        linger: Duration,
+        now: Instant,
+        force: bool,
+    ) -> Option<ClosedBatch> {
+        if let Some(b) = self.closed.pop_front() {
+            return Some(b);
+        }
+        let ready = self
+            .open
+            .as_ref()
+            .is_some_and(|b| force || b.created + linger <= now);
+        if ready {
+            self.open.take()
+        } else {
+            None
+        }
+    }
+}
+
+/// The partitions of one topic.
+pub(crate) struct TopicQueues {
+    pub name: Arc<str>,
+    pub partitions: Vec<Mutex<PartitionQueue>>,
+}
+
+/// A record's parts, borrowed from the caller for the append.
+pub(crate) struct RecordRef<'a> {
+    pub timestamp: i64,
+    pub key: Option<&'a [u8]>,
+    pub value: Option<&'a [u8]>,
+    pub headers: &'a [(&'a str, Option<&'a [u8]>)],
+}
+
+/// What an append did, so the caller knows whether the I/O thread must look.
+pub(crate) struct Appended {
+    pub future: DeliveryFuture,
+    /// The record started a new batch (the previous one, if any, is now full).
+    pub new_batch: bool,
+}
+
+/// `buffer_memory`: bytes held by unsent and in-flight batches.
+struct Memory {
+    used: Mutex<usize>,
+    freed: Condvar,
+    limit: usize,
+}
+
+pub(crate) struct Accumulator {
+    topics: RwLock<HashMap<Arc<str>, Arc<TopicQueues>>>,
+    memory: Memory,
+    batch_size: usize,
+    /// Records appended and not yet completed, for `flush`.
+    incomplete: Mutex<u64>,
+    all_complete: Condvar,
+    /// Flushes in progress: while non-zero every batch is ready at once.
+    flushing: AtomicUsize,
+    closed: AtomicBool,
+}
+
+impl Accumulator {
+    pub fn new(batch_size: usize, buffer_memory: usize) -> Self {
+        Accumulator {
+            topics: RwLock::new(HashMap::new()),
+            memory: Memory {
+                used: Mutex::new(0),
+                freed: Condvar::new(),
+                limit: buffer_memory,
+            },
+            batch_size,
+            incomplete: Mutex::new(0),
+            all_complete: Condvar::new(),
+            flushing: AtomicUsize::new(0),
+            closed: AtomicBool::new(false),
+        }
+    }
+
+    /// The queues of `topic`, created (or grown) to `partition_count`.
+    pub fn topic(&self, topic: &str, partition_count: usize) -> Arc<TopicQueues> {
+        if let Some(t) = read(&self.topics).get(topic) {
+            if t.partitions.len() >= partition_count {
+                return t.clone();
+            }
+        }
+        let mut topics = write(&self.topics);
+        let entry = topics.entry(Arc::from(topic)).or_insert_with_key(|name| {
+            Arc::new(TopicQueues {
+                name: name.clone(),
+                partitions: Vec::new(),
+            })
+        });
+        if entry.partitions.len() < partition_count {
+            // Partitions were added: grow by moving the existing queues into a larger set.
+            let mut partitions: Vec<Mutex<PartitionQueue>> = Vec::with_capacity(partition_count);
+            for q in &entry.partitions {
+                partitions.push(Mutex::new(std::mem::take(&mut *lock(q))));
+            }
+            partitions.resize_with(partition_count, Default::default);
+            *entry = Arc::new(TopicQueues {
+                name: entry.name.clone(),
+                partitions,
+            });
+        }
+        entry.clone()
+    }
+
+    /// Every topic's queues, for the I/O thread to drain.
+    pub fn topics(&self) -> Vec<Arc<TopicQueues>> {
+        read(&self.topics).values().cloned().collect()
+    }
+
+    /// Blocks until `size` bytes of buffer memory are free, for at most `max_block`.
+    pub fn reserve(&self, size: usize, max_block: Duration) -> Result<()> {
+        let deadline = Instant::now() + max_block;
+        let mut used = lock(&self.memory.used);
+        while *used + size > self.memory.limit && *used > 0 {
+            if self.closed.load(Ordering::Relaxed) {
+                return Err(Error::Closed);
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(Error::timeout(
+                    format!("{size} bytes of buffer_memory (the producer is sending slower than records arrive)"),
+                    max_block,
+                ));
+            }
+            used = self
+                .memory
+                .freed
+                .wait_timeout(used, deadline - now)
+                .map(|(g, _)| g)
+                .unwrap_or_else(|p| p.into_inner().0);
+        }
+        *used += size;
+        Ok(())
+    }
+
+    /// Returns buffer memory held by a completed batch.
+    pub fn release(&self, size: usize) {
+        let mut used = lock(&self.memory.used);
+        *used = used.saturating_sub(size);
+        drop(used);
+        self.memory.freed.notify_all();
+    }
+
+    pub fn memory_used(&self) -> usize {
+        *lock(&self.memory.used)
+    }
+
+    /// Appends one record to the partition's open batch, starting a new batch when the
+    /// open one is full. `reserved` bytes of buffer memory are already held for it.
+    ///
+    /// With `abort_on_new_batch`, a record that would start a new batch is not appended
+    /// and `None` comes back (the reservation is kept), so a sticky partitioner can move
+    /// on first.
+    #[allow(clippy::too_many_arguments)]
+    pub fn append(
+        &self,
+        topic: &TopicQueues,
+        partition: i32,
+        record: &RecordRef<'_>,
+        reserved: usize,
+        abort_on_new_batch: bool,
+        now: Instant,
+    ) -> Result<Option<Appended>> {
+        if self.closed.load(Ordering::Relaxed) {
+            self.release(reserved);
+            return Err(Error::Closed);
+        }
+        let Some(queue) = usize::try_from(partition)
+            .ok()
+            .and_then(|i| topic.partitions.get(i))
+        else {
+            self.release(reserved);
+            return Err(Error::InvalidArgument(format!(
+                "partition {partition} does not exist in topic {} ({} partitions)",
+                topic.name,
+                topic.partitions.len()
+            )));
+        };
+        let mut q = lock(queue);
+        let fits = q.open.as_ref().is_some_and(|b| {
+            b.builder.record_count() == 0 || b.builder.size_in_bytes() + reserved <= self.batch_size
+        });
+        let new_batch = !fits;
+        if new_batch {
+            if abort_on_new_batch && q.open.is_some() {
+                return Ok(None);
+            }
+            if let Some(full) = q.open.take() {
+                q.closed.push_back(full);
+            }
+        }
+        let batch = q.open.get_or_insert_with(|| OpenBatch {
+            builder: RecordBatchBuilder::new(self.batch_size.max(reserved + 128)),
+            completion: BatchCompletion::new(topic.name.clone(), partition),
+            created: now,
+            reserved: 0,
+        });
+        let relative_offset = batch.builder.record_count() as i32;
+        batch
+            .builder
+            .append(record.timestamp, record.key, record.value, record.headers);
+        batch.reserved += reserved;
+        let future = DeliveryFuture::new(
+            batch.completion.clone(),
+            RecordInfo {
+                relative_offset,
+                timestamp: record.timestamp,
+                key_size: record.key.map_or(-1, |k| k.len() as i32),
+                value_size: record.value.map_or(-1, |v| v.len() as i32),
+            },
+        );
+        drop(q);
+        *lock(&self.incomplete) += 1;
+        Ok(Some(Appended { future, new_batch }))
+    }
+
+    /// Marks `records` records complete (delivered or failed).
+    pub fn records_completed(&self, records: u64) {
+        let mut n = lock(&self.incomplete);
+        *n = n.saturating_sub(records);
+        if *n == 0 {
+            self.all_complete.notify_all();
+        }
+    }
+
+    /// Blocks until every record appended so far completes, for at most `timeout`.
+    pub fn wait_all_complete(&self, timeout: Duration) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        let mut n = lock(&self.incomplete);
+        while *n > 0 {
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(Error::timeout(
+                    format!("{} records to be delivered", *n),
+                    timeout,
+                ));
+            }
+            n = self
+                .all_complete
+                .wait_timeout(n, deadline - now)
+                .map(|(g, _)| g)
+                .unwrap_or_else(|p| p.into_inner().0);
+        }
+        Ok(())
+    }
+
+    pub fn begin_flush(&self) {
+        self.flushing.fetch_add(1, Ordering::SeqCst);
+    }
+
+    pub fn end_flush(&self) {
+        self.flushing.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    pub fn is_flushing(&self) -> bool {
+        self.flushing.load(Ordering::SeqCst) > 0
+    }
+
+    /// Refuses new records from now on.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        self.memory.freed.notify_all();
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
+    }
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(|p| p.into_inner())
+}
+
+fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(|p| p.into_inner())
+}

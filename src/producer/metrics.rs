@@ -1,0 +1,103 @@
+//! Producer counters, updated with relaxed atomics off the per-record path.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+/// A snapshot of a producer's counters, from [`Producer::metrics`](crate::Producer::metrics).
+///
+/// # Examples
+/// ```no_run
+/// # fn main() -> kafka_sync::Result<()> {
+/// let producer = kafka_sync::Producer::builder().build()?;
+/// let m = producer.metrics();
+/// println!("{} records in {} batches, avg {:.0} B", m.records_sent, m.batches_sent, m.average_batch_size());
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ProducerMetrics {
+    /// Records acknowledged by the brokers.
+    pub records_sent: u64,
+    /// Record batches sent (including retries).
+    pub batches_sent: u64,
+    /// Encoded batch bytes sent (including retries).
+    pub bytes_sent: u64,
+    /// Produce requests sent.
+    pub requests_sent: u64,
+    /// Batches sent again after a retriable error.
+    pub retries: u64,
+    /// Batches that failed for good.
+    pub errors: u64,
+    /// Mean time from request to response.
+    pub request_latency_avg: Duration,
+    /// Longest time from request to response.
+    pub request_latency_max: Duration,
+    /// Bytes of `buffer_memory` in use now.
+    pub buffer_in_use: u64,
+}
+
+impl ProducerMetrics {
+    /// Mean encoded batch size in bytes.
+    pub fn average_batch_size(&self) -> f64 {
+        if self.batches_sent == 0 {
+            0.0
+        } else {
+            self.bytes_sent as f64 / self.batches_sent as f64
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Metrics {
+    records_sent: AtomicU64,
+    batches_sent: AtomicU64,
+    bytes_sent: AtomicU64,
+    requests_sent: AtomicU64,
+    retries: AtomicU64,
+    errors: AtomicU64,
+    responses: AtomicU64,
+    latency_total_us: AtomicU64,
+    latency_max_us: AtomicU64,
+}
+
+impl Metrics {
+    pub fn on_request(&self, batches: usize, bytes: usize) {
+        self.requests_sent.fetch_add(1, Relaxed);
+        self.batches_sent.fetch_add(batches as u64, Relaxed);
+        self.bytes_sent.fetch_add(bytes as u64, Relaxed);
+    }
+    pub fn on_response(&self, latency: Duration) {
+        let us = latency.as_micros() as u64;
+        self.responses.fetch_add(1, Relaxed);
+        self.latency_total_us.fetch_add(us, Relaxed);
+        self.latency_max_us.fetch_max(us, Relaxed);
+    }
+    pub fn on_delivered(&self, records: u64) {
+        self.records_sent.fetch_add(records, Relaxed);
+    }
+    pub fn on_retry(&self) {
+        self.retries.fetch_add(1, Relaxed);
+    }
+    pub fn on_error(&self) {
+        self.errors.fetch_add(1, Relaxed);
+    }
+
+    pub fn snapshot(&self, buffer_in_use: usize) -> ProducerMetrics {
+        let responses = self.responses.load(Relaxed);
+        ProducerMetrics {
+            records_sent: self.records_sent.load(Relaxed),
+            batches_sent: self.batches_sent.load(Relaxed),
+            bytes_sent: self.bytes_sent.load(Relaxed),
+            requests_sent: self.requests_sent.load(Relaxed),
+            retries: self.retries.load(Relaxed),
+            errors: self.errors.load(Relaxed),
+            request_latency_avg: Duration::from_micros(
+                self.latency_total_us
+                    .load(Relaxed)
+                    .checked_div(responses)
+                    .unwrap_or(0),
+            ),
+            request_latency_max: Duration::from_micros(self.latency_max_us.load(Relaxed)),
+            buffer_in_use: buffer_in_use as u64,
+        }
+    }
+}

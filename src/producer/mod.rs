@@ -1,0 +1,18 @@
+//! The producer: a thread-safe handle, per-partition batching with linger, delivery
+//! futures, Java-compatible partitioning, retries and idempotence.
+
+mod accumulator;
+mod builder;
+mod future;
+mod handle;
+mod metrics;
+mod partitioner;
+mod record;
+mod sender;
+
+pub use builder::ProducerBuilder;
+pub use future::{DeliveryCallback, DeliveryFuture};
+pub use handle::Producer;
+pub use metrics::ProducerMetrics;
+pub use partitioner::{DefaultPartitioner, Partitioner};
+pub use record::{IntoBytes, ProducerRecord, RecordMetadata};
