@@ -1,0 +1,318 @@
+//! Listing, describing and deleting consumer groups.
+
+use std::collections::BTreeMap;
+
+use crate::consumer::assignor::decode_assignment;
+use crate::error::Result;
+use crate::net::metadata::BrokerMetadata;
+use crate::net::rpc::Target;
+use crate::protocol::api::delete_groups::{DeleteGroupsRequest, DeleteGroupsResponse};
+use crate::protocol::api::describe_groups::{
+    DescribeGroupsRequest, DescribeGroupsResponse, DescribedGroup,
+};
+use crate::protocol::api::list_groups::{ListGroupsRequest, ListGroupsResponse, ListedGroup};
+use crate::TopicPartition;
+
+use super::call::check_code;
+use super::AdminClient;
+
+/// The protocol type of consumer groups.
+const CONSUMER_PROTOCOL_TYPE: &str = "consumer";
+
+/// One group from [`AdminClient::list_consumer_groups`].
+///
+/// # Examples
+/// ```no_run
+/// # fn main() -> kafka_sync::Result<()> {
+/// let admin = kafka_sync::admin::AdminClient::builder().build()?;
+/// for g in admin.list_consumer_groups()? {
+///     println!("{} ({:?})", g.group_id, g.state);
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupListing {
+    /// The group id.
+    pub group_id: String,
+    /// `"consumer"`, or empty for a group that only stores committed offsets.
+    pub protocol_type: String,
+    /// The state (`Stable`, `Empty`, `PreparingRebalance`, ...), from brokers of Kafka
+    /// 2.6 and later.
+    pub state: Option<String>,
+    /// The group type (`classic` or `consumer`), from brokers of Kafka 3.8 and later.
+    pub group_type: Option<String>,
+}
+
+/// One member of a [`GroupDescription`].
+///
+/// # Examples
+/// ```
+/// use kafka_sync::admin::MemberDescription;
+/// let m = MemberDescription {
+///     member_id: "consumer-1-abc".into(),
+///     group_instance_id: None,
+///     client_id: "consumer-1".into(),
+///     host: "/10.0.0.7".into(),
+///     assignment: vec![kafka_sync::TopicPartition::new("orders", 0)],
+/// };
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberDescription {
+    /// The member id the coordinator gave it.
+    pub member_id: String,
+    /// Its static membership id, if any.
+    pub group_instance_id: Option<String>,
+    /// The member's `client_id`.
+    pub client_id: String,
+    /// The member's host, as the broker saw it.
+    pub host: String,
+    /// The partitions assigned to it (decoded for consumer groups; empty otherwise).
+    pub assignment: Vec<TopicPartition>,
+}
+
+/// A consumer group from [`AdminClient::describe_consumer_groups`].
+///
+/// # Examples
+/// ```no_run
+/// # fn main() -> kafka_sync::Result<()> {
+/// let admin = kafka_sync::admin::AdminClient::builder().build()?;
+/// let groups = admin.describe_consumer_groups(&["my-group"])?;
+/// let group = groups["my-group"].clone()?;
+/// println!("{} is {} with {} members", group.group_id, group.state, group.members.len());
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupDescription {
+    /// The group id.
+    pub group_id: String,
+    /// The state: `Stable`, `Empty`, `PreparingRebalance`, `CompletingRebalance`, or
+    /// `Dead` for a group that does not exist.
+    pub state: String,
+    /// `"consumer"` for consumer groups; empty for a group without members.
+    pub protocol_type: String,
+    /// The assignor in use (`range`, `cooperative-sticky`, ...); empty unless stable.
+    pub protocol: String,
+    /// The members and their partitions.
+    pub members: Vec<MemberDescription>,
+    /// The broker coordinating the group.
+    pub coordinator: BrokerMetadata,
+}
+
+impl GroupDescription {
+    fn from_response(g: DescribedGroup, coordinator: &BrokerMetadata) -> Result<Self> {
+        check_code(g.error_code, || format!("describing group {}", g.group_id))?;
+        let consumer = g.protocol_type == CONSUMER_PROTOCOL_TYPE;
+        let members = g
+            .members
+            .into_iter()
+            .map(|m| {
+                let bytes = m.member_assignment;
+                let assignment = if consumer && !bytes.is_empty() {
+                    decode_assignment(bytes)?.partitions
+                } else {
+                    Vec::new()
+                };
+                Ok(MemberDescription {
+                    member_id: m.member_id,
+                    group_instance_id: m.group_instance_id,
+                    client_id: m.client_id,
+                    host: m.client_host,
+                    assignment,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(GroupDescription {
+            group_id: g.group_id,
+            state: g.group_state,
+            protocol_type: g.protocol_type,
+            protocol: g.protocol_data,
+            members,
+            coordinator: coordinator.clone(),
+        })
+    }
+}
+
+impl AdminClient {
+    /// Lists the consumer groups of the cluster (and groups that only store committed
+    /// offsets), asking every broker and merging the answers, sorted by id. Fails only
+    /// if no broker answers; a broker that keeps failing until the timeout is logged and
+    /// its groups are missing from the list.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # fn main() -> kafka_sync::Result<()> {
+    /// let admin = kafka_sync::admin::AdminClient::builder().build()?;
+    /// let ids: Vec<String> = admin.list_consumer_groups()?.into_iter().map(|g| g.group_id).collect();
+    /// # Ok(()) }
+    /// ```
+    pub fn list_consumer_groups(&self) -> Result<Vec<GroupListing>> {
+        let deadline = self.deadline(None);
+        let brokers: Vec<i32> = self
+            .fetch_metadata(Some(&[]), deadline)?
+            .brokers
+            .into_keys()
+            .collect();
+        let results =
+            self.retry_items("listing groups", deadline, brokers, |pending, deadline| {
+                let sent: Vec<_> = pending
+                    .iter()
+                    .map(|id| {
+                        let req = ListGroupsRequest {
+                            states_filter: Vec::new(),
+                            types_filter: Vec::new(),
+                        };
+                        (
+                            *id,
+                            self.send(
+                                Target::Node(*id),
+                                req,
+                                None,
+                                deadline,
+                                "a ListGroups response",
+                            ),
+                        )
+                    })
+                    .collect();
+                Ok(sent
+                    .into_iter()
+                    .map(|(id, p)| {
+                        let r =
+                            p.and_then(|p| p.wait::<ListGroupsResponse>())
+                                .and_then(|(_, resp)| {
+                                    check_code(resp.error_code, || {
+                                        format!("listing the groups of broker {id}")
+                                    })?;
+                                    Ok(resp.groups)
+                                });
+                        (id, r)
+                    })
+                    .collect())
+            })?;
+        let mut groups: BTreeMap<String, GroupListing> = BTreeMap::new();
+        let mut first_error = None;
+        for (broker, result) in results {
+            match result {
+                Ok(listed) => {
+                    for g in listed.into_iter().filter(is_consumer_group) {
+                        groups.insert(g.group_id.clone(), listing(g));
+                    }
+                }
+                Err(e) => {
+                    log::warn!("listing consumer groups: broker {broker} failed: {e}");
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        match first_error {
+            Some(e) if groups.is_empty() => Err(e),
+            _ => Ok(groups.into_values().collect()),
+        }
+    }
+
+    /// Describes consumer groups: state, assignor, members and their partitions. Each
+    /// group has its own result; a group that does not exist is described with state
+    /// `Dead` (or `GROUP_ID_NOT_FOUND`, depending on the broker).
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # fn main() -> kafka_sync::Result<()> {
+    /// let admin = kafka_sync::admin::AdminClient::builder().build()?;
+    /// for (id, result) in admin.describe_consumer_groups(&["billing", "audit"])? {
+    ///     let group = result?;
+    ///     for m in &group.members {
+    ///         println!("{id}: {} on {} has {:?}", m.client_id, m.host, m.assignment);
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn describe_consumer_groups(
+        &self,
+        groups: &[&str],
+    ) -> Result<BTreeMap<String, Result<GroupDescription>>> {
+        let deadline = self.deadline(None);
+        let ids = groups.iter().map(|g| g.to_string());
+        self.retry_items("describing groups", deadline, ids, |pending, deadline| {
+            self.per_coordinator(
+                pending,
+                deadline,
+                |target, groups| {
+                    let req = DescribeGroupsRequest {
+                        groups: groups.to_vec(),
+                        include_authorized_operations: false,
+                    };
+                    self.send(target, req, None, deadline, "a DescribeGroups response")
+                },
+                |coordinator, resp: DescribeGroupsResponse| {
+                    resp.groups
+                        .into_iter()
+                        .map(|g| {
+                            (
+                                g.group_id.clone(),
+                                GroupDescription::from_response(g, coordinator),
+                            )
+                        })
+                        .collect()
+                },
+            )
+        })
+    }
+
+    /// Deletes consumer groups and their committed offsets, returning each group's
+    /// outcome: `NON_EMPTY_GROUP` while it has members, `GROUP_ID_NOT_FOUND` if it does
+    /// not exist.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # fn main() -> kafka_sync::Result<()> {
+    /// let admin = kafka_sync::admin::AdminClient::builder().build()?;
+    /// for (id, result) in admin.delete_consumer_groups(&["old-group"])? {
+    ///     match result {
+    ///         Ok(()) => println!("deleted {id}"),
+    ///         Err(e) => println!("{id}: {e}"),
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn delete_consumer_groups(&self, groups: &[&str]) -> Result<BTreeMap<String, Result<()>>> {
+        let deadline = self.deadline(None);
+        let ids = groups.iter().map(|g| g.to_string());
+        self.retry_items("deleting groups", deadline, ids, |pending, deadline| {
+            self.per_coordinator(
+                pending,
+                deadline,
+                |target, groups| {
+                    let req = DeleteGroupsRequest {
+                        groups_names: groups.to_vec(),
+                    };
+                    self.send(target, req, None, deadline, "a DeleteGroups response")
+                },
+                |_, resp: DeleteGroupsResponse| {
+                    resp.results
+                        .into_iter()
+                        .map(|r| {
+                            let result = check_code(r.error_code, || {
+                                format!("deleting group {}", r.group_id)
+                            });
+                            (r.group_id, result)
+                        })
+                        .collect()
+                },
+            )
+        })
+    }
+}
+
+/// Consumer groups, and groups with committed offsets but no members (empty protocol
+/// type); not Connect, share or streams groups.
+fn is_consumer_group(g: &ListedGroup) -> bool {
+    g.protocol_type == CONSUMER_PROTOCOL_TYPE || g.protocol_type.is_empty()
+}
+
+fn listing(g: ListedGroup) -> GroupListing {
+    GroupListing {
+        group_id: g.group_id,
+        protocol_type: g.protocol_type,
+        state: Some(g.group_state).filter(|s| !s.is_empty()),
+        group_type: Some(g.group_type).filter(|s| !s.is_empty()),
+    }
+}

@@ -1,0 +1,155 @@
+//! [`AdminClient`]: topics, partitions, configs, consumer groups and records, as blocking
+//! calls with timeouts — the core of kafka-python's `KafkaAdminClient`.
+//!
+//! Every call blocks the calling thread until the brokers answered or the call's timeout
+//! (`default_api_timeout`, 60 s unless configured) passed. The admin client's background
+//! I/O thread routes each request to the right broker (the controller, a group's
+//! coordinator, a partition's leader, or every broker) at the highest protocol version both
+//! sides speak; retriable errors (`NOT_CONTROLLER`, `NOT_COORDINATOR`,
+//! `COORDINATOR_LOAD_IN_PROGRESS`, `LEADER_NOT_AVAILABLE`, lost connections, ...) are
+//! retried after `retry_backoff` until the timeout.
+//!
+//! Calls on many items (topics, groups, partitions) answer per item: one topic that
+//! already exists among five is an `Err` in its own entry of the returned map, and the
+//! other four are created. Only failures of the whole call — no broker reachable, the
+//! timeout — make the call itself return `Err`.
+//!
+//! # Examples
+//! ```no_run
+//! # fn main() -> kafka_sync::Result<()> {
+//! use kafka_sync::admin::{AdminClient, CreateTopicsOptions, NewTopic};
+//! let admin = AdminClient::builder().bootstrap_servers("127.0.0.1:9092").build()?;
+//! let results = admin.create_topics(&[NewTopic::new("events", 3, 1)], CreateTopicsOptions::default())?;
+//! for (topic, result) in &results {
+//!     match result {
+//!         Ok(()) => println!("created {topic}"),
+//!         Err(e) => println!("{topic}: {e}"),
+//!     }
+//! }
+//! println!("{:?}", admin.list_topics()?);
+//! # Ok(()) }
+//! ```
+
+mod builder;
+mod call;
+mod cluster;
+mod config_resource;
+mod configs;
+mod coordinator;
+mod driver;
+mod groups;
+mod offsets;
+mod records;
+mod topics;
+
+use std::time::{Duration, Instant};
+
+use crate::config::AdminConfig;
+use crate::error::Result;
+use crate::net::io_thread::IoHandle;
+
+pub use crate::net::metadata::BrokerMetadata;
+pub use builder::AdminClientBuilder;
+pub use cluster::{ClusterDescription, PartitionInfo, TopicDescription};
+pub use config_resource::{ConfigResource, ConfigResourceType};
+pub use configs::{AlterConfigOp, AlterConfigOpType, ConfigEntry, ConfigSource};
+pub use groups::{GroupDescription, GroupListing, MemberDescription};
+pub use topics::{CreateTopicsOptions, ListTopicsOptions, NewPartitions, NewTopic};
+
+use driver::{AdminCommand, AdminDriver};
+
+/// How long `Drop` waits for the I/O thread to stop.
+const DROP_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A Kafka admin client, as kafka-python's `KafkaAdminClient`: creates and deletes
+/// topics, adds partitions, describes and alters configs, lists, describes and deletes
+/// consumer groups, reads committed offsets and deletes records.
+///
+/// It owns one background I/O thread and is `Send + Sync`: share it between threads by
+/// reference or in an `Arc`. Dropping it (or [`close`](Self::close)) stops the thread.
+///
+/// # Examples
+/// ```no_run
+/// # fn main() -> kafka_sync::Result<()> {
+/// use std::time::Duration;
+/// use kafka_sync::admin::AdminClient;
+/// let admin = AdminClient::builder()
+///     .bootstrap_servers("127.0.0.1:9092")
+///     .client_id("ops-tool")
+///     .request_timeout(Duration::from_secs(10))
+///     .build()?;
+/// let cluster = admin.describe_cluster()?;
+/// println!("cluster {:?} has {} brokers", cluster.cluster_id, cluster.brokers.len());
+/// admin.close();
+/// # Ok(()) }
+/// ```
+pub struct AdminClient {
+    io: IoHandle<AdminCommand>,
+    config: AdminConfig,
+}
+
+impl AdminClient {
+    /// Starts building an admin client.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # fn main() -> kafka_sync::Result<()> {
+    /// let admin = kafka_sync::admin::AdminClient::builder()
+    ///     .bootstrap_servers("127.0.0.1:9092")
+    ///     .build()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn builder() -> AdminClientBuilder {
+        AdminClientBuilder::default()
+    }
+
+    pub(crate) fn start(config: AdminConfig) -> Result<AdminClient> {
+        let io = IoHandle::spawn(config.client.clone(), AdminDriver::default())?;
+        Ok(AdminClient { io, config })
+    }
+
+    /// Stops the background I/O thread and closes every connection. Calls still waiting
+    /// (from other threads) fail with [`Error::Closed`](crate::Error::Closed). Dropping the
+    /// client does the same.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # fn main() -> kafka_sync::Result<()> {
+    /// let admin = kafka_sync::admin::AdminClient::builder().build()?;
+    /// admin.close();
+    /// # Ok(()) }
+    /// ```
+    pub fn close(self) {
+        self.io.close(DROP_CLOSE_TIMEOUT);
+    }
+
+    /// The default time limit of a call.
+    fn api_timeout(&self) -> Duration {
+        self.config.default_api_timeout
+    }
+
+    /// The deadline of a call that starts now with the given (or the default) timeout.
+    fn deadline(&self, timeout: Option<Duration>) -> Instant {
+        Instant::now() + timeout.unwrap_or_else(|| self.api_timeout())
+    }
+}
+
+impl Drop for AdminClient {
+    fn drop(&mut self) {
+        self.io.close(DROP_CLOSE_TIMEOUT);
+    }
+}
+
+impl std::fmt::Debug for AdminClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminClient")
+            .field("client_id", &self.config.client.client_id)
+            .field("bootstrap_servers", &self.config.client.bootstrap_servers)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Milliseconds for a request's `timeout_ms` field.
+fn timeout_ms(timeout: Duration) -> i32 {
+    i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX)
+}
