@@ -345,7 +345,9 @@ impl Reader {
                 Err(DecodeError::UnexpectedNull { field })
             };
         };
-        let mut out = Vec::with_capacity(n);
+        // Every element takes at least a byte on the wire but may take far more in
+        // memory, so a hostile count only reserves a bounded amount up front.
+        let mut out = Vec::with_capacity(n.min(1024));
         for _ in 0..n {
             out.push(elem(self)?);
         }
@@ -841,6 +843,66 @@ mod tests {
         let b = r.bytes(false, "f").unwrap();
         assert_eq!(&b[..], b"xyz");
         assert_eq!(b.as_ptr(), input[4..].as_ptr());
+    }
+
+    #[test]
+    fn arrays_and_nullable_fields_follow_their_versions() {
+        let mut out = Vec::new();
+        out.put_array(&[1i32, 2], true, "a", |o, e| o.put_fixed(e))
+            .unwrap();
+        out.put_opt_array::<i32>(None, false, true, "b", 3, |o, e| o.put_fixed(e))
+            .unwrap();
+        out.put_opt_string(None, true, true, "c", 3).unwrap();
+        out.put_opt_struct(Some(&7i8), true, false, "d", 3, |o, v| o.put_fixed(v))
+            .unwrap();
+        out.put_opt_struct::<i8>(None, true, true, "e", 3, |o, v| o.put_fixed(v))
+            .unwrap();
+        assert_eq!(
+            out,
+            [3, 0, 0, 0, 1, 0, 0, 0, 2, 0xff, 0xff, 0xff, 0xff, 0, 1, 7, 0]
+        );
+        assert_eq!(
+            out.put_opt_string(None, true, false, "f", 2),
+            Err(EncodeError::NullNotAllowed {
+                field: "f",
+                version: 2
+            })
+        );
+
+        let mut r = reader(&out);
+        assert_eq!(r.array(true, "a", Reader::i32).unwrap(), [1, 2]);
+        assert_eq!(r.opt_array(false, true, "b", Reader::i32).unwrap(), None);
+        assert_eq!(r.opt_string(true, true, "c").unwrap(), None);
+        assert_eq!(r.opt_struct(true, false, Reader::i8).unwrap(), Some(7));
+        assert_eq!(r.opt_struct(true, true, Reader::i8).unwrap(), None);
+        assert!(r.is_empty());
+        assert_eq!(
+            reader(&[0]).opt_string(true, false, "g"),
+            Err(DecodeError::UnexpectedNull { field: "g" })
+        );
+        assert!(reader(&[0]).array(true, "h", Reader::i8).is_err());
+    }
+
+    #[test]
+    fn tagged_writer_writes_count_tags_and_sizes() {
+        let mut t = TaggedWriter::default();
+        t.field(0, |o| {
+            o.put_i16(5);
+            Ok(())
+        })
+        .unwrap();
+        t.field(300, |_| Ok(())).unwrap();
+        let mut out = Vec::new();
+        t.finish(&mut out);
+        assert_eq!(out, [2, 0, 2, 0, 5, 0xac, 0x02, 0]);
+        let mut seen = Vec::new();
+        reader(&out)
+            .tagged_fields(|tag, r| {
+                seen.push((tag, r.remaining()));
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(seen, [(0, 2), (300, 0)]);
     }
 
     proptest! {
