@@ -61,6 +61,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod admin;
 mod client_setters;
 pub mod config;
 pub mod consumer;

@@ -22,7 +22,6 @@ pub(crate) enum Target {
     /// A given broker.
     Node(NodeId),
     /// The broker the metadata names as controller.
-    #[allow(dead_code)] // the admin client's topic and config calls route here
     Controller,
 }
 

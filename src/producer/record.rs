@@ -33,13 +33,13 @@ impl<'a> IntoBytes<'a> for &'a Vec<u8> {
         Cow::Borrowed(self)
     }
 }
-impl IntoBytes<'static> for Vec<u8> {
-    fn into_bytes(self) -> Cow<'static, [u8]> {
+impl<'a> IntoBytes<'a> for Vec<u8> {
+    fn into_bytes(self) -> Cow<'a, [u8]> {
         Cow::Owned(self)
     }
 }
-impl IntoBytes<'static> for String {
-    fn into_bytes(self) -> Cow<'static, [u8]> {
+impl<'a> IntoBytes<'a> for String {
+    fn into_bytes(self) -> Cow<'a, [u8]> {
         Cow::Owned(self.into_bytes())
     }
 }
