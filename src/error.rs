@@ -30,10 +30,12 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[non_exhaustive]
 pub enum Error {
     /// No broker could be reached: every bootstrap address refused or timed out.
-    #[error("no brokers available: could not connect to any of {servers}; check bootstrap_servers and that the brokers are running")]
+    #[error("no brokers available: no connection to {servers} completed ({reason}); check bootstrap_servers and that the brokers are running")]
     NoBrokersAvailable {
         /// The bootstrap servers that were tried.
         servers: String,
+        /// The last connection failure.
+        reason: String,
     },
 
     /// A broker connection was lost while a request was outstanding.
@@ -215,6 +217,7 @@ mod tests {
     fn messages_say_what_to_do() {
         let e = Error::NoBrokersAvailable {
             servers: "127.0.0.1:1".into(),
+            reason: "connection refused".into(),
         };
         assert!(e.to_string().contains("check bootstrap_servers"));
         assert!(e.is_retriable());

@@ -284,6 +284,7 @@ mod tests {
             start,
             Some(Error::NoBrokersAvailable {
                 servers: "h:1".into(),
+                reason: "refused".into(),
             }),
         );
         assert!(matches!(e, Error::NoBrokersAvailable { .. }));

@@ -202,6 +202,10 @@ impl<C> Network<C> {
         if !self.ever_connected {
             Some(Error::NoBrokersAvailable {
                 servers: self.config.bootstrap_servers.join(","),
+                reason: self
+                    .last_error
+                    .as_ref()
+                    .map_or_else(|| "no attempt finished yet".to_owned(), ToString::to_string),
             })
         } else {
             self.last_error.clone()
