@@ -143,6 +143,37 @@ pub fn fuzz_record_round_trip(data: &[u8]) {
     }
 }
 
+/// Splits `data` into frames with a small size limit; must never panic or allocate past
+/// the limit.
+pub fn fuzz_frame(data: &[u8]) {
+    let mut decoder = crate::protocol::frame::FrameDecoder::new(64 * 1024);
+    for chunk in data.chunks(7) {
+        decoder.buffer_mut().extend_from_slice(chunk);
+        while let Ok(Some(_)) = decoder.next_frame() {}
+    }
+}
+
+/// Decodes a response body for the API key and version in the first four bytes, then
+/// checks that decode → encode → decode gives the same message.
+pub fn fuzz_response(data: &[u8]) {
+    let Some((head, body)) = data.split_first_chunk::<4>() else {
+        return;
+    };
+    let api_key = i16::from_be_bytes([head[0], head[1]]) & 0x3f;
+    let version = i16::from_be_bytes([head[2], head[3]]) & 0x1f;
+    let body = Bytes::copy_from_slice(body);
+    let _ = crate::protocol::api::decode_response_any(api_key, version, body.clone());
+    if let Ok(same) = crate::protocol::api::round_trip_response(api_key, version, body.clone()) {
+        assert!(
+            same,
+            "response {api_key} v{version} changed in a round trip"
+        );
+    }
+    if let Ok(same) = crate::protocol::api::round_trip_request(api_key, version, body) {
+        assert!(same, "request {api_key} v{version} changed in a round trip");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,36 +225,5 @@ mod tests {
             fuzz_record_batches(&data);
             fuzz_record_round_trip(&data);
         }
-    }
-}
-
-/// Splits `data` into frames with a small size limit; must never panic or allocate past
-/// the limit.
-pub fn fuzz_frame(data: &[u8]) {
-    let mut decoder = crate::protocol::frame::FrameDecoder::new(64 * 1024);
-    for chunk in data.chunks(7) {
-        decoder.buffer_mut().extend_from_slice(chunk);
-        while let Ok(Some(_)) = decoder.next_frame() {}
-    }
-}
-
-/// Decodes a response body for the API key and version in the first four bytes, then
-/// checks that decode → encode → decode gives the same message.
-pub fn fuzz_response(data: &[u8]) {
-    let Some((head, body)) = data.split_first_chunk::<4>() else {
-        return;
-    };
-    let api_key = i16::from_be_bytes([head[0], head[1]]) & 0x3f;
-    let version = i16::from_be_bytes([head[2], head[3]]) & 0x1f;
-    let body = Bytes::copy_from_slice(body);
-    let _ = crate::protocol::api::decode_response_any(api_key, version, body.clone());
-    if let Ok(same) = crate::protocol::api::round_trip_response(api_key, version, body.clone()) {
-        assert!(
-            same,
-            "response {api_key} v{version} changed in a round trip"
-        );
-    }
-    if let Ok(same) = crate::protocol::api::round_trip_request(api_key, version, body) {
-        assert!(same, "request {api_key} v{version} changed in a round trip");
     }
 }
