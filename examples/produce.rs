@@ -34,15 +34,18 @@ fn main() -> kafka_sync::Result<()> {
         .wait()?;
     println!("key foo -> partition {}", meta.partition);
 
-    // Serialize JSON values: any function from your type to bytes is a serializer.
-    let json = |v: &[(&str, &str)]| -> Vec<u8> {
+    // Serialize JSON values and string keys: any function from your type to bytes is a
+    // serializer (kafka-python's value_serializer / key_serializer).
+    let json = |_topic: &str, v: &[(&str, &str)]| -> Result<Vec<u8>, std::convert::Infallible> {
         let fields: Vec<String> = v.iter().map(|(k, v)| format!("{k:?}: {v:?}")).collect();
-        format!("{{{}}}", fields.join(", ")).into_bytes()
+        Ok(format!("{{{}}}", fields.join(", ")).into_bytes())
     };
-    producer.send(ProducerRecord::new("fizzbuzz").value(json(&[("foo", "bar")])))?;
-
-    // Serialize string keys.
-    producer.send(ProducerRecord::new("flipflap").key("ping").value(b"1234"))?;
+    let utf8 = |_topic: &str, s: &str| -> Result<Vec<u8>, std::convert::Infallible> {
+        Ok(s.as_bytes().to_vec())
+    };
+    let json_producer = producer.clone().with_serializers(utf8, json);
+    json_producer.send("fizzbuzz", None, Some(&[("foo", "bar")][..]))?;
+    json_producer.send("flipflap", Some("ping"), Some(&[("n", "1234")][..]))?;
 
     // A callback instead of blocking.
     producer

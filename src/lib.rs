@@ -79,7 +79,7 @@ pub use consumer::{
 pub use error::{Error, ErrorCode, Result};
 pub use producer::{
     DefaultPartitioner, DeliveryFuture, Partitioner, Producer, ProducerBuilder, ProducerMetrics,
-    ProducerRecord, RecordMetadata,
+    ProducerRecord, RecordMetadata, Serializer, TypedProducer,
 };
 pub use protocol::compression::Compression;
 pub use topic_partition::TopicPartition;

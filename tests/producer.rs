@@ -436,3 +436,39 @@ fn acks_all_survives_leader_kill_without_loss_or_duplicates() {
         );
     }
 }
+
+/// kafka-python's key_serializer/value_serializer: typed keys and values become bytes.
+#[test]
+fn serializers_turn_typed_keys_and_values_into_bytes() {
+    let bootstrap = bootstrap();
+    let topic = unique_name("serializers");
+    kafka_python_create_topic(&bootstrap, &topic, 1, 1);
+    let json = |_: &str, v: &(u32, &str)| -> Result<Vec<u8>, std::convert::Infallible> {
+        Ok(format!("{{\"n\": {}, \"s\": {:?}}}", v.0, v.1).into_bytes())
+    };
+    let upper = |_: &str, k: &str| -> Result<Vec<u8>, std::convert::Infallible> {
+        Ok(k.to_uppercase().into_bytes())
+    };
+    let p = producer(&bootstrap)
+        .build()
+        .unwrap()
+        .with_serializers(upper, json);
+    p.send(&topic, Some("ping"), Some(&(7, "x")))
+        .unwrap()
+        .wait()
+        .unwrap();
+    p.send(&topic, None, None).unwrap().wait().unwrap();
+    let failing = |_: &str, _: &str| -> Result<Vec<u8>, String> { Err("not today".into()) };
+    let bad = p.producer().clone().with_serializers(failing, json);
+    assert!(matches!(
+        bad.send(&topic, Some("k"), None),
+        Err(Error::Serialization(_))
+    ));
+    let got = kafka_python_consume(&bootstrap, &topic, 2);
+    assert_eq!(got[0].key.as_deref(), Some(&b"PING"[..]));
+    assert_eq!(
+        got[0].value.as_deref(),
+        Some(&b"{\"n\": 7, \"s\": \"x\"}"[..])
+    );
+    assert_eq!((got[1].key.clone(), got[1].value.clone()), (None, None));
+}

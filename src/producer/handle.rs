@@ -17,6 +17,7 @@ use super::metrics::{Metrics, ProducerMetrics};
 use super::partitioner::Partitioner;
 use super::record::ProducerRecord;
 use super::sender::{ProducerCommand, Sender};
+use super::serializer::{Serializer, TypedProducer};
 
 /// Bound on `Drop`'s wait for pending records, as the Java client's `close()` without a
 /// timeout would wait forever.
@@ -308,6 +309,25 @@ impl Producer {
     /// ```
     pub fn metrics(&self) -> ProducerMetrics {
         self.inner.metrics.snapshot(self.inner.acc.memory_used())
+    }
+
+    /// Adds key and value serializers (kafka-python's `key_serializer` and
+    /// `value_serializer`); see [`TypedProducer`].
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # fn main() -> kafka_sync::Result<()> {
+    /// let utf8 = |_: &str, s: &str| -> Result<Vec<u8>, std::convert::Infallible> { Ok(s.as_bytes().to_vec()) };
+    /// let p = kafka_sync::Producer::builder().build()?.with_serializers(utf8, utf8);
+    /// p.send("flipflap", Some("ping"), Some("1234"))?;
+    /// # Ok(()) }
+    /// ```
+    pub fn with_serializers<K: ?Sized, V: ?Sized>(
+        self,
+        key: impl Serializer<K> + 'static,
+        value: impl Serializer<V> + 'static,
+    ) -> TypedProducer<K, V> {
+        TypedProducer::new(self, key, value)
     }
 
     /// The configuration in effect, after validation.

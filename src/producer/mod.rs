@@ -9,6 +9,7 @@ mod metrics;
 mod partitioner;
 mod record;
 mod sender;
+mod serializer;
 
 pub use builder::ProducerBuilder;
 pub use future::{DeliveryCallback, DeliveryFuture};
@@ -16,3 +17,4 @@ pub use handle::Producer;
 pub use metrics::ProducerMetrics;
 pub use partitioner::{DefaultPartitioner, Partitioner};
 pub use record::{IntoBytes, ProducerRecord, RecordMetadata};
+pub use serializer::{Serializer, TypedProducer};
