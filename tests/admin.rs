@@ -249,6 +249,8 @@ fn describes_and_alters_configs() {
         &admin,
         &[NewTopic::new(&topic, 1, 1).config("retention.ms", "3600000")],
     );
+    // Brokers learn of a new topic shortly after the controller creates it.
+    described(&admin, &topic, 1);
     let resource = ConfigResource::topic(&topic);
     let entry = |name: &str| {
         let configs = admin
