@@ -175,6 +175,7 @@ mod tests {
                 is_internal: false,
                 error: ErrorCode::NONE,
                 partitions: vec![partition(0, 1), partition(1, -1)],
+                available: vec![0],
             },
         );
         m

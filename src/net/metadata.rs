@@ -66,6 +66,8 @@ pub struct TopicMetadata {
     pub error: ErrorCode,
     /// Partitions, sorted by index.
     pub partitions: Vec<PartitionMetadata>,
+    /// Indexes of the partitions that have a leader now.
+    pub available: Vec<i32>,
 }
 
 /// A snapshot of what the client knows about the cluster.
@@ -125,6 +127,11 @@ impl ClusterMetadata {
                 })
                 .collect();
             partitions.sort_by_key(|p| p.partition);
+            let available = partitions
+                .iter()
+                .filter(|p| p.leader >= 0)
+                .map(|p| p.partition)
+                .collect();
             topics.insert(
                 name.clone(),
                 TopicMetadata {
@@ -133,6 +140,7 @@ impl ClusterMetadata {
                     is_internal: t.is_internal,
                     error: ErrorCode(t.error_code),
                     partitions,
+                    available,
                 },
             );
         }

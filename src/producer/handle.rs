@@ -145,12 +145,7 @@ impl Producer {
             )
         })?;
         let count = topic_meta.partitions.len();
-        let available: Vec<i32> = topic_meta
-            .partitions
-            .iter()
-            .filter(|p| p.leader >= 0)
-            .map(|p| p.partition)
-            .collect();
+        let available = &topic_meta.available;
         let partition = match record.partition {
             Some(p) if p < 0 || p as usize >= count => {
                 return Err(Error::InvalidArgument(format!(
@@ -161,7 +156,7 @@ impl Producer {
             Some(p) => p,
             None => inner
                 .partitioner
-                .partition(&record.topic, key, &available, count),
+                .partition(&record.topic, key, available, count),
         };
         let queues = inner.acc.topic(&record.topic, count);
         let timestamp = record.timestamp.unwrap_or_else(now_millis);
@@ -185,10 +180,10 @@ impl Producer {
                 // batch, so the topic moves to another partition first.
                 inner
                     .partitioner
-                    .on_new_batch(&record.topic, partition, &available, count);
+                    .on_new_batch(&record.topic, partition, available, count);
                 let moved = inner
                     .partitioner
-                    .partition(&record.topic, None, &available, count);
+                    .partition(&record.topic, None, available, count);
                 match inner.acc.append(&queues, moved, &parts, size, false, now)? {
                     Some(a) => a,
                     None => return Err(Error::IllegalState("append refused a new batch".into())),

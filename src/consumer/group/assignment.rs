@@ -179,6 +179,7 @@ pub(super) mod tests {
                             error: ErrorCode::NONE,
                         })
                         .collect(),
+                    available: (0..*n as i32).collect(),
                 },
             );
         }
