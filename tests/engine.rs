@@ -2,12 +2,14 @@
 //! gives typed errors, never a panic or a hang; clients leave no thread behind; an idle
 //! client uses no CPU.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use kafka_sync::admin::AdminClient;
+use kafka_sync::admin::{AdminClient, ConfigResource};
 use kafka_sync::{Error, Producer};
 
 /// What the fake broker does after reading one request.
@@ -223,4 +225,46 @@ fn an_idle_client_uses_no_cpu() {
     eprintln!("idle I/O thread CPU over 10 s: {used:.3} s");
     // A busy loop or a short polling timer would burn seconds; allow scheduler noise.
     assert!(used < 0.05, "idle I/O thread used {used} s of CPU in 10 s");
+}
+
+/// A broker killed while it is being asked gives a typed error; once it is back, the
+/// same client gets answers again without being recreated.
+#[test]
+fn a_killed_broker_gives_a_typed_error_then_the_client_recovers() {
+    let _faults = common::cluster_fault_lock();
+    let admin = AdminClient::builder()
+        .bootstrap_servers(common::cluster_bootstrap())
+        .request_timeout(Duration::from_secs(2))
+        .default_api_timeout(Duration::from_secs(4))
+        .build()
+        .unwrap();
+    let node3 = ConfigResource::broker(3);
+    let ask = || {
+        admin
+            .describe_configs(std::slice::from_ref(&node3))
+            .and_then(|mut m| m.remove(&node3).expect("an answer for node 3"))
+    };
+    common::retry(
+        "node 3 answering",
+        Duration::from_secs(60),
+        Duration::from_millis(500),
+        || ask().map_err(|e| e.to_string()),
+    );
+    common::broker_ctl(&["kill", "3"]);
+    let err = ask().expect_err("node 3 is down");
+    assert!(
+        matches!(
+            err,
+            Error::Timeout { .. } | Error::Disconnected { .. } | Error::NoBrokersAvailable { .. }
+        ),
+        "{err}"
+    );
+    common::broker_ctl(&["restart", "3"]);
+    let recovered = common::retry(
+        "node 3 answering again",
+        Duration::from_secs(60),
+        Duration::from_millis(500),
+        || ask().map_err(|e| e.to_string()),
+    );
+    assert!(!recovered.is_empty());
 }
