@@ -1,6 +1,7 @@
 //! Consumer groups against the real broker (`tests/run` starts it): members share a
 //! topic's partitions, rebalance eagerly or cooperatively, take over from a member that
-//! closes or is killed (a kafka-python peer under `kill -9`), and see each other's commits.
+//! closes or is killed (a kafka-python peer under `kill -9`), see each other's commits,
+//! and follow the group coordinator when its broker dies (3-node cluster).
 //!
 //! Each member polls on its own thread, as an application would: rebalance callbacks run
 //! inside `poll`, and the group waits for them.
@@ -62,17 +63,30 @@ impl ConsumerRebalanceListener for Recorder {
     }
 }
 
+/// Work to run on a member's own thread, between polls.
+type Job = Box<dyn FnOnce(&mut Consumer) + Send>;
+
 /// A group member polling on its own thread until stopped, then closing.
 struct Member {
     state: Arc<Mutex<State>>,
     stop: Arc<AtomicBool>,
+    jobs: mpsc::Sender<Job>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Member {
     fn start(group: &str, topic: &str, strategies: &[AssignmentStrategy]) -> Member {
+        Member::start_on(&common::bootstrap(), group, topic, strategies)
+    }
+
+    fn start_on(
+        bootstrap: &str,
+        group: &str,
+        topic: &str,
+        strategies: &[AssignmentStrategy],
+    ) -> Member {
         let mut consumer = Consumer::builder()
-            .bootstrap_servers(common::bootstrap())
+            .bootstrap_servers(bootstrap)
             .client_id(common::unique_name("group-member"))
             .group_id(group)
             .partition_assignment_strategy(strategies)
@@ -87,8 +101,12 @@ impl Member {
             .expect("subscribe");
         let stop = Arc::new(AtomicBool::new(false));
         let (st, stopping) = (state.clone(), stop.clone());
+        let (jobs, queued) = mpsc::channel::<Job>();
         let thread = std::thread::spawn(move || {
             while !stopping.load(Ordering::Relaxed) {
+                while let Ok(job) = queued.try_recv() {
+                    job(&mut consumer);
+                }
                 let polled = consumer.poll(Duration::from_millis(100));
                 let mut s = st.lock().unwrap();
                 if let Err(e) = polled {
@@ -101,8 +119,23 @@ impl Member {
         Member {
             state,
             stop,
+            jobs,
             thread: Some(thread),
         }
+    }
+
+    /// Commits `offsets` from the member's thread and returns the outcome.
+    fn commit(
+        &self,
+        offsets: BTreeMap<TopicPartition, OffsetAndMetadata>,
+    ) -> kafka_sync::Result<()> {
+        let (tx, rx) = mpsc::channel();
+        let job: Job = Box::new(move |c| {
+            let _ = tx.send(c.commit_offsets(offsets));
+        });
+        self.jobs.send(job).expect("member thread");
+        rx.recv_timeout(Duration::from_secs(90))
+            .expect("commit outcome")
     }
 
     fn assignment(&self) -> BTreeSet<TopicPartition> {
@@ -381,4 +414,119 @@ fn takes_over_from_a_killed_kafka_python_member() {
         ours.seen()
     );
     ours.close();
+}
+
+/// Restarts a killed cluster node when dropped, so later tests find the cluster whole.
+struct RestartOnDrop(Option<String>);
+
+impl Drop for RestartOnDrop {
+    fn drop(&mut self) {
+        if let Some(node) = self.0.take() {
+            let _ = common::try_broker_ctl(&["restart", &node]);
+        }
+    }
+}
+
+/// The coordinator's broker id, the state and the member count of `group`, from
+/// `kafka-consumer-groups --describe --state`.
+fn group_state(bootstrap: &str, group: &str) -> Result<(String, String, usize), String> {
+    let out = common::try_broker_ctl(&[
+        "tool",
+        "consumer-groups",
+        "--bootstrap-server",
+        bootstrap,
+        "--describe",
+        "--group",
+        group,
+        "--state",
+    ])?;
+    // GROUP  COORDINATOR (ID)  ASSIGNMENT-STRATEGY  STATE  #MEMBERS
+    // g      127.0.0.1:19093  (2)  range  Stable  2
+    let line = out
+        .lines()
+        .find(|l| l.starts_with(group))
+        .ok_or_else(|| format!("no line for the group in: {out}"))?;
+    let parse = || {
+        let open = line.find('(')?;
+        let close = line[open..].find(')')? + open;
+        let id = line[open + 1..close].trim().to_string();
+        let rest: Vec<&str> = line[close + 1..].split_whitespace().collect();
+        let members = rest.last()?.parse().ok()?;
+        let state = rest.get(rest.len().checked_sub(2)?)?.to_string();
+        Some((id, state, members))
+    };
+    parse().ok_or_else(|| format!("unexpected line: {line}"))
+}
+
+#[test]
+fn members_follow_the_coordinator_when_its_broker_dies() {
+    let _lock = common::cluster_fault_lock();
+    let bs = common::cluster_bootstrap();
+    let topic = common::unique_name("group-failover");
+    common::kafka_python_create_topic(&bs, &topic, 4, 3);
+    let group = common::unique_name("group-failover");
+    let all = partitions(&topic, 4);
+    let range = [AssignmentStrategy::Range];
+
+    let a = Member::start_on(&bs, &group, &topic, &range);
+    let b = Member::start_on(&bs, &group, &topic, &range);
+    wait_until(
+        "two members to split four partitions",
+        Duration::from_secs(60),
+        &[&a, &b],
+        || split_evenly(&a, &b, &all),
+    );
+    let (victim, _, _) = common::retry(
+        "the group's coordinator",
+        Duration::from_secs(60),
+        Duration::from_millis(500),
+        || group_state(&bs, &group),
+    );
+    common::broker_ctl(&["kill", &victim]);
+    let mut restart = RestartOnDrop(Some(victim.clone()));
+
+    // The group moves to another broker. Once a session timeout (6 s) has passed there,
+    // only members that found the new coordinator and heartbeat to it are still in the
+    // group: both must be, splitting the partitions (after a rebalance if their sessions
+    // ran out during the move).
+    common::retry(
+        "the group to move to another coordinator",
+        Duration::from_secs(90),
+        Duration::from_secs(1),
+        || match group_state(&bs, &group)? {
+            (id, _, _) if id != victim => Ok(()),
+            other => Err(format!("{other:?}")),
+        },
+    );
+    std::thread::sleep(Duration::from_secs(8));
+    common::retry(
+        "both members stable at the new coordinator",
+        Duration::from_secs(60),
+        Duration::from_secs(1),
+        || match group_state(&bs, &group)? {
+            (_, state, 2) if state == "Stable" && split_evenly(&a, &b, &all) => Ok(()),
+            other => Err(format!(
+                "{other:?}; a {:?}; b {:?}",
+                a.state.lock().unwrap(),
+                b.state.lock().unwrap()
+            )),
+        },
+    );
+    // A member's commit reaches the new coordinator, and a consumer outside the group
+    // reads it there.
+    let tp = a.assignment().into_iter().next().expect("a partition");
+    a.commit(BTreeMap::from([(tp.clone(), OffsetAndMetadata::new(0))]))
+        .expect("commit after the coordinator moved");
+    let mut c = Consumer::builder()
+        .bootstrap_servers(&bs)
+        .group_id(&group)
+        .build()
+        .unwrap();
+    c.assign([tp.clone()]).unwrap();
+    assert_eq!(c.committed(&tp).unwrap().map(|o| o.offset), Some(0));
+    c.close(Duration::from_secs(10));
+    a.close();
+    b.close();
+    common::broker_ctl(&["restart", &victim]);
+    restart.0 = None;
 }

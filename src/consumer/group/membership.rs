@@ -500,9 +500,11 @@ impl Membership {
             .iter()
             .flat_map(|m| m.topics.iter().map(String::as_str))
             .collect();
+        // Topics the metadata lacks or reports an error for (a broker that just restarted
+        // may not know them yet) get one fresh metadata refresh before the assignment.
         let missing: Vec<String> = topics
             .iter()
-            .filter(|t| !meta.cluster.topics.contains_key(**t))
+            .filter(|t| meta.cluster.topic(t).is_none())
             .map(|t| (*t).to_owned())
             .collect();
         if !missing.is_empty() {
