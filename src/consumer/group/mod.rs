@@ -20,6 +20,7 @@ mod assignment;
 mod commits;
 mod coordinator_lookup;
 mod membership;
+mod outgoing;
 mod responses;
 mod run;
 mod timers;
