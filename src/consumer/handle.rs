@@ -535,6 +535,16 @@ impl<K, V> Consumer<K, V> {
     }
 }
 
+impl<K, V> std::fmt::Debug for Consumer<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Consumer")
+            .field("client_id", &self.core.config.client.client_id)
+            .field("group_id", &self.core.config.group_id)
+            .field("assignment", &self.core.assignment())
+            .finish_non_exhaustive()
+    }
+}
+
 impl<K, V> Drop for Consumer<K, V> {
     fn drop(&mut self) {
         if !self.closed {
