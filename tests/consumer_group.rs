@@ -364,7 +364,8 @@ fn takes_over_from_a_killed_kafka_python_member() {
         }
     });
     let wait_for_line = |want: &str| {
-        let deadline = Instant::now() + Duration::from_secs(60);
+        // kafka-python joins slowly when the machine is busy with the other group tests.
+        let deadline = Instant::now() + Duration::from_secs(120);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match lines.recv_timeout(left) {
