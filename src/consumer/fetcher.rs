@@ -441,13 +441,12 @@ impl Fetcher {
                     st.position = Position::At(offset);
                     self.buffer.push_item(Item::Position { tp, epoch, offset });
                 }
-                Ok(_) | Err(_) => {
-                    // Retry the lookup (leader moves, a timestamp past the end keeps -1: end).
+                // No offset at or after a timestamp: read from the end.
+                Ok(_) => st.position = Position::NeedsReset(OffsetSpec::Latest),
+                // The leader may have moved: learn where and look up again.
+                Err(_) => {
                     net.schedule.request_update();
-                    st.position = Position::NeedsReset(match &outcome {
-                        Ok(_) => OffsetSpec::Latest,
-                        Err(_) => reset_spec(&self.config),
-                    });
+                    st.position = Position::NeedsReset(reset_spec(&self.config));
                 }
             }
         }

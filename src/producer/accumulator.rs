@@ -6,7 +6,7 @@
 //! so at full speed there is about one wakeup per batch, not per record.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 
@@ -102,8 +102,10 @@ pub(crate) struct Accumulator {
     topics: RwLock<HashMap<Arc<str>, Arc<TopicQueues>>>,
     memory: Memory,
     batch_size: usize,
-    /// Records appended and not yet completed, for `flush`.
-    incomplete: Mutex<u64>,
+    /// Records appended and not yet completed, for `flush`. Incremented without a lock on
+    /// the per-record path; `all_complete` waits pair with `completion_lock`.
+    incomplete: AtomicU64,
+    completion_lock: Mutex<()>,
     all_complete: Condvar,
     /// Flushes in progress: while non-zero every batch is ready at once.
     flushing: AtomicUsize,
@@ -120,7 +122,8 @@ impl Accumulator {
                 limit: buffer_memory,
             },
             batch_size,
-            incomplete: Mutex::new(0),
+            incomplete: AtomicU64::new(0),
+            completion_lock: Mutex::new(()),
             all_complete: Condvar::new(),
             flushing: AtomicUsize::new(0),
             closed: AtomicBool::new(false),
@@ -263,16 +266,18 @@ impl Accumulator {
                 value_size: record.value.map_or(-1, |v| v.len() as i32),
             },
         );
+        // Counted while the partition is still locked, so the I/O thread cannot complete
+        // the batch before this record is counted.
+        self.incomplete.fetch_add(1, Ordering::SeqCst);
         drop(q);
-        *lock(&self.incomplete) += 1;
         Ok(Some(Appended { future, new_batch }))
     }
 
     /// Marks `records` records complete (delivered or failed).
     pub fn records_completed(&self, records: u64) {
-        let mut n = lock(&self.incomplete);
-        *n = n.saturating_sub(records);
-        if *n == 0 {
+        let _guard = lock(&self.completion_lock);
+        let before = self.incomplete.fetch_sub(records, Ordering::SeqCst);
+        if before <= records {
             self.all_complete.notify_all();
         }
     }
@@ -280,18 +285,22 @@ impl Accumulator {
     /// Blocks until every record appended so far completes, for at most `timeout`.
     pub fn wait_all_complete(&self, timeout: Duration) -> Result<()> {
         let deadline = Instant::now() + timeout;
-        let mut n = lock(&self.incomplete);
-        while *n > 0 {
+        let mut guard = lock(&self.completion_lock);
+        loop {
+            let n = self.incomplete.load(Ordering::SeqCst);
+            if n == 0 {
+                break;
+            }
             let now = Instant::now();
             if now >= deadline {
                 return Err(Error::timeout(
-                    format!("{} records to be delivered", *n),
+                    format!("{n} records to be delivered"),
                     timeout,
                 ));
             }
-            n = self
+            guard = self
                 .all_complete
-                .wait_timeout(n, deadline - now)
+                .wait_timeout(guard, deadline - now)
                 .map(|(g, _)| g)
                 .unwrap_or_else(|p| p.into_inner().0);
         }
