@@ -66,6 +66,7 @@ mod client_setters;
 pub mod config;
 pub mod consumer;
 mod error;
+mod fast_hash;
 pub mod net;
 pub mod producer;
 pub mod protocol;

@@ -45,6 +45,9 @@ struct PartitionState {
 pub(crate) type RecordSink<'a> =
     dyn FnMut(&Arc<str>, &TopicPartition, RawRecord) -> Result<()> + 'a;
 
+/// Between waits, auto-commit checks the clock once per this many records handed out.
+const AUTO_COMMIT_CLOCK_EVERY: usize = 64;
+
 type AsyncCommit = (Receiver<Result<()>>, Box<dyn FnOnce(Result<()>) + Send>);
 
 pub(crate) struct ConsumerCore {
@@ -60,6 +63,8 @@ pub(crate) struct ConsumerCore {
     pub(crate) listener: Option<Box<dyn ConsumerRebalanceListener>>,
     async_commits: Vec<AsyncCommit>,
     last_auto_commit: Instant,
+    /// Records handed out since auto-commit last looked at the clock.
+    handed_out_since_clock: usize,
     topic_names: HashMap<String, Arc<str>>,
 }
 
@@ -82,6 +87,7 @@ impl ConsumerCore {
             listener: None,
             async_commits: Vec::new(),
             last_auto_commit: Instant::now(),
+            handed_out_since_clock: 0,
             topic_names: HashMap::new(),
         }
     }
@@ -358,9 +364,15 @@ impl ConsumerCore {
         }
     }
 
-    fn maybe_auto_commit(&mut self) {
-        if !self.auto_commit() || self.last_auto_commit.elapsed() < self.config.auto_commit_interval
+    /// Commits consumed offsets when `auto_commit_interval` has passed. Between waits the
+    /// clock is read once per [`AUTO_COMMIT_CLOCK_EVERY`] records, not per record.
+    fn maybe_auto_commit(&mut self, waited: bool) {
+        if !self.auto_commit() || (!waited && self.handed_out_since_clock < AUTO_COMMIT_CLOCK_EVERY)
         {
+            return;
+        }
+        self.handed_out_since_clock = 0;
+        if self.last_auto_commit.elapsed() < self.config.auto_commit_interval {
             return;
         }
         self.last_auto_commit = Instant::now();
@@ -391,17 +403,17 @@ impl ConsumerCore {
 
     // ----- polling -----
 
-    /// Hands out up to `max` records through `sink`, waiting until `deadline` for the
+    /// Hands out up to `max` records through `sink`, waiting up to `timeout` for the
     /// first. Returns how many were handed out (0 on timeout).
     pub fn poll_raw(
         &mut self,
-        deadline: Option<Instant>,
+        timeout: Option<Duration>,
         max: usize,
         sink: &mut RecordSink<'_>,
     ) -> Result<usize> {
         self.clock.in_poll.store(true, Ordering::Relaxed);
         self.clock.polls.fetch_add(1, Ordering::Relaxed);
-        let result = self.poll_inner(deadline, max, sink);
+        let result = self.poll_inner(timeout, max, sink);
         self.clock.in_poll.store(false, Ordering::Relaxed);
         self.clock.polls.fetch_add(1, Ordering::Relaxed);
         result
@@ -409,23 +421,30 @@ impl ConsumerCore {
 
     fn poll_inner(
         &mut self,
-        deadline: Option<Instant>,
+        timeout: Option<Duration>,
         max: usize,
         sink: &mut RecordSink<'_>,
     ) -> Result<usize> {
+        // The clock is read only once records run out and a wait begins: handing out a
+        // buffered record costs less than reading it.
+        let mut deadline = None;
         if self.mode == Mode::None && self.assignment.is_empty() {
             return Err(Error::IllegalState(
                 "no subscription or assignment; call subscribe() or assign() first".into(),
             ));
         }
+        let mut waited = false;
         loop {
             self.finish_async_commits();
-            self.maybe_auto_commit();
+            self.maybe_auto_commit(waited);
             let n = self.drain_readers(max, sink)?;
             if n > 0 {
+                self.handed_out_since_clock += n;
                 return Ok(n);
             }
-            match self.pump(deadline)? {
+            waited = true;
+            let until = *deadline.get_or_insert_with(|| timeout.map(|t| Instant::now() + t));
+            match self.pump(until)? {
                 Pumped::TimedOut => return Ok(0),
                 Pumped::Progress => {}
             }
@@ -460,10 +479,8 @@ impl ConsumerCore {
                     if raw.leader_epoch.is_some() {
                         st.leader_epoch = raw.leader_epoch;
                     }
-                    let topic = reader.topic.clone();
-                    let tp = reader.tp.clone();
                     n += 1;
-                    sink(&topic, &tp, raw)?;
+                    sink(&reader.topic, &reader.tp, raw)?;
                 }
                 Some(Err(e)) => {
                     // The position stays at the bad record; seek past it to skip it.

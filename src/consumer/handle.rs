@@ -245,12 +245,16 @@ impl<K, V> Consumer<K, V> {
         max_records: usize,
     ) -> Result<HashMap<TopicPartition, Vec<ConsumerRecord<K, V>>>> {
         let mut out: HashMap<TopicPartition, Vec<ConsumerRecord<K, V>>> = HashMap::new();
-        let deadline = Some(Instant::now() + timeout);
         let (kd, vd) = (&self.key_deserializer, &self.value_deserializer);
         self.core
-            .poll_raw(deadline, max_records.max(1), &mut |topic, tp, raw| {
+            .poll_raw(Some(timeout), max_records.max(1), &mut |topic, tp, raw| {
                 let rec = to_record(topic, tp, raw, kd.as_ref(), vd.as_ref())?;
-                out.entry(tp.clone()).or_default().push(rec);
+                match out.get_mut(tp) {
+                    Some(records) => records.push(rec),
+                    None => {
+                        out.insert(tp.clone(), vec![rec]);
+                    }
+                }
                 Ok(())
             })?;
         Ok(out)
@@ -262,9 +266,8 @@ impl<K, V> Consumer<K, V> {
         timeout: Option<Duration>,
     ) -> Result<Option<ConsumerRecord<K, V>>> {
         let mut out = None;
-        let deadline = timeout.map(|t| Instant::now() + t);
         let (kd, vd) = (&self.key_deserializer, &self.value_deserializer);
-        self.core.poll_raw(deadline, 1, &mut |topic, tp, raw| {
+        self.core.poll_raw(timeout, 1, &mut |topic, tp, raw| {
             out = Some(to_record(topic, tp, raw, kd.as_ref(), vd.as_ref())?);
             Ok(())
         })?;

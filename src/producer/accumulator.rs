@@ -5,14 +5,16 @@
 //! only when a partition starts a new batch (its linger timer starts) or a batch fills up,
 //! so at full speed there is about one wakeup per batch, not per record.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
+use crate::fast_hash::FastHashMap;
 use crate::protocol::records::RecordBatchBuilder;
 
+use super::block_budget::BlockBudget;
 use super::future::{BatchCompletion, DeliveryFuture, RecordInfo};
 
 /// A batch that is still accepting records.
@@ -91,15 +93,32 @@ pub(crate) struct Appended {
     pub new_batch: bool,
 }
 
-/// `buffer_memory`: bytes held by unsent and in-flight batches.
+/// `buffer_memory`: bytes held by unsent and in-flight batches. Reserving is one atomic
+/// update; the lock and condition variable are only for senders that must wait.
 struct Memory {
-    used: Mutex<usize>,
-    freed: Condvar,
+    used: AtomicUsize,
     limit: usize,
+    /// Senders waiting for memory; `release` only takes the lock and notifies when
+    /// there are some.
+    waiters: AtomicUsize,
+    wait_lock: Mutex<()>,
+    freed: Condvar,
+}
+
+impl Memory {
+    /// Takes `size` bytes if they fit, or if nothing is held (one record larger than the
+    /// free space must still be able to go alone).
+    fn try_take(&self, size: usize) -> bool {
+        self.used
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |used| {
+                (used == 0 || used + size <= self.limit).then_some(used + size)
+            })
+            .is_ok()
+    }
 }
 
 pub(crate) struct Accumulator {
-    topics: RwLock<HashMap<Arc<str>, Arc<TopicQueues>>>,
+    topics: RwLock<FastHashMap<Arc<str>, Arc<TopicQueues>>>,
     memory: Memory,
     batch_size: usize,
     /// Records appended and not yet completed, for `flush`. Incremented without a lock on
@@ -115,11 +134,13 @@ pub(crate) struct Accumulator {
 impl Accumulator {
     pub fn new(batch_size: usize, buffer_memory: usize) -> Self {
         Accumulator {
-            topics: RwLock::new(HashMap::new()),
+            topics: RwLock::new(FastHashMap::default()),
             memory: Memory {
-                used: Mutex::new(0),
-                freed: Condvar::new(),
+                used: AtomicUsize::new(0),
                 limit: buffer_memory,
+                waiters: AtomicUsize::new(0),
+                wait_lock: Mutex::new(()),
+                freed: Condvar::new(),
             },
             batch_size,
             incomplete: AtomicU64::new(0),
@@ -164,42 +185,57 @@ impl Accumulator {
         read(&self.topics).values().cloned().collect()
     }
 
-    /// Blocks until `size` bytes of buffer memory are free, for at most `max_block`.
-    pub fn reserve(&self, size: usize, max_block: Duration) -> Result<()> {
-        let deadline = Instant::now() + max_block;
-        let mut used = lock(&self.memory.used);
-        while *used + size > self.memory.limit && *used > 0 {
-            if self.closed.load(Ordering::Relaxed) {
-                return Err(Error::Closed);
+    /// Blocks until `size` bytes of buffer memory are free, within the send's `max_block`.
+    pub fn reserve(&self, size: usize, budget: &mut BlockBudget) -> Result<()> {
+        if self.memory.try_take(size) {
+            return Ok(());
+        }
+        let deadline = budget.deadline();
+        let mut guard = lock(&self.memory.wait_lock);
+        self.memory.waiters.fetch_add(1, Ordering::SeqCst);
+        let result = loop {
+            if self.memory.try_take(size) {
+                break Ok(());
+            }
+            if self.closed.load(Ordering::SeqCst) {
+                break Err(Error::Closed);
             }
             let now = Instant::now();
             if now >= deadline {
-                return Err(Error::timeout(
+                break Err(Error::timeout(
                     format!("{size} bytes of buffer_memory (the producer is sending slower than records arrive)"),
-                    max_block,
+                    budget.max(),
                 ));
             }
-            used = self
+            guard = self
                 .memory
                 .freed
-                .wait_timeout(used, deadline - now)
+                .wait_timeout(guard, deadline - now)
                 .map(|(g, _)| g)
                 .unwrap_or_else(|p| p.into_inner().0);
-        }
-        *used += size;
-        Ok(())
+        };
+        self.memory.waiters.fetch_sub(1, Ordering::SeqCst);
+        result
     }
 
     /// Returns buffer memory held by a completed batch.
     pub fn release(&self, size: usize) {
-        let mut used = lock(&self.memory.used);
-        *used = used.saturating_sub(size);
-        drop(used);
-        self.memory.freed.notify_all();
+        let _ = self
+            .memory
+            .used
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |used| {
+                Some(used.saturating_sub(size))
+            });
+        // A waiter registers before it checks the memory, so either it sees what was just
+        // freed or it is counted here; the lock orders this notify after its wait began.
+        if self.memory.waiters.load(Ordering::SeqCst) > 0 {
+            drop(lock(&self.memory.wait_lock));
+            self.memory.freed.notify_all();
+        }
     }
 
     pub fn memory_used(&self) -> usize {
-        *lock(&self.memory.used)
+        self.memory.used.load(Ordering::SeqCst)
     }
 
     /// Appends one record to the partition's open batch, starting a new batch when the
@@ -216,7 +252,6 @@ impl Accumulator {
         record: &RecordRef<'_>,
         reserved: usize,
         abort_on_new_batch: bool,
-        now: Instant,
     ) -> Result<Option<Appended>> {
         if self.closed.load(Ordering::Relaxed) {
             self.release(reserved);
@@ -249,7 +284,8 @@ impl Accumulator {
         let batch = q.open.get_or_insert_with(|| OpenBatch {
             builder: RecordBatchBuilder::new(self.batch_size.max(reserved + 128)),
             completion: BatchCompletion::new(topic.name.clone(), partition),
-            created: now,
+            // The clock is read once per batch, under the lock, not once per record.
+            created: Instant::now(),
             reserved: 0,
         });
         let relative_offset = batch.builder.record_count() as i32;
@@ -322,6 +358,7 @@ impl Accumulator {
     /// Refuses new records from now on.
     pub fn close(&self) {
         self.closed.store(true, Ordering::SeqCst);
+        drop(lock(&self.memory.wait_lock));
         self.memory.freed.notify_all();
     }
 
@@ -340,4 +377,67 @@ fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
 
 fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
     l.write().unwrap_or_else(|p| p.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::thread;
+
+    fn budget(ms: u64) -> BlockBudget {
+        BlockBudget::new(Duration::from_millis(ms))
+    }
+
+    #[test]
+    fn reserve_takes_free_memory_and_lets_one_oversized_record_go_alone() {
+        let acc = Accumulator::new(1024, 1000);
+        acc.reserve(600, &mut budget(10)).unwrap();
+        acc.reserve(400, &mut budget(10)).unwrap();
+        assert_eq!(acc.memory_used(), 1000);
+        acc.release(1000);
+        // Larger than the whole limit, but nothing else is held.
+        acc.reserve(5000, &mut budget(10)).unwrap();
+        assert_eq!(acc.memory_used(), 5000);
+    }
+
+    #[test]
+    fn reserve_times_out_within_max_block_when_memory_stays_full() {
+        let acc = Accumulator::new(1024, 1000);
+        acc.reserve(900, &mut budget(10)).unwrap();
+        let start = Instant::now();
+        let err = acc.reserve(200, &mut budget(100)).unwrap_err();
+        assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
+        assert!(start.elapsed() >= Duration::from_millis(100));
+        assert!(start.elapsed() < Duration::from_secs(5));
+        assert_eq!(acc.memory_used(), 900, "a failed reserve holds nothing");
+    }
+
+    /// An accumulator whose memory is all held, and a thread waiting to reserve 500 bytes.
+    fn full_memory_and_a_waiter() -> (Arc<Accumulator>, thread::JoinHandle<Result<()>>) {
+        let acc = Arc::new(Accumulator::new(1024, 1000));
+        acc.reserve(1000, &mut budget(10)).unwrap();
+        let waiting = acc.clone();
+        let waiter = thread::spawn(move || waiting.reserve(500, &mut budget(10_000)));
+        (acc, waiter)
+    }
+
+    #[test]
+    fn a_waiting_reserve_wakes_when_memory_is_released() {
+        let (acc, waiter) = full_memory_and_a_waiter();
+        // Let the waiter block, then free memory: it must get it well before max_block.
+        thread::sleep(Duration::from_millis(50));
+        let start = Instant::now();
+        acc.release(1000);
+        waiter.join().unwrap().unwrap();
+        assert!(start.elapsed() < Duration::from_secs(5));
+        assert_eq!(acc.memory_used(), 500);
+    }
+
+    #[test]
+    fn close_wakes_a_waiting_reserve_with_closed() {
+        let (acc, waiter) = full_memory_and_a_waiter();
+        thread::sleep(Duration::from_millis(50));
+        acc.close();
+        assert!(matches!(waiter.join().unwrap(), Err(Error::Closed)));
+    }
 }

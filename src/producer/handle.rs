@@ -7,10 +7,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use crate::config::ProducerConfig;
 use crate::error::{Error, Result};
 use crate::net::io_thread::IoHandle;
-use crate::net::metadata::ClusterMetadata;
+use crate::net::metadata::{ClusterMetadata, TopicMetadata};
 use crate::protocol::records::RecordBatchBuilder;
 
 use super::accumulator::{Accumulator, RecordRef};
+use super::block_budget::BlockBudget;
 use super::builder::ProducerBuilder;
 use super::future::DeliveryFuture;
 use super::metrics::{Metrics, ProducerMetrics};
@@ -117,7 +118,7 @@ impl Producer {
     /// ```
     pub fn send(&self, record: ProducerRecord<'_>) -> Result<DeliveryFuture> {
         let inner = &*self.inner;
-        let start = Instant::now();
+        let mut budget = BlockBudget::new(inner.config.max_block);
         let headers: Vec<(&str, Option<&[u8]>)> = record
             .headers
             .iter()
@@ -137,32 +138,25 @@ impl Producer {
         if size > max {
             return Err(Error::RecordTooLarge { size, max });
         }
-        let metadata = self.topic_metadata(&record.topic, start)?;
-        let topic_meta = metadata.topic(&record.topic).ok_or_else(|| {
-            Error::timeout(
-                format!("metadata for topic {}", record.topic),
-                inner.config.max_block,
-            )
-        })?;
-        let count = topic_meta.partitions.len();
-        let available = &topic_meta.available;
-        let partition = match record.partition {
-            Some(p) if p < 0 || p as usize >= count => {
-                return Err(Error::InvalidArgument(format!(
+        let (count, partition) = self.with_topic(&record.topic, &mut budget, |t| {
+            let count = t.partitions.len();
+            match record.partition {
+                Some(p) if p < 0 || p as usize >= count => Err(Error::InvalidArgument(format!(
                     "partition {p} is not in topic {} ({count} partitions)",
                     record.topic
-                )))
+                ))),
+                Some(p) => Ok((count, p)),
+                None => Ok((
+                    count,
+                    inner
+                        .partitioner
+                        .partition(&record.topic, key, &t.available, count),
+                )),
             }
-            Some(p) => p,
-            None => inner
-                .partitioner
-                .partition(&record.topic, key, available, count),
-        };
+        })??;
         let queues = inner.acc.topic(&record.topic, count);
         let timestamp = record.timestamp.unwrap_or_else(now_millis);
-        let remaining = inner.config.max_block.saturating_sub(start.elapsed());
-        inner.acc.reserve(size, remaining)?;
-        let now = Instant::now();
+        inner.acc.reserve(size, &mut budget)?;
         let parts = RecordRef {
             timestamp,
             key,
@@ -170,21 +164,17 @@ impl Producer {
             headers: &headers,
         };
         let sticky = record.partition.is_none() && key.is_none();
-        let appended = match inner
-            .acc
-            .append(&queues, partition, &parts, size, sticky, now)?
-        {
+        let appended = match inner.acc.append(&queues, partition, &parts, size, sticky)? {
             Some(a) => a,
             None => {
                 // Sticky partitioning (KIP-480): the keyless record would start a new
                 // batch, so the topic moves to another partition first.
-                inner
-                    .partitioner
-                    .on_new_batch(&record.topic, partition, available, count);
-                let moved = inner
-                    .partitioner
-                    .partition(&record.topic, None, available, count);
-                match inner.acc.append(&queues, moved, &parts, size, false, now)? {
+                let moved = self.with_topic(&record.topic, &mut budget, |t| {
+                    let p = &inner.partitioner;
+                    p.on_new_batch(&record.topic, partition, &t.available, count);
+                    p.partition(&record.topic, None, &t.available, count)
+                })?;
+                match inner.acc.append(&queues, moved, &parts, size, false)? {
                     Some(a) => a,
                     None => return Err(Error::IllegalState("append refused a new batch".into())),
                 }
@@ -198,32 +188,55 @@ impl Producer {
         Ok(appended.future)
     }
 
-    /// The metadata snapshot once it knows `topic`, fetching it if needed.
-    fn topic_metadata(&self, topic: &str, start: Instant) -> Result<Arc<ClusterMetadata>> {
-        let inner = &*self.inner;
-        let metadata = inner.io.metadata.load();
-        if metadata
-            .topic(topic)
-            .is_some_and(|t| !t.partitions.is_empty())
-        {
-            return Ok(metadata);
+    /// Runs `f` on the topic's metadata, first fetching it if the topic is not known yet
+    /// (within the send's `max_block`). One map lookup when it is known.
+    fn with_topic<R>(
+        &self,
+        topic: &str,
+        budget: &mut BlockBudget,
+        f: impl FnOnce(&TopicMetadata) -> R,
+    ) -> Result<R> {
+        fn known<'m>(m: &'m ClusterMetadata, topic: &str) -> Option<&'m TopicMetadata> {
+            m.topic(topic).filter(|t| !t.partitions.is_empty())
         }
+        let metadata = self.inner.io.metadata.load();
+        if let Some(t) = known(&metadata, topic) {
+            return Ok(f(t));
+        }
+        let metadata = self.wait_for_topic(topic, budget)?;
+        match known(&metadata, topic) {
+            Some(t) => Ok(f(t)),
+            None => Err(Error::timeout(
+                format!("metadata for topic {topic}"),
+                budget.max(),
+            )),
+        }
+    }
+
+    /// Asks the I/O thread for `topic`'s metadata and waits for it.
+    fn wait_for_topic(
+        &self,
+        topic: &str,
+        budget: &mut BlockBudget,
+    ) -> Result<Arc<ClusterMetadata>> {
+        let inner = &*self.inner;
         if topic.is_empty() {
             return Err(Error::InvalidArgument("topic name is empty".into()));
         }
-        let deadline = start + inner.config.max_block;
+        let deadline = budget.deadline();
         let (reply, rx) = sync_channel(1);
         inner.io.send(ProducerCommand::WaitForTopic {
             topic: topic.to_owned(),
             deadline,
             reply,
         })?;
-        match rx.recv_timeout(inner.config.max_block + Duration::from_secs(1)) {
+        let wait = deadline.saturating_duration_since(Instant::now()) + Duration::from_secs(1);
+        match rx.recv_timeout(wait) {
             Ok(Ok(())) => Ok(inner.io.metadata.load()),
             Ok(Err(e)) => Err(e),
             Err(_) => Err(Error::timeout(
                 format!("metadata for topic {topic}"),
-                inner.config.max_block,
+                budget.max(),
             )),
         }
     }
@@ -287,10 +300,10 @@ impl Producer {
     /// # Ok(()) }
     /// ```
     pub fn partitions_for(&self, topic: &str) -> Result<Vec<i32>> {
-        let m = self.topic_metadata(topic, Instant::now())?;
-        Ok(m.topic(topic)
-            .map(|t| t.partitions.iter().map(|p| p.partition).collect())
-            .unwrap_or_default())
+        let mut budget = BlockBudget::new(self.inner.config.max_block);
+        self.with_topic(topic, &mut budget, |t| {
+            t.partitions.iter().map(|p| p.partition).collect()
+        })
     }
 
     /// A snapshot of the producer's counters.

@@ -2,6 +2,7 @@
 //! futures, Java-compatible partitioning, retries and idempotence.
 
 mod accumulator;
+mod block_budget;
 mod builder;
 mod future;
 mod handle;

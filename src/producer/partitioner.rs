@@ -2,9 +2,9 @@
 //! partitioning (KIP-480) for records without one, and the [`Partitioner`] trait for
 //! custom schemes.
 
-use std::collections::HashMap;
 use std::sync::Mutex;
 
+use crate::fast_hash::FastHashMap;
 use crate::net::backoff::next_random;
 use crate::protocol::murmur2;
 
@@ -45,7 +45,7 @@ pub trait Partitioner: Send + Sync {
 /// ```
 #[derive(Debug, Default)]
 pub struct DefaultPartitioner {
-    sticky: Mutex<HashMap<String, i32>>,
+    sticky: Mutex<FastHashMap<String, i32>>,
 }
 
 impl DefaultPartitioner {
