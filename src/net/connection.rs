@@ -5,7 +5,7 @@
 //! place reserved here and are not yet implemented.
 
 use std::collections::VecDeque;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -154,28 +154,12 @@ impl<X> Connection<X> {
     /// request's is a protocol error.
     pub fn read(&mut self, now: Instant, out: &mut Vec<Answered<X>>) -> Result<(), ReadError> {
         loop {
-            let buf = self.decoder.buffer_mut();
-            let len = buf.len();
-            let want = 64 * 1024;
-            buf.resize(len + want, 0);
-            match self.stream.read(&mut buf[len..]) {
-                Ok(0) => {
-                    buf.truncate(len);
-                    return Err(ReadError::Closed);
-                }
-                Ok(n) => {
-                    buf.truncate(len + n);
-                    self.last_activity = now;
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    buf.truncate(len);
-                    break;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => buf.truncate(len),
-                Err(e) => {
-                    buf.truncate(len);
-                    return Err(ReadError::Io(e));
-                }
+            match self.decoder.read_from(&mut self.stream) {
+                Ok(0) => return Err(ReadError::Closed),
+                Ok(_) => self.last_activity = now,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(ReadError::Io(e)),
             }
             self.split_frames(out)?;
         }

@@ -1,5 +1,7 @@
 //! Splitting a byte stream into size-prefixed frames.
 
+use std::io::{self, Read};
+
 use bytes::{Buf, Bytes, BytesMut};
 
 use super::codec::{DecodeError, Reader};
@@ -88,48 +90,77 @@ pub fn split_response(
     Ok((header, r))
 }
 
-/// Accumulates bytes read from a socket and splits off complete frames without copying.
+/// Splits a byte stream into frames. Frames come out as zero-copy slices of the read
+/// buffer.
+///
+/// The buffer is `[filled bytes | spare]`. Spare space is zeroed once when it is added
+/// and reused by later reads, so a read that returns little (or `WouldBlock`, which every
+/// readiness event ends with) costs no memset; each byte received is zeroed once.
 ///
 /// # Examples
 /// ```
 /// use kafka_sync::protocol::frame::FrameDecoder;
 /// let mut d = FrameDecoder::new(1024);
-/// d.buffer_mut().extend_from_slice(&[0, 0, 0, 2, 7]);
+/// d.extend_from_slice(&[0, 0, 0, 2, 7]);
 /// assert_eq!(d.next_frame().unwrap(), None);
-/// d.buffer_mut().extend_from_slice(&[8, 0]);
+/// d.extend_from_slice(&[8, 0]);
 /// assert_eq!(d.next_frame().unwrap().as_deref(), Some(&[7u8, 8][..]));
 /// ```
 #[derive(Debug)]
 pub struct FrameDecoder {
     buf: BytesMut,
+    /// Bytes of `buf` received and not yet split off as frames.
+    filled: usize,
     max: usize,
 }
 
+/// A read asks for at least this much room.
+const MIN_READ: usize = 64 * 1024;
+
 impl FrameDecoder {
-    /// A decoder accepting frames up to `max` bytes.
+    /// A decoder refusing frames over `max` bytes.
     pub fn new(max: usize) -> Self {
         FrameDecoder {
-            buf: BytesMut::with_capacity(64 * 1024),
+            buf: BytesMut::new(),
+            filled: 0,
             max,
         }
     }
 
-    /// The buffer to append received bytes to.
-    pub fn buffer_mut(&mut self) -> &mut BytesMut {
-        &mut self.buf
+    /// Appends received bytes.
+    pub fn extend_from_slice(&mut self, data: &[u8]) {
+        self.buf.truncate(self.filled);
+        self.buf.extend_from_slice(data);
+        self.filled = self.buf.len();
     }
 
-    /// The next complete frame's body (without the size prefix), if one is buffered.
+    /// Reads once from `src` into the buffer: as much as the current frame still needs,
+    /// and at least [`MIN_READ`] bytes of room. Returns what `read` returned.
+    pub fn read_from(&mut self, src: &mut impl Read) -> io::Result<usize> {
+        let pending = frame_size(&self.buf[..self.filled], self.max)
+            .ok()
+            .flatten()
+            .map_or(0, |size| (4 + size).saturating_sub(self.filled));
+        let room = pending.max(MIN_READ);
+        if self.buf.len() < self.filled + room {
+            self.buf.resize(self.filled + room, 0);
+        }
+        let n = src.read(&mut self.buf[self.filled..])?;
+        self.filled += n;
+        Ok(n)
+    }
+
+    /// The next complete frame without its size prefix, `Ok(None)` if more bytes are
+    /// needed, or an error for a bad size prefix.
     pub fn next_frame(&mut self) -> Result<Option<Bytes>, FrameError> {
-        let Some(size) = frame_size(&self.buf, self.max)? else {
+        let Some(size) = frame_size(&self.buf[..self.filled], self.max)? else {
             return Ok(None);
         };
-        if self.buf.len() < 4 + size {
-            // Make room for the rest of the frame in one allocation.
-            self.buf.reserve(4 + size - self.buf.len());
+        if self.filled < 4 + size {
             return Ok(None);
         }
         self.buf.advance(4);
+        self.filled -= 4 + size;
         Ok(Some(self.buf.split_to(size).freeze()))
     }
 }
@@ -149,7 +180,7 @@ mod tests {
             Err(FrameError::TooLarge { .. })
         ));
         let mut d = FrameDecoder::new(10);
-        d.buffer_mut().extend_from_slice(&[0x7f, 0xff, 0xff, 0xff]);
+        d.extend_from_slice(&[0x7f, 0xff, 0xff, 0xff]);
         assert!(d.next_frame().is_err());
     }
 
@@ -185,8 +216,8 @@ mod tests {
     #[test]
     fn frames_are_slices_of_the_read_buffer() {
         let mut d = FrameDecoder::new(100);
-        d.buffer_mut().extend_from_slice(&[0, 0, 0, 3, 1, 2, 3]);
-        let start = d.buffer_mut().as_ptr() as usize;
+        d.extend_from_slice(&[0, 0, 0, 3, 1, 2, 3]);
+        let start = d.buf.as_ptr() as usize;
         let frame = d.next_frame().unwrap().unwrap();
         assert_eq!(frame.as_ptr() as usize, start + 4);
     }
@@ -197,7 +228,7 @@ mod tests {
             let mut d = FrameDecoder::new(64);
             let mut total = 0;
             for piece in data.chunks(chunk) {
-                d.buffer_mut().extend_from_slice(piece);
+                d.extend_from_slice(piece);
                 loop {
                     match d.next_frame() {
                         Ok(Some(f)) => {
@@ -216,12 +247,63 @@ mod tests {
     #[test]
     fn splits_several_frames_from_one_read() {
         let mut d = FrameDecoder::new(100);
-        d.buffer_mut()
-            .extend_from_slice(&[0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 2, 2]);
+        d.extend_from_slice(&[0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 2, 2]);
         assert_eq!(d.next_frame().unwrap().as_deref(), Some(&[1u8][..]));
         assert_eq!(d.next_frame().unwrap().as_deref(), Some(&[][..]));
         assert_eq!(d.next_frame().unwrap(), None);
-        d.buffer_mut().extend_from_slice(&[3]);
+        d.extend_from_slice(&[3]);
         assert_eq!(d.next_frame().unwrap().as_deref(), Some(&[2u8, 3][..]));
+    }
+
+    /// Hands out its bytes in reads of at most `chunk`, recording how much room each
+    /// read offered, then says `WouldBlock`.
+    struct Trickle {
+        data: Vec<u8>,
+        chunk: usize,
+        offered: Vec<usize>,
+    }
+
+    impl Read for Trickle {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            self.offered.push(out.len());
+            if self.data.is_empty() {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            let n = self.chunk.min(out.len()).min(self.data.len());
+            out[..n].copy_from_slice(&self.data[..n]);
+            self.data.drain(..n);
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn reads_offer_room_for_the_whole_pending_frame() {
+        let size = 300 * 1024;
+        let mut data = (size as u32).to_be_bytes().to_vec();
+        data.extend((0..size).map(|i| i as u8));
+        data.extend_from_slice(&[0, 0, 0, 1, 42]);
+        let mut src = Trickle {
+            data,
+            chunk: 100 * 1024,
+            offered: Vec::new(),
+        };
+        let mut d = FrameDecoder::new(1 << 20);
+        let mut frames = Vec::new();
+        loop {
+            match d.read_from(&mut src) {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => panic!("{e}"),
+            }
+            while let Some(f) = d.next_frame().unwrap() {
+                frames.push(f);
+            }
+        }
+        assert_eq!(frames.len(), 2);
+        assert_eq!(frames[0].len(), size);
+        assert!(frames[0].iter().enumerate().all(|(i, &b)| b == i as u8));
+        assert_eq!(&frames[1][..], &[42]);
+        // Once the size prefix is known, a read offers room for all that is missing.
+        assert!(src.offered[1] >= size + 4 - 100 * 1024, "{:?}", src.offered);
     }
 }

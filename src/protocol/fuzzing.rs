@@ -148,7 +148,7 @@ pub fn fuzz_record_round_trip(data: &[u8]) {
 pub fn fuzz_frame(data: &[u8]) {
     let mut decoder = crate::protocol::frame::FrameDecoder::new(64 * 1024);
     for chunk in data.chunks(7) {
-        decoder.buffer_mut().extend_from_slice(chunk);
+        decoder.extend_from_slice(chunk);
         while let Ok(Some(_)) = decoder.next_frame() {}
     }
 }
