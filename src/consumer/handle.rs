@@ -572,15 +572,10 @@ fn to_record<K, V>(
         timestamp_type: raw.timestamp_type,
         serialized_key_size: r.key.as_ref().map_or(-1, |k| k.len() as i32),
         serialized_value_size: r.value.as_ref().map_or(-1, |v| v.len() as i32),
-        key: r
-            .key
-            .as_ref()
-            .map(|k| kd.deserialize(topic, k))
-            .transpose()?,
+        key: r.key.map(|k| kd.deserialize_owned(topic, k)).transpose()?,
         value: r
             .value
-            .as_ref()
-            .map(|v| vd.deserialize(topic, v))
+            .map(|v| vd.deserialize_owned(topic, v))
             .transpose()?,
         headers: r.headers,
         leader_epoch: raw.leader_epoch,

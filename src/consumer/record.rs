@@ -109,6 +109,12 @@ impl OffsetAndMetadata {
 pub trait Deserializer<T>: Send {
     /// Decodes one key or value.
     fn deserialize(&self, topic: &str, data: &Bytes) -> Result<T, crate::Error>;
+
+    /// Decodes one key or value the consumer no longer needs. Override it when `T` can
+    /// take `data` as it is, saving a reference-count round trip per record.
+    fn deserialize_owned(&self, topic: &str, data: Bytes) -> Result<T, crate::Error> {
+        self.deserialize(topic, &data)
+    }
 }
 
 impl<T, E, F> Deserializer<T> for F
@@ -128,5 +134,9 @@ pub struct BytesDeserializer;
 impl Deserializer<Bytes> for BytesDeserializer {
     fn deserialize(&self, _topic: &str, data: &Bytes) -> Result<Bytes, crate::Error> {
         Ok(data.clone())
+    }
+
+    fn deserialize_owned(&self, _topic: &str, data: Bytes) -> Result<Bytes, crate::Error> {
+        Ok(data)
     }
 }
