@@ -141,9 +141,11 @@ impl FrameDecoder {
             .ok()
             .flatten()
             .map_or(0, |size| (4 + size).saturating_sub(self.filled));
-        let room = pending.max(MIN_READ);
-        if self.buf.len() < self.filled + room {
-            self.buf.resize(self.filled + room, 0);
+        // Grow only when the spare space is short of the pending frame or half a
+        // MIN_READ: small responses then reuse the spare space many times over.
+        if self.buf.len() - self.filled < pending.max(MIN_READ / 2) {
+            self.buf.truncate(self.filled);
+            self.buf.resize(self.filled + pending.max(MIN_READ), 0);
         }
         let n = src.read(&mut self.buf[self.filled..])?;
         self.filled += n;
