@@ -412,10 +412,10 @@ impl ConsumerCore {
         sink: &mut RecordSink<'_>,
     ) -> Result<usize> {
         self.clock.in_poll.store(true, Ordering::Relaxed);
-        self.clock.polls.fetch_add(1, Ordering::Relaxed);
+        self.clock.count_poll();
         let result = self.poll_inner(timeout, max, sink);
         self.clock.in_poll.store(false, Ordering::Relaxed);
-        self.clock.polls.fetch_add(1, Ordering::Relaxed);
+        self.clock.count_poll();
         result
     }
 

@@ -91,8 +91,16 @@ impl From<RpcId> for ConsumerCtx {
 pub(crate) struct PollClock {
     /// True while the user thread is inside `poll`/`next`.
     pub in_poll: AtomicBool,
-    /// Bumped on every poll.
+    /// Bumped on entering and leaving every poll.
     pub polls: AtomicU64,
+}
+
+impl PollClock {
+    /// Bumps `polls`. Only the polling thread calls it, so a plain load and store suffice.
+    pub fn count_poll(&self) {
+        let n = self.polls.load(Ordering::Relaxed);
+        self.polls.store(n.wrapping_add(1), Ordering::Relaxed);
+    }
 }
 
 enum Subscription {
