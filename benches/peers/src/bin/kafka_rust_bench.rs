@@ -1,0 +1,124 @@
+//! The benchmark driver for kafka-rust (the `kafka` crate). It speaks the old protocol
+//! versions Kafka 4.x removed, so it runs against a Kafka 3.9 broker.
+//!
+//! Setting mapping: `--acks` → RequiredAcks::One / All; `--compression` → gzip or snappy
+//! (the crate has no lz4 or zstd); there is no idempotence and no linger: records go out
+//! with `send_all` in chunks of about `--batch-size` bytes, the crate's batching unit.
+//! Consumers: no group, from the earliest offset, CRC validation on, the per-partition
+//! fetch size from `--max-partition-fetch-bytes`, fetch min bytes 1, max wait 500 ms.
+
+use std::time::{Duration, Instant};
+
+use kafka::client::{Compression, FetchOffset, RequiredAcks};
+use kafka::consumer::Consumer;
+use kafka::producer::{Producer, Record};
+use kafka_sync_bench_peers::{
+    fail, unsupported, Args, Mode, Pacer, Report, FETCH_MAX_WAIT_MS, FETCH_MIN_BYTES, STALL_TIMEOUT,
+};
+
+const CLIENT: &str = "kafka-rust";
+
+fn main() {
+    let args = Args::from_env();
+    match args.mode {
+        Mode::Produce => produce(&args),
+        Mode::Consume => consume(&args),
+        Mode::Latency => unsupported("latency mode (no per-record delivery to time)"),
+    }
+    .print();
+}
+
+fn produce(args: &Args) -> Report {
+    if args.idempotence {
+        unsupported("idempotence");
+    }
+    let compression = match args.compression.as_str() {
+        "none" => Compression::NONE,
+        "gzip" => Compression::GZIP,
+        "snappy" => Compression::SNAPPY,
+        other => unsupported(format!("compression {other}")),
+    };
+    let payloads = args.payloads();
+    let mut p = Producer::from_hosts(vec![args.bootstrap.clone()])
+        .with_ack_timeout(Duration::from_secs(30))
+        .with_required_acks(if args.acks == "all" {
+            RequiredAcks::All
+        } else {
+            RequiredAcks::One
+        })
+        .with_compression(compression)
+        .create()
+        .unwrap_or_else(|e| fail(format!("producer: {e}")));
+    let per_chunk = (args.batch_size / payloads.get(0).len().max(1)).max(1) as u64;
+    let pacer = Pacer::start(args.rate);
+    let start = Instant::now();
+    let (mut bytes, mut i) = (0u64, 0u64);
+    while i < args.records {
+        let end = (i + per_chunk).min(args.records);
+        // Paced by chunk: the crate sends a chunk as one blocking request.
+        pacer.wait(i);
+        let chunk: Vec<Record<'_, (), &[u8]>> = (i..end)
+            .map(|j| Record::from_value(args.topic.as_str(), payloads.get(j)))
+            .collect();
+        bytes += chunk.iter().map(|r| r.value.len() as u64).sum::<u64>();
+        for confirm in p
+            .send_all(&chunk)
+            .unwrap_or_else(|e| fail(format!("send: {e}")))
+        {
+            if let Some(e) = confirm
+                .partition_confirms
+                .iter()
+                .find_map(|c| c.offset.err())
+            {
+                fail(format!("send: {e:?}"));
+            }
+        }
+        i = end;
+    }
+    Report {
+        client: CLIENT,
+        mode: Mode::Produce,
+        records: args.records,
+        bytes,
+        elapsed: start.elapsed(),
+        errors: 0,
+        latencies_ns: None,
+    }
+}
+
+fn consume(args: &Args) -> Report {
+    let mut c = Consumer::from_hosts(vec![args.bootstrap.clone()])
+        .with_topic(args.topic.clone())
+        .with_fallback_offset(FetchOffset::Earliest)
+        .with_fetch_min_bytes(FETCH_MIN_BYTES as i32)
+        .with_fetch_max_wait_time(Duration::from_millis(FETCH_MAX_WAIT_MS))
+        .with_fetch_max_bytes_per_partition(args.max_partition_fetch_bytes as i32)
+        .with_fetch_crc_validation(true)
+        .create()
+        .unwrap_or_else(|e| fail(format!("consumer: {e}")));
+    let start = Instant::now();
+    let (mut n, mut bytes) = (0u64, 0u64);
+    let mut last = Instant::now();
+    while n < args.records {
+        let sets = c.poll().unwrap_or_else(|e| fail(format!("consume: {e}")));
+        if sets.is_empty() && last.elapsed() > STALL_TIMEOUT {
+            fail(format!("only {n} of {} records arrived", args.records));
+        }
+        for set in sets.iter() {
+            for m in set.messages() {
+                bytes += m.value.len() as u64;
+                n += 1;
+                last = Instant::now();
+            }
+        }
+    }
+    Report {
+        client: CLIENT,
+        mode: Mode::Consume,
+        records: n,
+        bytes,
+        elapsed: start.elapsed(),
+        errors: 0,
+        latencies_ns: None,
+    }
+}
