@@ -200,6 +200,12 @@ impl Sender {
                 if !net.ready_or_connect(leader, now) {
                     continue;
                 }
+                // max_in_flight_requests_per_connection: a node at the limit gets no new
+                // request until a response frees a slot (which wakes this loop). Without
+                // the check, requests pile up in the socket buffer beyond buffer_memory.
+                if !per_node.contains_key(&leader) && !net.can_send(leader) {
+                    continue;
+                }
                 // Retries go first, one at a time, so sequence order holds.
                 let batch = if let Some(first) = state.retries.front() {
                     if state.in_flight > 0 {
