@@ -413,6 +413,10 @@ impl ConsumerCore {
     ) -> Result<usize> {
         self.clock.in_poll.store(true, Ordering::Relaxed);
         self.clock.count_poll();
+        if self.clock.wake_on_poll.load(Ordering::Relaxed) {
+            self.clock.wake_on_poll.store(false, Ordering::Relaxed);
+            self.io.wake();
+        }
         let result = self.poll_inner(timeout, max, sink);
         self.clock.in_poll.store(false, Ordering::Relaxed);
         self.clock.count_poll();

@@ -93,6 +93,9 @@ pub(crate) struct PollClock {
     pub in_poll: AtomicBool,
     /// Bumped on entering and leaving every poll.
     pub polls: AtomicU64,
+    /// Set by the I/O thread when it waits for the next poll to rejoin the group (after
+    /// `max_poll_interval` ran out): the poll must wake it, as nothing else will.
+    pub wake_on_poll: AtomicBool,
 }
 
 impl PollClock {
@@ -412,6 +415,9 @@ impl Driver for ConsumerDriver {
 
     fn poll(&mut self, net: &mut Network<ConsumerCtx>, now: Instant) -> Option<Instant> {
         self.note_user_polls(now);
+        if self.group.as_ref().is_some_and(|g| g.awaits_user_poll()) {
+            self.clock.wake_on_poll.store(true, Ordering::Relaxed);
+        }
         self.refresh_pattern(net);
         let mut next = self.answer_topic_waiters(net, now);
         if let Some(t) = self.committed_retry_at {

@@ -40,7 +40,7 @@ use crate::TopicPartition;
 
 use commits::{CommitReply, Commits};
 use coordinator_lookup::CoordinatorLookup;
-use membership::Membership;
+use membership::{Membership, Phase};
 
 /// The protocol type of consumer groups.
 pub(super) const PROTOCOL_TYPE: &str = "consumer";
@@ -188,6 +188,12 @@ impl GroupCoordinator {
     /// The user thread finished `on_partitions_revoked`.
     pub fn revoke_done(&mut self) {
         self.member.revoke_done();
+    }
+
+    /// True after `max_poll_interval` ran out: only the user's next poll brings the
+    /// member back, and nothing else on the network will wake the I/O thread for it.
+    pub fn awaits_user_poll(&self) -> bool {
+        self.member.phase == Phase::PollTimedOut
     }
 
     /// The user thread polled (resets the max_poll_interval clock).
