@@ -49,6 +49,10 @@ def fail(msg):
     sys.exit(1)
 
 
+def stalled(n, want):
+    fail(f"timeout: no record for {STALL_TIMEOUT_MS // 1000} s, {n} of {want} records arrived")
+
+
 def payloads(a):
     with open(a.payload, "rb") as f:
         lines = [l for l in f.read().split(b"\n") if l]
@@ -167,7 +171,7 @@ def consume(a):
             break
     elapsed = time.monotonic() - start
     if n < a.records:
-        fail(f"only {n} of {a.records} records arrived")
+        stalled(n, a.records)
     report("consume", n, nbytes, elapsed, 0)
 
 
@@ -202,7 +206,7 @@ def latency(a):
     reader.join()
     elapsed = time.monotonic() - start
     if len(latencies) < a.records:
-        fail(f"only {len(latencies)} of {a.records} records arrived")
+        stalled(len(latencies), a.records)
     report("latency", a.records, nbytes, elapsed, errors[0], latencies)
 
 

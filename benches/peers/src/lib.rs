@@ -279,6 +279,14 @@ pub fn fail(msg: impl std::fmt::Display) -> ! {
     std::process::exit(1)
 }
 
+/// Exits 1: the consumer received nothing for [`STALL_TIMEOUT`].
+pub fn stalled(n: u64, want: u64) -> ! {
+    fail(format!(
+        "timeout: no record for {} s, {n} of {want} records arrived",
+        STALL_TIMEOUT.as_secs()
+    ))
+}
+
 /// Exits 3: the client cannot run this workload.
 pub fn unsupported(what: impl std::fmt::Display) -> ! {
     eprintln!("unsupported: {what}");

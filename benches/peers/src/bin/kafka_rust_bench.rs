@@ -2,8 +2,10 @@
 //! versions Kafka 4.x removed, so it runs against a Kafka 3.9 broker.
 //!
 //! Setting mapping: `--acks` → RequiredAcks::One / All; `--compression` → gzip or snappy
-//! (the crate has no lz4 or zstd); there is no idempotence and no linger: records go out
-//! with `send_all` in chunks of about `--batch-size` bytes, the crate's batching unit.
+//! (the crate has no lz4 or zstd: exit 3); there is no idempotence (exit 3) and no linger:
+//! records go out with `send_all` in chunks of about `--batch-size` bytes, the crate's
+//! batching unit (`--linger-ms` is ignored). With `--rate`, a chunk holds the records
+//! already due. No latency mode (exit 3).
 //! Consumers: no group, from the earliest offset, CRC validation on, the per-partition
 //! fetch size from `--max-partition-fetch-bytes`, fetch min bytes 1, max wait 500 ms.
 
@@ -13,7 +15,7 @@ use kafka::client::{Compression, FetchOffset, RequiredAcks};
 use kafka::consumer::Consumer;
 use kafka::producer::{Producer, Record};
 use kafka_sync_bench_peers::{
-    fail, unsupported, Args, Mode, Pacer, Report, FETCH_MAX_WAIT_MS, FETCH_MIN_BYTES, STALL_TIMEOUT,
+    fail, stalled, unsupported, Args, Mode, Pacer, Report, FETCH_MAX_WAIT_MS, FETCH_MIN_BYTES, STALL_TIMEOUT,
 };
 
 const CLIENT: &str = "kafka-rust";
@@ -26,6 +28,23 @@ fn main() {
         Mode::Latency => unsupported("latency mode (no per-record delivery to time)"),
     }
     .print();
+}
+
+/// Fails with the client's error, explaining the usual one: Kafka 4.x closes the
+/// connection on the request versions kafka-rust sends (Metadata v0, Produce v0, ...).
+fn kafka_fail(what: &str, e: kafka::Error) -> ! {
+    let eof = match &e {
+        kafka::Error::Io(io) => io.kind() == std::io::ErrorKind::UnexpectedEof,
+        kafka::Error::UnexpectedEOF => true,
+        _ => false,
+    };
+    if eof {
+        fail(format!(
+            "{what}: {e} (the broker closed the connection: kafka-rust only speaks request \
+             versions that Kafka 4.0 removed; run it against a Kafka 3.x broker)"
+        ))
+    }
+    fail(format!("{what}: {e}"))
 }
 
 fn produce(args: &Args) -> Report {
@@ -48,22 +67,32 @@ fn produce(args: &Args) -> Report {
         })
         .with_compression(compression)
         .create()
-        .unwrap_or_else(|e| fail(format!("producer: {e}")));
+        .unwrap_or_else(|e| kafka_fail("producer", e));
     let per_chunk = (args.batch_size / payloads.get(0).len().max(1)).max(1) as u64;
     let pacer = Pacer::start(args.rate);
     let start = Instant::now();
     let (mut bytes, mut i) = (0u64, 0u64);
+    let mut chunk: Vec<Record<'_, (), &[u8]>> = Vec::with_capacity(per_chunk as usize);
     while i < args.records {
-        let end = (i + per_chunk).min(args.records);
-        // Paced by chunk: the crate sends a chunk as one blocking request.
+        // A chunk is one blocking request. At full speed it holds about --batch-size
+        // bytes; with --rate, record i waits for its send time, and the chunk takes it
+        // and every later record already due (those that fell behind), up to the same
+        // size: no record leaves before its time, none is skipped.
         pacer.wait(i);
-        let chunk: Vec<Record<'_, (), &[u8]>> = (i..end)
-            .map(|j| Record::from_value(args.topic.as_str(), payloads.get(j)))
-            .collect();
+        let mut end = (i + 1).min(args.records);
+        let limit = (i + per_chunk).min(args.records);
+        if args.rate > 0.0 {
+            let due = (start.elapsed().as_secs_f64() * args.rate) as u64 + 1;
+            end = end.max(due.min(limit));
+        } else {
+            end = limit;
+        }
+        chunk.clear();
+        chunk.extend((i..end).map(|j| Record::from_value(args.topic.as_str(), payloads.get(j))));
         bytes += chunk.iter().map(|r| r.value.len() as u64).sum::<u64>();
         for confirm in p
             .send_all(&chunk)
-            .unwrap_or_else(|e| fail(format!("send: {e}")))
+            .unwrap_or_else(|e| kafka_fail("send", e))
         {
             if let Some(e) = confirm
                 .partition_confirms
@@ -94,15 +123,17 @@ fn consume(args: &Args) -> Report {
         .with_fetch_max_wait_time(Duration::from_millis(FETCH_MAX_WAIT_MS))
         .with_fetch_max_bytes_per_partition(args.max_partition_fetch_bytes as i32)
         .with_fetch_crc_validation(true)
+        // No group, so nothing is loaded or committed.
+        .with_offset_storage(None)
         .create()
-        .unwrap_or_else(|e| fail(format!("consumer: {e}")));
+        .unwrap_or_else(|e| kafka_fail("consumer", e));
     let start = Instant::now();
     let (mut n, mut bytes) = (0u64, 0u64);
     let mut last = Instant::now();
     while n < args.records {
-        let sets = c.poll().unwrap_or_else(|e| fail(format!("consume: {e}")));
+        let sets = c.poll().unwrap_or_else(|e| kafka_fail("consume", e));
         if sets.is_empty() && last.elapsed() > STALL_TIMEOUT {
-            fail(format!("only {n} of {} records arrived", args.records));
+            stalled(n, args.records);
         }
         for set in sets.iter() {
             for m in set.messages() {

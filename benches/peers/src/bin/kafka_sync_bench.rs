@@ -8,7 +8,7 @@ use kafka_sync::{
     Acks, Compression, Consumer, OffsetReset, Producer, ProducerRecord, TopicPartition,
 };
 use kafka_sync_bench_peers::{
-    fail, latency_of, Args, Mode, Pacer, Report, FETCH_MAX_WAIT_MS, FETCH_MIN_BYTES, STALL_TIMEOUT,
+    fail, latency_of, stalled, Args, Mode, Pacer, Report, FETCH_MAX_WAIT_MS, FETCH_MIN_BYTES, STALL_TIMEOUT,
 };
 
 const CLIENT: &str = "kafka-sync";
@@ -115,7 +115,7 @@ fn consume(args: &Args) -> Report {
         }
     }
     if n < args.records {
-        fail(format!("only {n} of {} records arrived", args.records));
+        stalled(n, args.records);
     }
     Report {
         client: CLIENT,
@@ -169,10 +169,7 @@ fn latency(args: &Args) -> Report {
         .join()
         .unwrap_or_else(|_| fail("consumer thread panicked"));
     if (latencies.len() as u64) < want {
-        fail(format!(
-            "only {} of {want} records arrived",
-            latencies.len()
-        ));
+        stalled(latencies.len() as u64, want);
     }
     Report {
         client: CLIENT,

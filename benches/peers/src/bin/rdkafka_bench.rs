@@ -12,7 +12,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use kafka_sync_bench_peers::{
-    fail, latency_of, Args, Mode, Pacer, Report, FETCH_MAX_WAIT_MS, FETCH_MIN_BYTES, STALL_TIMEOUT,
+    fail, latency_of, stalled, Args, Mode, Pacer, Report, FETCH_MAX_WAIT_MS, FETCH_MIN_BYTES, STALL_TIMEOUT,
 };
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -85,11 +85,14 @@ fn finish(p: &BaseProducer<Counting>) -> u64 {
     p.context().errors.load(Ordering::Relaxed)
 }
 
-/// A consumer with the equal fetch settings, assigned every partition at `offset`
-/// (`None`: each partition's current end).
+/// A consumer with the equal fetch settings, assigned every partition from the beginning
+/// or (`from_end`) from each partition's end offset as of now.
 fn consumer(args: &Args, from_end: bool) -> BaseConsumer {
     let c: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", &args.bootstrap)
+        // librdkafka's assign() needs a group.id (else "Local: Unknown group"), but with
+        // assign and no subscribe it joins no group; with auto commit off it commits
+        // nothing.
         .set("group.id", "kafka-sync-bench-unused")
         .set("enable.auto.commit", "false")
         .set("check.crcs", "true")
@@ -140,9 +143,7 @@ fn read(c: &BaseConsumer, want: u64, mut each: impl FnMut(&[u8])) -> u64 {
                 last = Instant::now();
             }
             Some(Err(e)) => fail(format!("consume: {e}")),
-            None if last.elapsed() > STALL_TIMEOUT => {
-                fail(format!("only {n} of {want} records arrived"))
-            }
+            None if last.elapsed() > STALL_TIMEOUT => stalled(n, want),
             None => {}
         }
     }
