@@ -15,7 +15,8 @@ use kafka::client::{Compression, FetchOffset, RequiredAcks};
 use kafka::consumer::Consumer;
 use kafka::producer::{Producer, Record};
 use kafka_sync_bench_peers::{
-    fail, stalled, unsupported, Args, Mode, Pacer, Report, FETCH_MAX_WAIT_MS, FETCH_MIN_BYTES, STALL_TIMEOUT,
+    fail, stalled, unsupported, Args, Mode, Pacer, Report, FETCH_MAX_WAIT_MS, FETCH_MIN_BYTES,
+    STALL_TIMEOUT,
 };
 
 const CLIENT: &str = "kafka-rust";
@@ -90,10 +91,7 @@ fn produce(args: &Args) -> Report {
         chunk.clear();
         chunk.extend((i..end).map(|j| Record::from_value(args.topic.as_str(), payloads.get(j))));
         bytes += chunk.iter().map(|r| r.value.len() as u64).sum::<u64>();
-        for confirm in p
-            .send_all(&chunk)
-            .unwrap_or_else(|e| kafka_fail("send", e))
-        {
+        for confirm in p.send_all(&chunk).unwrap_or_else(|e| kafka_fail("send", e)) {
             if let Some(e) = confirm
                 .partition_confirms
                 .iter()
@@ -130,17 +128,28 @@ fn consume(args: &Args) -> Report {
     let start = Instant::now();
     let (mut n, mut bytes) = (0u64, 0u64);
     let mut last = Instant::now();
+    let debug = std::env::var_os("KAFKA_RUST_BENCH_DEBUG").is_some();
     while n < args.records {
         let sets = c.poll().unwrap_or_else(|e| kafka_fail("consume", e));
-        if sets.is_empty() && last.elapsed() > STALL_TIMEOUT {
-            stalled(n, args.records);
-        }
+        let before = n;
         for set in sets.iter() {
             for m in set.messages() {
                 bytes += m.value.len() as u64;
                 n += 1;
-                last = Instant::now();
             }
+        }
+        if debug {
+            eprintln!(
+                "poll: {} sets, {} records, {n} in all",
+                sets.iter().count(),
+                n - before
+            );
+        }
+        if n > before {
+            last = Instant::now();
+        } else if last.elapsed() > STALL_TIMEOUT {
+            // Also when the poll returns message sets that hold no record.
+            stalled(n, args.records);
         }
     }
     Report {

@@ -8,7 +8,8 @@ use kafka_sync::{
     Acks, Compression, Consumer, OffsetReset, Producer, ProducerRecord, TopicPartition,
 };
 use kafka_sync_bench_peers::{
-    fail, latency_of, stalled, Args, Mode, Pacer, Report, FETCH_MAX_WAIT_MS, FETCH_MIN_BYTES, STALL_TIMEOUT,
+    fail, latency_of, stalled, Args, Mode, Pacer, Report, FETCH_MAX_WAIT_MS, FETCH_MIN_BYTES,
+    STALL_TIMEOUT,
 };
 
 const CLIENT: &str = "kafka-sync";
