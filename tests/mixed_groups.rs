@@ -1,58 +1,110 @@
 //! Our consumer in one classic group with other clients (`tests/run` starts the broker):
-//! kafka-python members under range and roundrobin, Java console consumers under
-//! cooperative-sticky. The group's own description (DescribeGroups, read with our
-//! AdminClient) must show every partition owned by exactly one member, and records
-//! produced afterwards must each reach exactly one member.
+//! kafka-python members under range and roundrobin, and Java console consumers from the
+//! Kafka tools under range and cooperative-sticky.
+//!
+//! Once the group is stable, its own description (DescribeGroups, read with our
+//! AdminClient) must name the negotiated protocol and show every partition owned by
+//! exactly one member; our consumer's `assignment()` must be its member's; and every
+//! record produced afterwards must reach exactly one member, the one owning its
+//! partition. Under range and roundrobin the split must also be exactly the one those
+//! assignors compute, whichever member led the group.
+//!
+//! The other members are child processes printing a line per record they read; they are
+//! killed by PID when the test ends, also when it fails.
 
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use kafka_sync::admin::{AdminClient, GroupDescription};
+use common::Background;
+use kafka_sync::admin::AdminClient;
 use kafka_sync::{
     AssignmentStrategy, Consumer, OffsetReset, Producer, ProducerRecord, TopicPartition,
 };
 
-const PARTITIONS: i32 = 6;
 /// Generous: JVMs and the Python interpreter start slowly on a busy 2-core machine.
 const SETTLE: Duration = Duration::from_secs(120);
+/// Short, so a member that is gone leaves the group quickly.
+const SESSION_TIMEOUT_MS: u64 = 10_000;
+
+/// Where a record is: topic, partition, offset.
+type At = (String, i32, i64);
+
+/// Each member's partitions, by member id.
+type Split = BTreeMap<String, BTreeSet<TopicPartition>>;
+
+/// Creates the topics (name prefix, partition count); returns their names and counts.
+fn topics(prefix: &str, counts: &[i32]) -> Vec<(String, i32)> {
+    counts
+        .iter()
+        .zip('a'..)
+        .map(|(&n, suffix)| {
+            let name = common::unique_name(&format!("{prefix}-{suffix}"));
+            common::kafka_python_create_topic(&common::bootstrap(), &name, n, 1);
+            (name, n)
+        })
+        .collect()
+}
+
+fn all_partitions(topics: &[(String, i32)]) -> BTreeSet<TopicPartition> {
+    topics
+        .iter()
+        .flat_map(|(t, n)| (0..*n).map(move |p| TopicPartition::new(t.as_str(), p)))
+        .collect()
+}
+
+fn names(topics: &[(String, i32)]) -> Vec<&str> {
+    topics.iter().map(|(t, _)| t.as_str()).collect()
+}
 
 /// Our member: polls on its own thread, as an application would.
 struct Ours {
     assignment: Arc<Mutex<BTreeSet<TopicPartition>>>,
-    /// (partition, offset) of every record it read.
-    read: Arc<Mutex<Vec<(i32, i64)>>>,
+    read: Arc<Mutex<Vec<At>>>,
+    errors: Arc<Mutex<Vec<String>>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Ours {
-    fn start(group: &str, topic: &str, strategy: AssignmentStrategy) -> Ours {
+    fn start(group: &str, topics: &[&str], strategy: AssignmentStrategy) -> Ours {
         let mut consumer = Consumer::builder()
             .bootstrap_servers(common::bootstrap())
             .group_id(group)
             .partition_assignment_strategy(&[strategy])
             .auto_offset_reset(OffsetReset::Earliest)
-            .session_timeout(Duration::from_secs(10))
+            .session_timeout(Duration::from_millis(SESSION_TIMEOUT_MS))
             .heartbeat_interval(Duration::from_millis(500))
             .build()
             .expect("consumer");
-        consumer.subscribe([topic]).expect("subscribe");
+        consumer
+            .subscribe(topics.iter().copied())
+            .expect("subscribe");
         let assignment = Arc::new(Mutex::new(BTreeSet::new()));
         let read = Arc::new(Mutex::new(Vec::new()));
+        let errors = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
-        let (a, r, s) = (assignment.clone(), read.clone(), stop.clone());
+        let (a, r, e, s) = (
+            assignment.clone(),
+            read.clone(),
+            errors.clone(),
+            stop.clone(),
+        );
         let thread = std::thread::spawn(move || {
             while !s.load(Ordering::Relaxed) {
-                if let Ok(batch) = consumer.poll(Duration::from_millis(100)) {
-                    let mut r = r.lock().unwrap();
-                    r.extend(batch.values().flatten().map(|m| (m.partition, m.offset)));
+                match consumer.poll(Duration::from_millis(100)) {
+                    Ok(batch) => r.lock().unwrap().extend(
+                        batch
+                            .values()
+                            .flatten()
+                            .map(|m| (m.topic.to_string(), m.partition, m.offset)),
+                    ),
+                    Err(err) => e.lock().unwrap().push(err.to_string()),
                 }
                 *a.lock().unwrap() = consumer.assignment();
             }
@@ -61,26 +113,28 @@ impl Ours {
         Ours {
             assignment,
             read,
+            errors,
             stop,
             thread: Some(thread),
         }
     }
 
-    fn partitions(&self) -> BTreeSet<i32> {
-        self.assignment
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|tp| tp.partition)
-            .collect()
+    fn assignment(&self) -> BTreeSet<TopicPartition> {
+        self.assignment.lock().unwrap().clone()
     }
 
-    /// Leaves the group (LeaveGroup on close).
+    fn read(&self) -> Vec<At> {
+        self.read.lock().unwrap().clone()
+    }
+
+    /// Leaves the group (LeaveGroup on close); no poll may have failed.
     fn close(mut self) {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(t) = self.thread.take() {
             t.join().expect("member thread");
         }
+        let errors = self.errors.lock().unwrap();
+        assert!(errors.is_empty(), "our polls failed: {errors:?}");
     }
 }
 
@@ -90,98 +144,84 @@ impl Drop for Ours {
     }
 }
 
-/// Another client's member process, killed when dropped; its stdout lines are collected.
-struct Peer {
-    child: Child,
-    lines: Arc<Mutex<Vec<String>>>,
-}
-
-impl Peer {
-    fn spawn(mut cmd: Command) -> Peer {
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("peer member");
-        let stdout = BufReader::new(child.stdout.take().unwrap());
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let sink = lines.clone();
-        std::thread::spawn(move || {
-            for line in stdout.lines().map_while(|l| l.ok()) {
-                sink.lock().unwrap().push(line);
-            }
-        });
-        Peer { child, lines }
-    }
-
-    fn lines(&self) -> Vec<String> {
-        self.lines.lock().unwrap().clone()
-    }
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A kafka-python member with one assignor; prints "record <partition> <offset>" for
-/// every record it reads.
+/// A kafka-python member with one assignor, printing "record TOPIC PARTITION OFFSET"
+/// for every record it reads.
 const PYTHON_MEMBER: &str = r#"
 import sys
 from kafka import KafkaConsumer
 from kafka.coordinator.assignors.range import RangePartitionAssignor
 from kafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
-bootstrap, topic, group, assignor = sys.argv[1:5]
+bootstrap, topics, group, assignor, session_ms = sys.argv[1:6]
 assignor = {"range": RangePartitionAssignor, "roundrobin": RoundRobinPartitionAssignor}[assignor]
-c = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=group,
+c = KafkaConsumer(*topics.split(","), bootstrap_servers=bootstrap, group_id=group,
                   partition_assignment_strategy=[assignor], auto_offset_reset="earliest",
-                  session_timeout_ms=10000, heartbeat_interval_ms=500)
+                  session_timeout_ms=int(session_ms), heartbeat_interval_ms=500)
 while True:
     for tp, msgs in c.poll(timeout_ms=100).items():
         for m in msgs:
-            print("record", m.partition, m.offset, flush=True)
+            print("record", m.topic, m.partition, m.offset, flush=True)
 "#;
 
-fn python_member(topic: &str, group: &str, assignor: &str) -> Peer {
-    let mut cmd = Command::new(common::python_path());
-    cmd.args([
-        "-c",
-        PYTHON_MEMBER,
-        &common::bootstrap(),
-        topic,
-        group,
-        assignor,
-    ])
-    .env("PYTHONUNBUFFERED", "1");
-    Peer::spawn(cmd)
+/// A peer member and how to read its lines.
+struct Peer {
+    process: Background,
+    /// The Java console consumer prints no topic: the one topic it reads.
+    java_topic: Option<String>,
 }
 
-/// The Java console consumer from the Kafka tools, in the classic group protocol.
-fn java_member(topic: &str, group: &str, assignor_class: &str) -> Peer {
-    let mut cmd = Command::new(common::repo_root().join("tests/kafka/broker"));
-    cmd.args([
-        "tool",
-        "console-consumer",
-        "--bootstrap-server",
-        &common::bootstrap(),
-    ])
-    .args(["--topic", topic, "--group", group, "--from-beginning"])
-    .args([
-        "--property",
-        "print.partition=true",
-        "--property",
-        "print.offset=true",
-    ])
-    .args(["--consumer-property", "group.protocol=classic"])
-    .args([
-        "--consumer-property",
-        &format!("partition.assignment.strategy={assignor_class}"),
-    ])
-    .args(["--consumer-property", "session.timeout.ms=10000"])
-    .args(["--consumer-property", "heartbeat.interval.ms=500"]);
-    Peer::spawn(cmd)
+impl Peer {
+    fn python(topics: &[&str], group: &str, assignor: &str) -> Peer {
+        let mut cmd = Command::new(common::python_path());
+        cmd.args(["-c", PYTHON_MEMBER, &common::bootstrap()])
+            .args([&topics.join(","), group, assignor])
+            .arg(SESSION_TIMEOUT_MS.to_string())
+            .env("PYTHONUNBUFFERED", "1");
+        Peer {
+            process: Background::spawn(cmd),
+            java_topic: None,
+        }
+    }
+
+    /// The Java console consumer, in the classic group protocol with one assignor class.
+    fn java(topic: &str, group: &str, assignor_class: &str) -> Peer {
+        let mut cmd = Command::new(common::repo_root().join("tests/kafka/broker"));
+        cmd.args(["tool", "console-consumer"])
+            .args(["--bootstrap-server", &common::bootstrap()])
+            .args(["--topic", topic, "--group", group, "--from-beginning"])
+            .args(["--property", "print.partition=true"])
+            .args(["--property", "print.offset=true"]);
+        for property in [
+            "group.protocol=classic".to_string(),
+            format!("partition.assignment.strategy={assignor_class}"),
+            format!("session.timeout.ms={SESSION_TIMEOUT_MS}"),
+            "heartbeat.interval.ms=500".to_string(),
+        ] {
+            cmd.args(["--consumer-property", &property]);
+        }
+        Peer {
+            process: Background::spawn(cmd),
+            java_topic: Some(topic.to_string()),
+        }
+    }
+
+    /// What it read: "record T P O" lines (Python), or "Partition:P\tOffset:O\t..."
+    /// lines (the Java console consumer).
+    fn read(&self) -> Vec<At> {
+        let lines = self.process.lines();
+        let parse = |l: &str| -> Option<At> {
+            if let Some(java_topic) = &self.java_topic {
+                let mut fields = l.split('\t');
+                let p = fields.next()?.strip_prefix("Partition:")?.parse().ok()?;
+                let o = fields.next()?.strip_prefix("Offset:")?.parse().ok()?;
+                return Some((java_topic.clone(), p, o));
+            }
+            match l.split(' ').collect::<Vec<_>>()[..] {
+                ["record", t, p, o] => Some((t.to_string(), p.parse().ok()?, o.parse().ok()?)),
+                _ => None,
+            }
+        };
+        lines.iter().filter_map(|l| parse(l)).collect()
+    }
 }
 
 fn admin() -> AdminClient {
@@ -191,85 +231,112 @@ fn admin() -> AdminClient {
         .expect("admin")
 }
 
-fn describe(admin: &AdminClient, group: &str) -> Option<GroupDescription> {
-    admin
-        .describe_consumer_groups(&[group])
-        .ok()?
-        .remove(group)?
-        .ok()
-}
-
-/// Waits until the group is stable with `members` members whose assignments cover the
-/// topic's partitions exactly once, under `protocol`; returns each member's partitions.
+/// Waits until the group is stable under `protocol` with `members` members, each owning
+/// some of `all` and together owning each partition exactly once; returns the split.
 fn wait_for_clean_split(
     group: &str,
     members: usize,
     protocol: &str,
-) -> BTreeMap<String, BTreeSet<i32>> {
+    all: &BTreeSet<TopicPartition>,
+) -> Split {
     let admin = admin();
-    let deadline = Instant::now() + SETTLE;
-    let mut last = None;
-    loop {
-        if let Some(d) = describe(&admin, group) {
-            let owned: BTreeMap<String, BTreeSet<i32>> = d
+    common::retry(
+        &format!("{members} members of {group} owning every partition once under {protocol}"),
+        SETTLE,
+        Duration::from_millis(250),
+        || {
+            let d = admin
+                .describe_consumer_groups(&[group])
+                .map_err(|e| e.to_string())?
+                .remove(group)
+                .ok_or("no description")?
+                .map_err(|e| e.to_string())?;
+            let split: Split = d
                 .members
                 .iter()
-                .map(|m| {
-                    let parts = m.assignment.iter().map(|tp| tp.partition).collect();
-                    (m.member_id.clone(), parts)
-                })
+                .map(|m| (m.member_id.clone(), m.assignment.iter().cloned().collect()))
                 .collect();
-            let count: usize = owned.values().map(BTreeSet::len).sum();
-            let union: BTreeSet<i32> = owned.values().flatten().copied().collect();
-            let all: BTreeSet<i32> = (0..PARTITIONS).collect();
-            if d.state == "Stable"
+            let owned: Vec<&TopicPartition> = split.values().flatten().collect();
+            let union: BTreeSet<TopicPartition> = owned.iter().copied().cloned().collect();
+            let clean = d.state == "Stable"
                 && d.protocol == protocol
-                && owned.len() == members
-                && count == PARTITIONS as usize
-                && union == all
-                && owned.values().all(|p| !p.is_empty())
-            {
-                return owned;
+                && split.len() == members
+                && owned.len() == all.len()
+                && union == *all
+                && split.values().all(|p| !p.is_empty());
+            if clean {
+                Ok(split)
+            } else {
+                Err(format!("{} {:?} {split:?}", d.state, d.protocol))
             }
-            last = Some(format!("{} {} {owned:?}", d.state, d.protocol));
-        }
-        assert!(
-            Instant::now() < deadline,
-            "group {group} never split {PARTITIONS} partitions cleanly over {members} members \
-             under {protocol}; last seen: {last:?}"
-        );
-        std::thread::sleep(Duration::from_millis(250));
-    }
+        },
+    )
 }
 
-/// Waits until our member's own view matches one of the described members'.
-fn wait_for_ours_in(ours: &Ours, owned: &BTreeMap<String, BTreeSet<i32>>) -> BTreeSet<i32> {
-    let deadline = Instant::now() + SETTLE;
-    loop {
-        let mine = ours.partitions();
-        if owned.values().any(|p| *p == mine) {
-            return mine;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "our assignment {mine:?} is none of the group's {owned:?}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+/// Waits until our member's own view is one of the described members' and returns it.
+fn wait_for_ours_in(ours: &Ours, split: &Split) -> BTreeSet<TopicPartition> {
+    common::retry(
+        "our assignment() to match the group's description",
+        SETTLE,
+        Duration::from_millis(100),
+        || {
+            let mine = ours.assignment();
+            if split.values().any(|p| *p == mine) {
+                Ok(mine)
+            } else {
+                Err(format!("ours {mine:?}, described {split:?}"))
+            }
+        },
+    )
 }
 
-/// Sends `per_partition` records to every partition; returns (partition, offset) of each.
-fn produce_everywhere(topic: &str, per_partition: usize) -> BTreeSet<(i32, i64)> {
+/// The split range or roundrobin computes for members that all subscribe to `topics`.
+/// Every client (Java, kafka-python, ours) sorts dynamic members by member id; range
+/// deals each topic's partitions out in contiguous runs, the first members taking one
+/// more, and roundrobin deals all partitions, sorted by topic then partition, in turn.
+fn expected_split(protocol: &str, members: &Split, topics: &[(String, i32)]) -> Split {
+    let ids: Vec<&String> = members.keys().collect(); // sorted: a BTreeMap
+    let mut out: Split = ids
+        .iter()
+        .map(|m| (m.to_string(), BTreeSet::new()))
+        .collect();
+    match protocol {
+        "range" => {
+            for (topic, n) in topics {
+                let (each, extra) = (*n as usize / ids.len(), *n as usize % ids.len());
+                let mut next = 0;
+                for (i, id) in ids.iter().enumerate() {
+                    let len = each + usize::from(i < extra);
+                    let parts = (next..next + len).map(|p| TopicPartition::new(topic, p as i32));
+                    out.get_mut(*id).unwrap().extend(parts);
+                    next += len;
+                }
+            }
+        }
+        "roundrobin" => {
+            for (i, tp) in all_partitions(topics).into_iter().enumerate() {
+                out.get_mut(ids[i % ids.len()]).unwrap().insert(tp);
+            }
+        }
+        _ => panic!("no fixed split for {protocol}"),
+    }
+    out
+}
+
+/// Sends `per_partition` records to every partition of `topics`; returns where each
+/// landed.
+fn produce_everywhere(topics: &[(String, i32)], per_partition: usize) -> BTreeSet<At> {
     let producer = Producer::builder()
         .bootstrap_servers(common::bootstrap())
         .build()
         .expect("producer");
-    let futures: Vec<_> = (0..PARTITIONS)
-        .flat_map(|p| (0..per_partition).map(move |i| (p, i)))
-        .map(|(p, i)| {
-            let rec = ProducerRecord::new(topic)
-                .partition(p)
-                .value(format!("{p}-{i}"));
+    let futures: Vec<_> = all_partitions(topics)
+        .into_iter()
+        .flat_map(|tp| (0..per_partition).map(move |i| (tp.clone(), i)))
+        .map(|(tp, i)| {
+            let rec = ProducerRecord::new(tp.topic.as_str())
+                .partition(tp.partition)
+                .value(format!("{tp}-{i}"));
             producer.send(rec).expect("send")
         })
         .collect();
@@ -277,76 +344,78 @@ fn produce_everywhere(topic: &str, per_partition: usize) -> BTreeSet<(i32, i64)>
         .into_iter()
         .map(|f| {
             let m = f.wait().expect("delivered");
-            (m.partition, m.offset)
+            (m.topic, m.partition, m.offset)
         })
         .collect()
 }
 
-/// `(partition, offset)` pairs a peer printed as "record P O" lines (Python), or
-/// "Partition:P\tOffset:O\t..." lines (the Java console consumer).
-fn peer_reads(peer: &Peer) -> Vec<(i32, i64)> {
-    peer.lines()
-        .iter()
-        .filter_map(|l| {
-            let nums: Vec<i64> = l
-                .split(|c: char| !c.is_ascii_digit())
-                .filter(|s| !s.is_empty())
-                .filter_map(|s| s.parse().ok())
-                .collect();
-            let is_record = l.starts_with("record") || l.starts_with("Partition:");
-            (is_record && nums.len() >= 2).then(|| (nums[0] as i32, nums[1]))
-        })
-        .collect()
-}
-
-/// Every produced record reached exactly one member, and only a member that owned its
-/// partition.
+/// Every produced record reached exactly one member, and only the member owning its
+/// partition in `split`.
 fn assert_each_record_read_once(
-    produced: &BTreeSet<(i32, i64)>,
+    produced: &BTreeSet<At>,
+    split: &Split,
     ours: &Ours,
-    mine: &BTreeSet<i32>,
     peers: &[&Peer],
 ) {
-    let deadline = Instant::now() + SETTLE;
-    loop {
-        let our_reads = ours.read.lock().unwrap().clone();
-        let mut all: Vec<(i32, i64)> = our_reads.clone();
-        for p in peers {
-            all.extend(peer_reads(p));
-        }
-        let got: BTreeSet<(i32, i64)> = all.iter().copied().collect();
-        if produced.is_subset(&got) {
-            assert_eq!(all.len(), got.len(), "a record was read twice: {all:?}");
+    let mine = ours.assignment();
+    let owner_of = |(t, p, _): &At| {
+        let tp = TopicPartition::new(t.as_str(), *p);
+        split.values().position(|parts| parts.contains(&tp))
+    };
+    let readers: Vec<Vec<At>> = common::retry(
+        "every produced record to be read",
+        SETTLE,
+        Duration::from_millis(200),
+        || {
+            let mut readers = vec![ours.read()];
+            readers.extend(peers.iter().map(|p| p.read()));
+            let got: BTreeSet<At> = readers.iter().flatten().cloned().collect();
+            match produced.difference(&got).collect::<Vec<_>>() {
+                missing if missing.is_empty() => Ok(readers),
+                missing => Err(format!("never read: {missing:?}")),
+            }
+        },
+    );
+    let mut times_read: BTreeMap<&At, usize> = BTreeMap::new();
+    for (member, reads) in readers.iter().enumerate() {
+        let owned = match member {
+            0 => mine.clone(),
+            _ => {
+                // A peer owns the described partitions of whichever member read them.
+                let first = reads.iter().find(|r| produced.contains(*r));
+                let index = first.and_then(owner_of).expect("a peer read something");
+                split.values().nth(index).unwrap().clone()
+            }
+        };
+        for r in reads.iter().filter(|r| produced.contains(*r)) {
+            *times_read.entry(r).or_default() += 1;
             assert!(
-                our_reads.iter().all(|(p, _)| mine.contains(p)),
-                "we read a partition we did not own ({mine:?}): {our_reads:?}"
+                owned.contains(&TopicPartition::new(r.0.as_str(), r.1)),
+                "member {member} read {r:?} outside its partitions {owned:?}"
             );
-            return;
         }
-        assert!(
-            Instant::now() < deadline,
-            "records never read: {:?}",
-            produced.difference(&got).collect::<Vec<_>>()
-        );
-        std::thread::sleep(Duration::from_millis(200));
     }
+    let twice: Vec<_> = times_read.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "records read more than once: {twice:?}");
 }
 
-fn mixed_with_kafka_python(strategy: AssignmentStrategy, assignor: &str) {
-    let topic = common::unique_name(&format!("mixed-py-{assignor}"));
-    common::kafka_python_create_topic(&common::bootstrap(), &topic, PARTITIONS, 1);
-    let group = common::unique_name("mixed-py");
-    let python = python_member(&topic, &group, assignor);
-    let ours = Ours::start(&group, &topic, strategy);
-    let owned = wait_for_clean_split(&group, 2, assignor);
-    let mine = wait_for_ours_in(&ours, &owned);
-    assert_eq!(
-        mine.len(),
-        3,
-        "an even split of 6 over 2 members: {owned:?}"
+fn mixed_with_kafka_python(strategy: AssignmentStrategy, protocol: &str) {
+    // Two topics, so range (per topic) and roundrobin (across topics) differ: 5 and 4
+    // partitions each, in different places.
+    let topics = topics(&format!("mixed-py-{protocol}"), &[6, 3]);
+    let all = all_partitions(&topics);
+    let group = common::unique_name(&format!("mixed-py-{protocol}"));
+    let python = Peer::python(&names(&topics), &group, protocol);
+    let ours = Ours::start(&group, &names(&topics), strategy);
+    let split = wait_for_clean_split(&group, 2, protocol, &all);
+    assert_eq!(split, expected_split(protocol, &split, &topics));
+    let mine = wait_for_ours_in(&ours, &split);
+    assert!(
+        !mine.is_empty() && mine.len() < all.len(),
+        "{mine:?} of {split:?}"
     );
-    let produced = produce_everywhere(&topic, 5);
-    assert_each_record_read_once(&produced, &ours, &mine, &[&python]);
+    let produced = produce_everywhere(&topics, 5);
+    assert_each_record_read_once(&produced, &split, &ours, &[&python]);
     ours.close();
 }
 
@@ -360,28 +429,61 @@ fn shares_partitions_with_kafka_python_under_roundrobin() {
     mixed_with_kafka_python(AssignmentStrategy::RoundRobin, "roundrobin");
 }
 
+const JAVA_RANGE: &str = "org.apache.kafka.clients.consumer.RangeAssignor";
+const JAVA_COOPERATIVE: &str = "org.apache.kafka.clients.consumer.CooperativeStickyAssignor";
+
+#[test]
+fn shares_partitions_with_a_java_consumer_under_range() {
+    let topics = topics("mixed-java-range", &[6]);
+    let all = all_partitions(&topics);
+    let group = common::unique_name("mixed-java-range");
+    let java = Peer::java(&topics[0].0, &group, JAVA_RANGE);
+    let ours = Ours::start(&group, &names(&topics), AssignmentStrategy::Range);
+    let split = wait_for_clean_split(&group, 2, "range", &all);
+    assert_eq!(split, expected_split("range", &split, &topics));
+    wait_for_ours_in(&ours, &split);
+    let produced = produce_everywhere(&topics, 5);
+    assert_each_record_read_once(&produced, &split, &ours, &[&java]);
+    ours.close();
+}
+
+/// Cooperative-sticky with Java members joining and leaving: a Java member and ours
+/// split six partitions; a second Java member joins (ours keeps a subset of its
+/// partitions: sticky); we leave and the two Java members share everything.
 #[test]
 fn shares_partitions_with_java_consumers_under_cooperative_sticky() {
-    const COOPERATIVE: &str = "org.apache.kafka.clients.consumer.CooperativeStickyAssignor";
-    let topic = common::unique_name("mixed-java");
-    common::kafka_python_create_topic(&common::bootstrap(), &topic, PARTITIONS, 1);
-    let group = common::unique_name("mixed-java");
-    let first = java_member(&topic, &group, COOPERATIVE);
-    let second = java_member(&topic, &group, COOPERATIVE);
-    let ours = Ours::start(&group, &topic, AssignmentStrategy::CooperativeSticky);
-    let owned = wait_for_clean_split(&group, 3, "cooperative-sticky");
-    let mine = wait_for_ours_in(&ours, &owned);
-    assert_eq!(
-        mine.len(),
-        2,
-        "an even split of 6 over 3 members: {owned:?}"
+    const PROTOCOL: &str = "cooperative-sticky";
+    let topics = topics("mixed-java-coop", &[6]);
+    let all = all_partitions(&topics);
+    let group = common::unique_name("mixed-java-coop");
+    let first = Peer::java(&topics[0].0, &group, JAVA_COOPERATIVE);
+    let ours = Ours::start(
+        &group,
+        &names(&topics),
+        AssignmentStrategy::CooperativeSticky,
     );
-    let produced = produce_everywhere(&topic, 5);
-    assert_each_record_read_once(&produced, &ours, &mine, &[&first, &second]);
+    let split = wait_for_clean_split(&group, 2, PROTOCOL, &all);
+    let before = wait_for_ours_in(&ours, &split);
+    assert_eq!(before.len(), 3, "an even split of 6 over 2: {split:?}");
+
+    // A member joins.
+    let second = Peer::java(&topics[0].0, &group, JAVA_COOPERATIVE);
+    let split = wait_for_clean_split(&group, 3, PROTOCOL, &all);
+    let mine = wait_for_ours_in(&ours, &split);
+    assert!(
+        split.values().all(|p| p.len() == 2),
+        "uneven split of 6 over 3: {split:?}"
+    );
+    assert!(
+        mine.is_subset(&before),
+        "sticky: we kept {mine:?}, not a subset of our {before:?}"
+    );
+    let produced = produce_everywhere(&topics, 5);
+    assert_each_record_read_once(&produced, &split, &ours, &[&first, &second]);
 
     // We leave: the two Java members take our partitions, still with no overlap or gap.
     ours.close();
-    let after = wait_for_clean_split(&group, 2, "cooperative-sticky");
+    let after = wait_for_clean_split(&group, 2, PROTOCOL, &all);
     assert!(
         after.values().all(|p| p.len() == 3),
         "uneven after we left: {after:?}"

@@ -5,19 +5,22 @@
 //! - [`unique_name`] for topics and groups, so tests run in parallel.
 //! - Peer clients as child processes: kafka-python (from the virtualenv that
 //!   `tests/kafka/broker install` makes) and kcat.
-//! - [`broker_ctl`] runs `tests/kafka/broker` for fault tests (`kill 2`, `restart 2`).
+//! - [`broker_ctl`] runs `tests/kafka/broker` for fault tests (`kill 2`, `restart 2`);
+//!   [`NodeDown`] restarts a killed node even when the test fails.
+//! - [`wait_for`]: poll a condition until a deadline instead of sleeping.
 //!
 //! Every child process runs under a timeout and is killed when it runs over, so a test
-//! never hangs on a peer.
+//! never hangs on a peer; a long-running one ([`Background`], a group member) is killed
+//! when the test drops it, also on a panic.
 #![allow(dead_code)]
 
 use std::env;
 use std::fmt::Write as _;
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -123,7 +126,123 @@ pub fn try_broker_ctl(args: &[&str]) -> Result<String, String> {
     out.ok(&format!("tests/kafka/broker {}", args.join(" ")))
 }
 
+/// Restarts a killed cluster node when dropped, so the next tests find the cluster whole
+/// even when this one fails half-way. `restart` restarts it at once (and checks that it
+/// came back).
+///
+/// ```ignore
+/// let down = NodeDown::kill("2");   // tests/kafka/broker kill 2
+/// // ... the node is down ...
+/// down.restart();                   // tests/kafka/broker restart 2
+/// ```
+pub struct NodeDown(Option<String>);
+
+impl NodeDown {
+    /// `kill -9` cluster node `node` (`tests/kafka/broker kill NODE`).
+    pub fn kill(node: &str) -> NodeDown {
+        broker_ctl(&["kill", node]);
+        NodeDown(Some(node.to_string()))
+    }
+
+    /// Starts the node again and waits until it answers; panics if it does not.
+    pub fn restart(mut self) {
+        if let Some(node) = self.0.take() {
+            broker_ctl(&["restart", &node]);
+        }
+    }
+}
+
+impl Drop for NodeDown {
+    fn drop(&mut self) {
+        if let Some(node) = self.0.take() {
+            let _ = try_broker_ctl(&["restart", &node]);
+        }
+    }
+}
+
+// ------------------------------------------------------------------ waiting
+
+/// Calls `f` every 100 ms until it returns `Some`, and returns that value; panics naming
+/// `what` once `timeout` has passed. For conditions that take a while on a busy machine:
+/// a bounded wait, never a fixed sleep.
+pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        thread::sleep(Duration::from_millis(100));
+    }
+}
+
 // ------------------------------------------------------------------ child processes
+
+/// A long-running child process (a group member of another client, or this test binary
+/// run as a member process) whose stdout lines are collected as they come. Dropping it
+/// kills it with SIGKILL and reaps it, so a failing test leaves no process behind.
+pub struct Background {
+    child: Child,
+    stdout: Arc<Mutex<Vec<String>>>,
+    stderr: Arc<Mutex<Vec<String>>>,
+}
+
+impl Background {
+    /// Starts `cmd` with its stdout and stderr piped; panics if it cannot start.
+    pub fn spawn(mut cmd: Command) -> Background {
+        let what = format!("{cmd:?}");
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
+        let stdout = collect_lines(child.stdout.take().expect("stdout is piped"));
+        let stderr = collect_lines(child.stderr.take().expect("stderr is piped"));
+        Background {
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// Every stdout line so far.
+    pub fn lines(&self) -> Vec<String> {
+        self.stdout.lock().unwrap().clone()
+    }
+
+    /// The last stderr lines, for failure messages.
+    pub fn stderr_tail(&self) -> String {
+        let lines = self.stderr.lock().unwrap();
+        lines[lines.len().saturating_sub(20)..].join("\n")
+    }
+
+    /// `kill -9` by PID, then reap.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn collect_lines(pipe: impl Read + Send + 'static) -> Arc<Mutex<Vec<String>>> {
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let sink = lines.clone();
+    thread::spawn(move || {
+        for line in BufReader::new(pipe).lines().map_while(|l| l.ok()) {
+            sink.lock().unwrap().push(line);
+        }
+    });
+    lines
+}
 
 /// What a finished child printed.
 #[derive(Debug)]
