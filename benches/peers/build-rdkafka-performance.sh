@@ -25,6 +25,26 @@ if [[ -x $bin && -f $out/.version && $(<"$out/.version") == "$version" ]]; then
     echo "$bin"
     exit 0
 fi
+as_root() {
+    if [[ $(id -u) -eq 0 ]]; then "$@"
+    elif command -v sudo >/dev/null; then sudo "$@"
+    else log "need root to run: $*"; exit 1; fi
+}
+# A fresh machine: a C compiler, make, and zlib's headers (gzip is one of the benchmarked
+# codecs). Installed with apt-get where it is available, else the build says what is missing.
+missing=()
+command -v cc >/dev/null || missing+=(gcc)
+command -v make >/dev/null || missing+=(make)
+[[ -f /usr/include/zlib.h ]] || missing+=(zlib1g-dev)
+if [[ ${#missing[@]} -gt 0 ]]; then
+    if command -v apt-get >/dev/null; then
+        log "apt-get install ${missing[*]}"
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
+    else
+        log "missing: ${missing[*]} (install them and run again)"; exit 1
+    fi
+fi
 log "building from $version (a minute or two)"
 rm -rf "$out"
 mkdir -p "$out"
@@ -38,6 +58,8 @@ zstd=--disable-zstd
 ./configure --disable-ssl --disable-gssapi --disable-sasl --disable-curl --disable-lz4-ext \
     "$zstd" --enable-static >"$out/configure.log" 2>&1 ||
     { tail -20 "$out/configure.log" >&2; exit 1; }
+grep -q '^#define WITH_ZLIB 1' config.h ||
+    { log "configure found no zlib: gzip would be missing (see $out/configure.log)"; exit 1; }
 make -j"$(nproc)" libs >"$out/make.log" 2>&1 || { tail -20 "$out/make.log" >&2; exit 1; }
 make -C examples rdkafka_performance >>"$out/make.log" 2>&1 ||
     { tail -20 "$out/make.log" >&2; exit 1; }
