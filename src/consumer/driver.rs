@@ -134,6 +134,9 @@ pub(crate) struct ConsumerDriver {
     committed_retry_at: Option<Instant>,
     topic_waiters: Vec<TopicWaiter>,
     events: Vec<GroupEvent>,
+    /// Since when the consumer has needed a broker and none was ready (see
+    /// [`Self::report_unreachable`]).
+    unreachable_since: Option<Instant>,
 }
 
 impl ConsumerDriver {
@@ -160,6 +163,7 @@ impl ConsumerDriver {
             committed_retry_at: None,
             topic_waiters: Vec::new(),
             events: Vec::new(),
+            unreachable_since: None,
         })
     }
 
@@ -285,6 +289,34 @@ impl ConsumerDriver {
             true
         });
         next
+    }
+
+    /// pykafka's "handling connection loss": once the consumer has had something to read
+    /// but no broker ready for `default_api_timeout`, the poll in progress fails with
+    /// `NoBrokersAvailable` (never connected) or the last connection error, and again
+    /// after each further `default_api_timeout`. Without this, a poll would return nothing
+    /// and an iterator without `consumer_timeout` would block forever. Only a poll in
+    /// progress is told (the next one wakes this thread), so no stale error waits in the
+    /// queue. The client keeps reconnecting meanwhile. Returns when to look again.
+    fn report_unreachable(&mut self, net: &Network<ConsumerCtx>, now: Instant) -> Option<Instant> {
+        if matches!(self.subscription, Subscription::None) || net.any_ready() {
+            self.unreachable_since = None;
+            return None;
+        }
+        let since = *self.unreachable_since.get_or_insert(now);
+        let due = since + self.config.default_api_timeout;
+        if now < due {
+            return Some(due);
+        }
+        if !self.clock.in_poll.load(Ordering::Relaxed) {
+            self.clock.wake_on_poll.store(true, Ordering::Relaxed);
+            return None;
+        }
+        if let Some(error) = net.unreachable_error() {
+            self.buffer.push_event(GroupEvent::Error(error));
+        }
+        self.unreachable_since = Some(now);
+        Some(now + self.config.default_api_timeout)
     }
 
     fn note_user_polls(&mut self, now: Instant) {
@@ -435,6 +467,7 @@ impl Driver for ConsumerDriver {
         }
         self.handle_events(now);
         self.fetcher.poll(net, now);
+        next = min(next, self.report_unreachable(net, now));
         min(next, self.rpcs.poll(net, now))
     }
 

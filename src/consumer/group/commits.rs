@@ -159,9 +159,19 @@ impl Commits {
         !self.commits.is_empty() || !self.fetches.is_empty()
     }
 
-    /// Answers everything past its deadline with a timeout (or the error that kept it from
-    /// succeeding). A request still in flight is abandoned: its answer is ignored.
-    pub fn expire(&mut self, now: Instant, events: &mut Vec<GroupEvent>) {
+    /// Answers everything past its deadline with `unreachable` (no broker could be
+    /// reached) or else a timeout naming the error that kept it from succeeding. A
+    /// request still in flight is abandoned: its answer is ignored.
+    pub fn expire(
+        &mut self,
+        now: Instant,
+        unreachable: Option<&Error>,
+        events: &mut Vec<GroupEvent>,
+    ) {
+        let error = |what: &str, started: Instant, last: Option<Error>| match unreachable {
+            Some(e) => e.clone(),
+            None => timeout_error(what, started, now, last),
+        };
         let expired: Vec<u64> = self
             .commits
             .iter()
@@ -170,7 +180,7 @@ impl Commits {
             .collect();
         for key in expired {
             if let Some(c) = self.commits.remove(&key) {
-                let err = timeout_error("committing offsets", c.started, now, c.last_error);
+                let err = error("committing offsets", c.started, c.last_error);
                 (c.reply)(Err(err));
             }
         }
@@ -182,7 +192,7 @@ impl Commits {
             .collect();
         for key in expired {
             if let Some(f) = self.fetches.remove(&key) {
-                let err = timeout_error("fetching committed offsets", f.started, now, f.last_error);
+                let err = error("fetching committed offsets", f.started, f.last_error);
                 events.push(GroupEvent::Committed {
                     id: f.id,
                     result: Err(err),
@@ -506,10 +516,34 @@ mod tests {
         };
         assert!(c.on_commit(key, Err(lost), later).coordinator_lost);
         let mut events = Vec::new();
-        c.expire(now + Duration::from_secs(2), &mut events);
+        c.expire(now + Duration::from_secs(2), None, &mut events);
         let err = rx.try_recv().unwrap().unwrap_err();
         assert!(matches!(err, Error::Timeout { .. }), "{err}");
         assert!(err.to_string().contains("disconnected"), "{err}");
+    }
+
+    #[test]
+    fn with_no_broker_reachable_expired_commits_and_lookups_say_so() {
+        let now = Instant::now();
+        let mut c = commits();
+        let rx = add(&mut c, now, Duration::from_secs(1));
+        let mut events = Vec::new();
+        let later = now + Duration::from_secs(1);
+        c.add_fetch(4, vec![tp(0)], later, now, &mut events);
+        let unreachable = Error::NoBrokersAvailable {
+            servers: "127.0.0.1:1".into(),
+            reason: "connection refused".into(),
+        };
+        c.expire(later, Some(&unreachable), &mut events);
+        let err = rx.try_recv().unwrap().unwrap_err();
+        assert!(matches!(err, Error::NoBrokersAvailable { .. }), "{err}");
+        assert!(matches!(
+            &events[..],
+            [GroupEvent::Committed {
+                id: 4,
+                result: Err(Error::NoBrokersAvailable { .. })
+            }]
+        ));
     }
 
     #[test]
@@ -655,7 +689,7 @@ mod tests {
             &mut events,
         );
         assert_eq!(c.next_deadline(), Some(now + Duration::from_secs(1)));
-        c.expire(now + Duration::from_secs(1), &mut events);
+        c.expire(now + Duration::from_secs(1), None, &mut events);
         assert!(matches!(
             &events[..],
             [GroupEvent::Committed {

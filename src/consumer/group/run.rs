@@ -22,7 +22,12 @@ impl GroupCoordinator {
         events: &mut Vec<GroupEvent>,
     ) -> Option<Instant> {
         events.append(&mut self.early_events);
-        self.commits.expire(now, events);
+        // With no broker reachable at all, commits and lookups that run out of time say
+        // so, as other requests do (`RpcQueue`), rather than just "timed out".
+        let unreachable = (!net.any_ready())
+            .then(|| net.unreachable_error())
+            .flatten();
+        self.commits.expire(now, unreachable.as_ref(), events);
         let cluster = net.cluster().clone();
         let meta = MetaView {
             cluster: &cluster,
