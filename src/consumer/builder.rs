@@ -172,8 +172,10 @@ impl<K, V> ConsumerBuilder<K, V> {
         self.set("exclude.internal.topics", if on { "true" } else { "false" })
     }
 
-    /// Timeout of blocking calls such as `commit`, `position` and `committed`. Default
-    /// 60 s. Java: `default.api.timeout.ms`.
+    /// Timeout of blocking calls such as `commit`, `position` and `committed`; also how
+    /// long `poll` goes on with no broker reachable before it reports the outage as
+    /// `NoBrokersAvailable` or `Disconnected`. Default 60 s. Java:
+    /// `default.api.timeout.ms`.
     pub fn default_api_timeout(self, timeout: Duration) -> Self {
         self.set("default.api.timeout.ms", &timeout.as_millis().to_string())
     }

@@ -220,6 +220,10 @@ impl<K, V> Consumer<K, V> {
     /// Up to `max_poll_records` records grouped by partition, waiting up to `timeout`
     /// for the first (kafka-python's `poll(timeout_ms)`).
     ///
+    /// The client reconnects by itself. When no broker has been reachable for
+    /// `default_api_timeout`, the poll fails with `NoBrokersAvailable` (never connected)
+    /// or `Disconnected`, as pykafka's consumer does; polling again goes on trying.
+    ///
     /// # Examples
     /// ```no_run
     /// # fn main() -> kafka_sync::Result<()> {
