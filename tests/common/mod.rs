@@ -7,7 +7,6 @@
 //!   `tests/kafka/broker install` makes) and kcat.
 //! - [`broker_ctl`] runs `tests/kafka/broker` for fault tests (`kill 2`, `restart 2`);
 //!   [`NodeDown`] restarts a killed node even when the test fails.
-//! - [`wait_for`]: poll a condition until a deadline instead of sleeping.
 //!
 //! Every child process runs under a timeout and is killed when it runs over, so a test
 //! never hangs on a peer; a long-running one ([`Background`], a group member) is killed
@@ -157,25 +156,6 @@ impl Drop for NodeDown {
         if let Some(node) = self.0.take() {
             let _ = try_broker_ctl(&["restart", &node]);
         }
-    }
-}
-
-// ------------------------------------------------------------------ waiting
-
-/// Calls `f` every 100 ms until it returns `Some`, and returns that value; panics naming
-/// `what` once `timeout` has passed. For conditions that take a while on a busy machine:
-/// a bounded wait, never a fixed sleep.
-pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {timeout:?} waiting for {what}"
-        );
-        thread::sleep(Duration::from_millis(100));
     }
 }
 
@@ -651,6 +631,23 @@ pub fn try_kafka_python_create_topic(
     args.extend(configs.iter().map(|(k, v)| format!("{k}={v}")));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     try_python_file("admin.py", &args, None).map(|_| ())
+}
+
+/// Asks the controller (through kafka-python's `elect_leaders`) to make each partition
+/// of `topic` led by its preferred replica again, as after a broker restart. Partitions
+/// already led by it are fine; other failures are returned.
+pub fn kafka_python_elect_preferred_leaders(bootstrap: &str, topic: &str) -> Result<(), String> {
+    const SCRIPT: &str = r#"
+import sys
+from kafka.admin import KafkaAdminClient
+from kafka.errors import ElectionNotNeededError
+admin = KafkaAdminClient(bootstrap_servers=sys.argv[1].split(","), request_timeout_ms=20000)
+try:
+    admin.elect_leaders(0, [sys.argv[2]], timeout_ms=20000)
+except ElectionNotNeededError:
+    pass
+"#;
+    try_python(SCRIPT, &[bootstrap, topic], None).map(|_| ())
 }
 
 /// A broker as the cluster metadata lists it.
