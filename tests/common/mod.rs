@@ -7,6 +7,7 @@
 //!   `tests/kafka/broker install` makes) and kcat.
 //! - [`broker_ctl`] runs `tests/kafka/broker` for fault tests (`kill 2`, `restart 2`);
 //!   [`NodeDown`] restarts a killed node even when the test fails.
+//! - [`wait_for`]: poll a condition until a deadline instead of sleeping.
 //!
 //! Every child process runs under a timeout and is killed when it runs over, so a test
 //! never hangs on a peer; a long-running one ([`Background`], a group member) is killed
@@ -156,6 +157,25 @@ impl Drop for NodeDown {
         if let Some(node) = self.0.take() {
             let _ = try_broker_ctl(&["restart", &node]);
         }
+    }
+}
+
+// ------------------------------------------------------------------ waiting
+
+/// Calls `f` every 100 ms until it returns `Some`, and returns that value; panics naming
+/// `what` once `timeout` has passed. For conditions that take a while on a busy machine:
+/// a bounded wait, never a fixed sleep.
+pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        thread::sleep(Duration::from_millis(100));
     }
 }
 
