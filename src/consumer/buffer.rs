@@ -29,6 +29,8 @@ pub(crate) struct FetchedData {
     pub high_watermark: i64,
     /// `(producer id, first offset)` of aborted transactions (read_committed).
     pub aborted: Vec<(i64, i64)>,
+    /// Most memory one batch of `records` may take decoded (`max_decoded_batch_bytes`).
+    pub decode_limit: usize,
 }
 
 /// What the data queue carries, in order.
@@ -194,6 +196,7 @@ mod tests {
             records: Bytes::from(vec![0u8; n]),
             high_watermark: 0,
             aborted: Vec::new(),
+            decode_limit: 1 << 20,
         })
     }
 

@@ -4,15 +4,17 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::config::{ConsumerConfig, OffsetReset};
 use crate::error::{Error, Result};
+use crate::net::backoff::Backoff;
 use crate::net::metadata::NodeId;
 use crate::net::network::{Network, Response};
 use crate::protocol::api::fetch::{
     FetchPartition, FetchRequest, FetchResponse, FetchTopic, ForgottenTopic,
 };
+use crate::protocol::codec::DecodeError;
 use crate::protocol::error_code::ErrorCode;
 use crate::protocol::records;
 use crate::TopicPartition;
@@ -25,6 +27,11 @@ use super::offsets::{self, OffsetSpec};
 const FETCH_MAX_VERSION: i16 = 12;
 /// Fetch v4 is the first that returns record batches v2 and aborted transactions.
 const FETCH_MIN_VERSION: i16 = 4;
+
+/// After this many consecutive fetches of a partition that return data it cannot use,
+/// `poll` hears of it, and again after each further run of as many; fetching goes on
+/// meanwhile, with backoff.
+const FAILURES_BEFORE_ERROR: u32 = 4;
 
 /// Where a partition's fetching stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +56,46 @@ struct PartitionState {
     paused: bool,
     /// A fetch for this partition is in flight.
     in_flight: bool,
+    /// Backoff after fetches that failed or returned nothing usable.
+    retry: Retry,
+}
+
+/// A partition's run of failed fetches: a broker whose answers cannot be used is asked
+/// again after a growing pause (`retry_backoff` up to `retry_backoff_max`), not at once.
+#[derive(Debug)]
+struct Retry {
+    backoff: Backoff,
+    failures: u32,
+    /// No fetch for the partition before this.
+    not_before: Option<Instant>,
+}
+
+impl Retry {
+    fn new(config: &ConsumerConfig) -> Self {
+        Retry {
+            backoff: Backoff::new(config.client.retry_backoff, config.client.retry_backoff_max),
+            failures: 0,
+            not_before: None,
+        }
+    }
+
+    fn waiting(&self, now: Instant) -> bool {
+        self.not_before.is_some_and(|t| t > now)
+    }
+
+    /// Records a failure; true when it completes a run the user should hear of.
+    fn fail(&mut self, now: Instant) -> bool {
+        let wait: Duration = self.backoff.fail();
+        self.not_before = Some(now + wait);
+        self.failures = self.failures.saturating_add(1);
+        self.failures % FAILURES_BEFORE_ERROR == 0
+    }
+
+    fn succeed(&mut self) {
+        self.backoff.reset();
+        self.failures = 0;
+        self.not_before = None;
+    }
 }
 
 /// Requests the fetcher has in flight.
@@ -108,6 +155,7 @@ impl Fetcher {
                     epoch: 0,
                     paused: false,
                     in_flight: false,
+                    retry: Retry::new(&self.config),
                 },
             );
         }
@@ -169,13 +217,23 @@ impl Fetcher {
         }
     }
 
-    /// Sends offset lookups and fetches that are due. Returns nothing to wait for: the
-    /// fetcher is driven by responses and by the user draining the buffer.
-    pub fn poll<C: From<FetchCtx>>(&mut self, net: &mut Network<C>, now: Instant) {
+    /// Sends offset lookups and fetches that are due. Returns when a partition's retry
+    /// backoff ends; otherwise the fetcher is driven by responses and by the user
+    /// draining the buffer.
+    pub fn poll<C: From<FetchCtx>>(
+        &mut self,
+        net: &mut Network<C>,
+        now: Instant,
+    ) -> Option<Instant> {
         self.send_resets(net, now);
         if self.buffer.has_room() {
             self.send_fetches(net, now);
         }
+        self.partitions
+            .values()
+            .filter(|s| matches!(s.position, Position::At(_)) && !s.paused)
+            .filter_map(|s| s.retry.not_before.filter(|t| *t > now))
+            .min()
     }
 
     fn send_resets<C: From<FetchCtx>>(&mut self, net: &mut Network<C>, now: Instant) {
@@ -250,7 +308,7 @@ impl Fetcher {
             let Position::At(offset) = st.position else {
                 continue;
             };
-            if st.paused {
+            if st.paused || st.retry.waiting(now) {
                 continue;
             }
             let Some(node) = net.cluster().leader(&tp.topic, tp.partition) else {
@@ -325,7 +383,7 @@ impl Fetcher {
         epochs: HashMap<TopicPartition, u64>,
         result: Result<Response>,
         net: &mut Network<C>,
-        _now: Instant,
+        now: Instant,
     ) {
         self.fetching.insert(node, false);
         for tp in epochs.keys() {
@@ -333,12 +391,22 @@ impl Fetcher {
                 s.in_flight = false;
             }
         }
-        let resp = match result.and_then(|r| r.decode::<FetchResponse>()) {
-            Ok(r) => r,
-            Err(e) => {
+        let decoded = result.map(|r| r.decode::<FetchResponse>());
+        let resp = match decoded {
+            Ok(Ok(r)) => r,
+            Err(e) | Ok(Err(e)) => {
                 log::debug!("fetch from {} failed: {e}", net.node_label(node));
                 if let Some(s) = self.sessions.get_mut(&node) {
                     s.reset();
+                }
+                // Only an answer that does not decode is the data's fault; a lost
+                // connection is retried (and reported) by the network layer.
+                let undecodable = matches!(e, Error::Protocol(_));
+                for (tp, epoch) in &epochs {
+                    let error = undecodable.then(|| {
+                        DecodeError::Malformed(format!("the fetch response does not decode: {e}"))
+                    });
+                    self.fail(tp, *epoch, error, now);
                 }
                 return;
             }
@@ -372,6 +440,13 @@ impl Fetcher {
                     ErrorCode::NONE => {
                         let records = p.records.unwrap_or_default();
                         let next = records::next_offset(&records).filter(|n| *n > fetch_offset);
+                        if next.is_none() && !records.is_empty() {
+                            let error = unusable_records(&records);
+                            let epoch = st.epoch;
+                            self.fail(&tp, epoch, Some(error), now);
+                            continue;
+                        }
+                        st.retry.succeed();
                         if let Some(next) = next {
                             st.position = Position::At(next);
                             self.buffer.push_item(Item::Data(FetchedData {
@@ -386,6 +461,7 @@ impl Fetcher {
                                     .iter()
                                     .map(|a| (a.producer_id, a.first_offset))
                                     .collect(),
+                                decode_limit: self.config.max_decoded_batch_bytes,
                             }));
                         }
                     }
@@ -397,6 +473,7 @@ impl Fetcher {
                         || code == ErrorCode::UNKNOWN_TOPIC_OR_PARTITION =>
                     {
                         log::debug!("fetch {tp}: {code}; refreshing metadata");
+                        st.retry.fail(now);
                         net.schedule.request_update();
                         if let Some(s) = self.sessions.get_mut(&node) {
                             s.reset();
@@ -412,6 +489,30 @@ impl Fetcher {
                     }
                 }
             }
+        }
+    }
+
+    /// A fetch of `tp` failed: back off, and every [`FAILURES_BEFORE_ERROR`] failures
+    /// with an `error` tell the user, naming the offset the partition is stuck at.
+    fn fail(&mut self, tp: &TopicPartition, epoch: u64, error: Option<DecodeError>, now: Instant) {
+        let Some(st) = self.partitions.get_mut(tp).filter(|s| s.epoch == epoch) else {
+            return;
+        };
+        let Position::At(offset) = st.position else {
+            return;
+        };
+        let report = st.retry.fail(now);
+        if let (true, Some(error)) = (report, error) {
+            log::warn!("fetching {tp} at offset {offset} keeps failing: {error}");
+            self.buffer.push_item(Item::PartitionError {
+                tp: tp.clone(),
+                epoch,
+                error: Error::CorruptRecords {
+                    partition: tp.clone(),
+                    offset,
+                    error,
+                },
+            });
         }
     }
 
@@ -451,6 +552,21 @@ impl Fetcher {
             }
         }
     }
+}
+
+/// Why a fetch's non-empty records cannot be used: no complete
+/// batch (fetches from v4 on always hold at least one whole batch, so a partial one
+/// alone is a broken broker), or only batches before the offset.
+fn unusable_records(records: &[u8]) -> DecodeError {
+    DecodeError::Malformed(match records::next_offset(records) {
+        None => format!(
+            "the broker sent {} bytes holding no complete record batch",
+            records.len()
+        ),
+        Some(next) => format!(
+            "the broker sent only batches ending before the fetch offset (next offset {next})"
+        ),
+    })
 }
 
 /// The lookup `auto_offset_reset` asks for.

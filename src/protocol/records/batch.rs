@@ -2,6 +2,7 @@
 
 use bytes::Bytes;
 
+use super::budget::{Budget, HEADER_COST, RECORD_COST};
 use super::{legacy, ControlRecord, ControlRecordType, Record, RecordHeader, TimestampType};
 use super::{LOG_OVERHEAD, RECORD_BATCH_OVERHEAD};
 use crate::protocol::codec::DecodeError;
@@ -265,11 +266,14 @@ impl RecordBatch {
         Ok(())
     }
 
-    /// Decodes every record. Compressed records are decompressed into one buffer of at
-    /// most `max_decompressed` bytes (more is an error); keys and values are slices of
-    /// that buffer, or for uncompressed batches of the fetched buffer itself.
-    pub fn records(&self, max_decompressed: usize) -> Result<Vec<Record>, DecodeError> {
-        let iter = self.record_iter(max_decompressed)?;
+    /// Decodes every record, within `max_bytes` of memory: the decompressed buffer (for
+    /// a compressed batch) plus the in-memory size of every record and header. A batch
+    /// that would take more is a [`DecodeError::DecompressedTooLarge`] or
+    /// [`DecodeError::DecodedTooLarge`], found before the memory is taken. Keys and
+    /// values are slices of the decompressed buffer, or for uncompressed batches of the
+    /// fetched buffer itself.
+    pub fn records(&self, max_bytes: usize) -> Result<Vec<Record>, DecodeError> {
+        let iter = self.record_iter(max_bytes)?;
         let mut out = Vec::with_capacity(iter.capacity_hint());
         match iter.0 {
             Inner::V2(v) => v.decode_all(&mut out)?,
@@ -279,11 +283,12 @@ impl RecordBatch {
     }
 
     /// Like [`records`](Self::records), but decodes one record per `next()`; the
-    /// decompression (if any) happens here, up front.
-    pub fn record_iter(&self, max_decompressed: usize) -> Result<RecordIter, DecodeError> {
+    /// decompression (if any) happens here, up front. `max_bytes` bounds the memory of
+    /// all the records the iterator yields, as in [`records`](Self::records).
+    pub fn record_iter(&self, max_bytes: usize) -> Result<RecordIter, DecodeError> {
         if self.magic < 2 {
             return Ok(RecordIter(Inner::Legacy(
-                legacy::records(self, max_decompressed)?.into_iter(),
+                legacy::records(self, max_bytes)?.into_iter(),
             )));
         }
         if self.records_count < 0 {
@@ -292,13 +297,17 @@ impl RecordBatch {
                 self.base_offset, self.records_count
             )));
         }
-        let records = if self.compression == Compression::None {
-            self.data.slice(RECORD_BATCH_OVERHEAD..)
+        let (records, budget) = if self.compression == Compression::None {
+            let records = self.data.slice(RECORD_BATCH_OVERHEAD..);
+            (records, Budget::new(max_bytes, 0)?)
         } else if self.records_count == 0 {
-            Bytes::new()
+            (Bytes::new(), Budget::new(max_bytes, 0)?)
         } else {
             let compressed = &self.data[RECORD_BATCH_OVERHEAD..];
-            compression::decompress(self.compression, compressed, max_decompressed)?.into()
+            let records: Bytes =
+                compression::decompress(self.compression, compressed, max_bytes)?.into();
+            let budget = Budget::new(max_bytes, records.len())?;
+            (records, budget)
         };
         let log_append_time =
             (self.timestamp_type() == TimestampType::LogAppendTime).then_some(self.max_timestamp);
@@ -310,6 +319,7 @@ impl RecordBatch {
             base_offset: self.base_offset,
             base_timestamp: self.base_timestamp,
             log_append_time,
+            budget,
             done: false,
         })))
     }
@@ -348,10 +358,12 @@ enum Inner {
 
 impl RecordIter {
     /// How many records to make room for: the declared count, bounded by the bytes
-    /// present (every record takes at least 7).
+    /// present (every record takes at least 7) and by the memory budget.
     fn capacity_hint(&self) -> usize {
         match &self.0 {
-            Inner::V2(v) => (v.left as usize).min(v.buf.len() / 7 + 1),
+            Inner::V2(v) => (v.left as usize)
+                .min(v.buf.len() / 7 + 1)
+                .min(v.budget.records_that_fit()),
             Inner::Legacy(v) => v.len(),
         }
     }
@@ -386,6 +398,7 @@ struct V2Records {
     base_offset: i64,
     base_timestamp: i64,
     log_append_time: Option<i64>,
+    budget: Budget,
     done: bool,
 }
 
@@ -410,9 +423,10 @@ impl V2Records {
             self.base_offset,
             self.base_timestamp,
             self.log_append_time,
+            &mut self.budget,
             |r| r,
         )
-        .map_err(Fault::into_error)
+        .map_err(|f| f.into_error(&self.budget))
     }
 
     #[inline]
@@ -441,6 +455,7 @@ impl V2Records {
             self.log_append_time,
         );
         let mut pos = self.pos;
+        let mut budget = self.budget;
         for _ in 0..self.left {
             let pushed = decode_record(
                 buf,
@@ -448,10 +463,11 @@ impl V2Records {
                 base_offset,
                 base_timestamp,
                 log_append_time,
+                &mut budget,
                 |r| out.push(r),
             );
             if let Err(f) = pushed {
-                return Err(f.into_error());
+                return Err(f.into_error(&budget));
             }
         }
         self.pos = pos;
@@ -483,12 +499,14 @@ enum Fault {
         used: usize,
     },
     NullHeaderKey,
+    /// The batch's decoded records and headers would exceed its memory budget.
+    OverBudget,
 }
 
 impl Fault {
     #[cold]
     #[inline(never)]
-    fn into_error(self) -> DecodeError {
+    fn into_error(self, budget: &Budget) -> DecodeError {
         match self {
             Fault::Truncated { at } => DecodeError::Truncated {
                 offset: at,
@@ -510,6 +528,7 @@ impl Fault {
             Fault::NullHeaderKey => DecodeError::UnexpectedNull {
                 field: "record header key",
             },
+            Fault::OverBudget => budget.exceeded(),
         }
     }
 }
@@ -598,6 +617,7 @@ fn decode_headers(
     d: &[u8],
     pos: &mut usize,
     count: i32,
+    budget: &mut Budget,
 ) -> Result<Vec<RecordHeader>, Fault> {
     let remaining = d.len() - *pos;
     // Each header takes at least two bytes.
@@ -608,14 +628,18 @@ fn decode_headers(
             remaining,
         });
     }
+    if !budget.take(count as usize * HEADER_COST) {
+        return Err(Fault::OverBudget);
+    }
     let mut headers = Vec::with_capacity(count as usize);
     for _ in 0..count {
         let key = nullable_bytes(buf, d, pos)?.ok_or(Fault::NullHeaderKey)?;
         let value = nullable_bytes(buf, d, pos)?;
-        headers.push(RecordHeader {
-            key: String::from_utf8_lossy(&key).into_owned(),
-            value,
-        });
+        let key = String::from_utf8_lossy(&key).into_owned();
+        if !budget.take(key.len()) {
+            return Err(Fault::OverBudget);
+        }
+        headers.push(RecordHeader { key, value });
     }
     Ok(headers)
 }
@@ -629,8 +653,12 @@ fn decode_record<R>(
     base_offset: i64,
     base_timestamp: i64,
     log_append_time: Option<i64>,
+    budget: &mut Budget,
     emit: impl FnOnce(Record) -> R,
 ) -> Result<R, Fault> {
+    if !budget.take(RECORD_COST) {
+        return Err(Fault::OverBudget);
+    }
     let all: &[u8] = buf;
     let at = *pos;
     let len = varint(all, pos)?;
@@ -659,7 +687,7 @@ fn decode_record<R>(
     let headers = if count == 0 {
         Vec::new()
     } else {
-        decode_headers(buf, d, pos, count)?
+        decode_headers(buf, d, pos, count, budget)?
     };
     if *pos != end {
         return Err(Fault::SizeMismatch {
@@ -715,7 +743,8 @@ mod tests {
             }
         }
         // Overlong and truncated forms.
-        let err = |r: Result<i64, Fault>| r.map_err(Fault::into_error).unwrap_err();
+        let budget = Budget::new(1 << 20, 0).unwrap();
+        let err = |r: Result<i64, Fault>| r.map_err(|f| f.into_error(&budget)).unwrap_err();
         assert!(matches!(
             err(varint(&[0xff, 0xff, 0xff, 0xff, 0x1f], &mut 0).map(i64::from)),
             DecodeError::VarintTooLong { .. }
@@ -809,7 +838,7 @@ mod tests {
             .unwrap();
         let range = data.as_ptr_range();
         let batch = batches(data.clone(), true).next().unwrap().unwrap();
-        for r in batch.records(0).unwrap() {
+        for r in batch.records(1 << 16).unwrap() {
             let key = r.key.unwrap();
             let value = r.value.unwrap();
             let at = data.windows(key.len()).position(|w| w == &key[..]).unwrap();

@@ -53,6 +53,7 @@ use bytes::Bytes;
 use super::codec::DecodeError;
 
 mod batch;
+mod budget;
 mod builder;
 mod legacy;
 
