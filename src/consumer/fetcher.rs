@@ -401,11 +401,13 @@ impl Fetcher {
                 }
                 // Only an answer that does not decode is the data's fault; a lost
                 // connection is retried (and reported) by the network layer.
-                let undecodable = matches!(e, Error::Protocol(_));
                 for (tp, epoch) in &epochs {
-                    let error = undecodable.then(|| {
-                        DecodeError::Malformed(format!("the fetch response does not decode: {e}"))
-                    });
+                    let error = match &e {
+                        Error::Protocol(why) => Some(DecodeError::Malformed(format!(
+                            "the fetch response does not decode: {why}"
+                        ))),
+                        _ => None,
+                    };
                     self.fail(tp, *epoch, error, now);
                 }
                 return;

@@ -1,0 +1,388 @@
+//! A consumer against a broker that hands out hostile or broken fetch responses:
+//! decompression and header bombs, a partial batch alone, a response that does not
+//! decode. Each case runs the consumer in a child process of this test binary, so its
+//! peak memory (VmHWM) is the consumer's alone, and asserts a typed error naming the
+//! partition and offset within the poll timeout + 1 s, peak memory under a bound,
+//! refetches with backoff rather than at once, and no thread left after drop.
+//!
+//! A real broker will not send these, so the broker here is a fake one that speaks just
+//! enough Kafka (ApiVersions, Metadata, ListOffsets, Fetch) for a consumer with an
+//! assigned partition.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use kafka_sync::protocol::api::fetch::{FetchableTopicResponse, PartitionData};
+use kafka_sync::protocol::api::list_offsets::{
+    ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
+};
+use kafka_sync::protocol::api::metadata::{
+    MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
+};
+use kafka_sync::protocol::api::{
+    api_versions::ApiVersion, response_header_version, ApiKey, ApiVersionsResponse, FetchResponse,
+    ListOffsetsResponse, Message, MetadataResponse,
+};
+use kafka_sync::protocol::compression::Compression;
+use kafka_sync::protocol::header::ResponseHeader;
+use kafka_sync::protocol::records::RecordBatchBuilder;
+use kafka_sync::{Consumer, Error, TopicPartition};
+
+const TOPIC: &str = "hostile";
+/// The child's poll timeout; the error must come within it + 1 s.
+const POLL_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long the child goes on polling after the first error, to count refetches.
+const KEEP_POLLING: Duration = Duration::from_secs(3);
+/// Set in the child: the fake broker's address, and which case it serves.
+const ADDR_VAR: &str = "HOSTILE_BROKER_ADDR";
+const CASE_VAR: &str = "HOSTILE_BROKER_CASE";
+
+/// What the fake broker answers a Fetch with.
+#[derive(Clone)]
+enum FetchAnswer {
+    /// These record bytes for the partition.
+    Records(Bytes),
+    /// A response body cut short, which does not decode.
+    Undecodable,
+}
+
+/// Serves every connection until the test ends; returns its address and the count of
+/// Fetch requests it received.
+fn fake_broker(answer: FetchAnswer) -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let fetches = Arc::new(AtomicUsize::new(0));
+    let counter = fetches.clone();
+    thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(conn) = conn else { return };
+            let (answer, counter) = (answer.clone(), counter.clone());
+            thread::spawn(move || serve(conn, addr.port(), &answer, &counter));
+        }
+    });
+    (addr.to_string(), fetches)
+}
+
+fn serve(mut conn: TcpStream, port: u16, answer: &FetchAnswer, fetches: &AtomicUsize) {
+    loop {
+        let mut size = [0u8; 4];
+        if conn.read_exact(&mut size).is_err() {
+            return;
+        }
+        let mut request = vec![0u8; u32::from_be_bytes(size) as usize];
+        if conn.read_exact(&mut request).is_err() || request.len() < 8 {
+            return;
+        }
+        let api_key = ApiKey(i16::from_be_bytes([request[0], request[1]]));
+        let version = i16::from_be_bytes([request[2], request[3]]);
+        let correlation_id = i32::from_be_bytes([request[4], request[5], request[6], request[7]]);
+        let mut body = Vec::new();
+        match api_key {
+            ApiKey::API_VERSIONS => api_versions().encode(&mut body, version).unwrap(),
+            ApiKey::METADATA => metadata(port).encode(&mut body, version).unwrap(),
+            ApiKey::LIST_OFFSETS => list_offsets().encode(&mut body, version).unwrap(),
+            ApiKey::FETCH => {
+                fetches.fetch_add(1, Ordering::Relaxed);
+                match answer {
+                    FetchAnswer::Records(records) => {
+                        fetch(records.clone()).encode(&mut body, version).unwrap()
+                    }
+                    FetchAnswer::Undecodable => {
+                        fetch(Bytes::new()).encode(&mut body, version).unwrap();
+                        body.truncate(body.len() / 2);
+                    }
+                }
+            }
+            other => panic!("the fake broker does not serve {other}"),
+        }
+        let mut frame = Vec::new();
+        ResponseHeader { correlation_id }
+            .encode(&mut frame, response_header_version(api_key, version));
+        frame.extend_from_slice(&body);
+        let mut out = (frame.len() as u32).to_be_bytes().to_vec();
+        out.extend_from_slice(&frame);
+        if conn.write_all(&out).is_err() {
+            return;
+        }
+    }
+}
+
+fn api_versions() -> ApiVersionsResponse {
+    let api = |key: ApiKey, min, max| ApiVersion {
+        api_key: key.0,
+        min_version: min,
+        max_version: max,
+        ..Default::default()
+    };
+    ApiVersionsResponse {
+        api_keys: vec![
+            api(ApiKey::PRODUCE, 3, 9),
+            api(ApiKey::FETCH, 4, 12),
+            api(ApiKey::LIST_OFFSETS, 1, 7),
+            api(ApiKey::METADATA, 1, 12),
+            api(ApiKey::API_VERSIONS, 0, 3),
+        ],
+        ..Default::default()
+    }
+}
+
+fn metadata(port: u16) -> MetadataResponse {
+    MetadataResponse {
+        brokers: vec![MetadataResponseBroker {
+            node_id: 1,
+            host: "127.0.0.1".into(),
+            port: port.into(),
+            rack: None,
+            ..Default::default()
+        }],
+        cluster_id: Some("fake".into()),
+        controller_id: 1,
+        topics: vec![MetadataResponseTopic {
+            name: Some(TOPIC.into()),
+            partitions: vec![MetadataResponsePartition {
+                partition_index: 0,
+                leader_id: 1,
+                leader_epoch: 0,
+                replica_nodes: vec![1],
+                isr_nodes: vec![1],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}
+
+fn list_offsets() -> ListOffsetsResponse {
+    ListOffsetsResponse {
+        topics: vec![ListOffsetsTopicResponse {
+            name: TOPIC.into(),
+            partitions: vec![ListOffsetsPartitionResponse {
+                partition_index: 0,
+                offset: 0,
+                timestamp: -1,
+                leader_epoch: 0,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}
+
+fn fetch(records: Bytes) -> FetchResponse {
+    FetchResponse {
+        responses: vec![FetchableTopicResponse {
+            topic: TOPIC.into(),
+            partitions: vec![PartitionData {
+                partition_index: 0,
+                high_watermark: 1 << 40,
+                last_stable_offset: 1 << 40,
+                records: Some(records),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}
+
+/// One batch of `records` records with null keys and values and `headers` empty
+/// headers each, compressed with zstd: a few KiB that decode to far more.
+fn bomb(records: usize, headers: usize) -> Bytes {
+    let names: Vec<(&str, Option<&[u8]>)> = vec![("", None); headers];
+    let mut b = RecordBatchBuilder::new(1 << 20);
+    for _ in 0..records {
+        b.append(0, None, None, &names);
+    }
+    let batch = b
+        .finish(Compression::Zstd, None, -1, -1, -1, false)
+        .unwrap();
+    assert!(batch.len() < 4 << 20, "{} bytes", batch.len());
+    batch
+}
+
+/// What the child reports.
+struct Outcome {
+    peak_rss_kib: u64,
+    error: String,
+}
+
+/// Runs the consumer in a child process against a fake broker giving `answer`; returns
+/// what the child saw and how many fetches the broker received.
+fn run_child(case: &str, answer: FetchAnswer) -> (Outcome, usize) {
+    let (addr, fetches) = fake_broker(answer);
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["consume_in_child", "--exact", "--ignored", "--nocapture"])
+        .env(ADDR_VAR, &addr)
+        .env(CASE_VAR, case)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "{case}: child failed\n{stdout}\n{stderr}"
+    );
+    let field = |name: &str| {
+        stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .unwrap_or_else(|| panic!("{case}: no {name} in\n{stdout}\n{stderr}"))
+            .to_string()
+    };
+    let outcome = Outcome {
+        peak_rss_kib: field("peak_rss_kib=").parse().unwrap(),
+        error: field("error="),
+    };
+    eprintln!(
+        "{case}: peak RSS {} MiB, {} fetches, {}",
+        outcome.peak_rss_kib / 1024,
+        fetches.load(Ordering::Relaxed),
+        outcome.error
+    );
+    (outcome, fetches.load(Ordering::Relaxed))
+}
+
+/// Peak RSS allowed for the consumer's process, against a hostile batch: the
+/// decompressed data is capped at 64 MiB by default.
+const PEAK_RSS_BOUND_KIB: u64 = 160 * 1024;
+
+#[test]
+fn a_zstd_batch_of_millions_of_tiny_records_is_a_typed_error_not_gigabytes() {
+    // 4M records of 7 bytes: 28 MB decompressed, about 440 MB decoded at once.
+    let (outcome, _) = run_child("bomb", FetchAnswer::Records(bomb(4_000_000, 0)));
+    assert!(
+        outcome.error.contains("DecodedTooLarge"),
+        "{}",
+        outcome.error
+    );
+    assert!(
+        outcome.peak_rss_kib < PEAK_RSS_BOUND_KIB,
+        "{} KiB",
+        outcome.peak_rss_kib
+    );
+}
+
+#[test]
+fn a_record_with_millions_of_headers_is_a_typed_error_not_gigabytes() {
+    // 4M empty headers: 8 MB decompressed, about 230 MB decoded.
+    let (outcome, _) = run_child("bomb", FetchAnswer::Records(bomb(1, 4_000_000)));
+    assert!(
+        outcome.error.contains("DecodedTooLarge"),
+        "{}",
+        outcome.error
+    );
+    assert!(
+        outcome.peak_rss_kib < PEAK_RSS_BOUND_KIB,
+        "{} KiB",
+        outcome.peak_rss_kib
+    );
+}
+
+/// Fetches a well-behaved consumer may send in the child's run with retry backoff
+/// (100 ms doubling to 1 s): about 10; without backoff it is thousands.
+const MAX_FETCHES: usize = 40;
+
+#[test]
+fn a_partial_batch_alone_is_refetched_with_backoff_then_a_typed_error() {
+    let whole = bomb(1000, 0);
+    let partial = whole.slice(..whole.len() / 2);
+    let (outcome, fetches) = run_child("broken", FetchAnswer::Records(partial));
+    assert!(
+        outcome.error.contains("no complete record batch"),
+        "{}",
+        outcome.error
+    );
+    assert!(fetches <= MAX_FETCHES, "{fetches} fetches");
+}
+
+#[test]
+fn an_undecodable_fetch_response_is_refetched_with_backoff_then_a_typed_error() {
+    let (outcome, fetches) = run_child("broken", FetchAnswer::Undecodable);
+    assert!(
+        outcome.error.contains("does not decode"),
+        "{}",
+        outcome.error
+    );
+    assert!(fetches <= MAX_FETCHES, "{fetches} fetches");
+}
+
+fn thread_count() -> usize {
+    std::fs::read_dir("/proc/self/task").unwrap().count()
+}
+
+fn peak_rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// The consumer side of the cases above, run by them in a child process.
+#[test]
+#[ignore = "run in a child process by the other tests of this file"]
+fn consume_in_child() {
+    let addr = std::env::var(ADDR_VAR).expect("run by the other tests of this file");
+    let case = std::env::var(CASE_VAR).unwrap();
+    let threads_before = thread_count();
+    let tp = TopicPartition::new(TOPIC, 0);
+    let mut consumer = Consumer::builder()
+        .bootstrap_servers(&addr)
+        .default_api_timeout(POLL_TIMEOUT)
+        .build()
+        .unwrap();
+    consumer.assign([tp.clone()]).unwrap();
+    consumer.seek(&tp, 0).unwrap();
+
+    let started = Instant::now();
+    let error = loop {
+        match consumer.poll(POLL_TIMEOUT) {
+            Err(e) => break e,
+            Ok(records) => assert!(
+                started.elapsed() < POLL_TIMEOUT,
+                "{case}: no error in {:?}; got {} partitions of records",
+                started.elapsed(),
+                records.len()
+            ),
+        }
+    };
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed <= POLL_TIMEOUT + Duration::from_secs(1),
+        "{case}: the error took {elapsed:?}"
+    );
+    let Error::CorruptRecords {
+        partition,
+        offset,
+        error: reason,
+    } = &error
+    else {
+        panic!("{case}: expected CorruptRecords, got {error:?}");
+    };
+    assert_eq!((partition, *offset), (&tp, 0), "{error}");
+    println!("error={reason:?} / {error}");
+
+    // Go on polling: the broken partition is fetched again only after a backoff.
+    let until = Instant::now() + KEEP_POLLING;
+    while Instant::now() < until {
+        let _ = consumer.poll(Duration::from_millis(200));
+    }
+    println!("peak_rss_kib={}", peak_rss_kib());
+
+    drop(consumer);
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while thread_count() > threads_before && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        thread_count(),
+        threads_before,
+        "{case}: a thread outlived the consumer"
+    );
+}
