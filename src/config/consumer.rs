@@ -955,4 +955,21 @@ mod tests {
         assert_eq!(c.auto_commit_interval, Duration::from_secs(1));
         assert_eq!(c.partition_assignment_strategy, [Range, CooperativeSticky]);
     }
+
+    #[test]
+    fn max_decoded_batch_bytes_fits_a_partition_fetch_unless_set() {
+        let valid = |pairs: &[(&str, &str)]| with(pairs).validated().unwrap();
+        assert_eq!(valid(&[]).max_decoded_batch_bytes, 64 << 20);
+        let big_fetch = [("max.partition.fetch.bytes", "8388608")];
+        assert_eq!(valid(&big_fetch).max_decoded_batch_bytes, 128 << 20);
+        let set = [
+            ("max.partition.fetch.bytes", "8388608"),
+            ("max.decoded.batch.bytes", "1048576"),
+        ];
+        assert_eq!(valid(&set).max_decoded_batch_bytes, 1 << 20);
+        let mut c = ConsumerConfig::default();
+        assert!(c.set("max.decoded.batch.bytes", "0").is_err());
+        c.max_decoded_batch_bytes = 0;
+        assert!(c.validated().is_err());
+    }
 }
