@@ -439,6 +439,10 @@ impl V2Records {
             return self.trailing().map(Err);
         }
         self.left -= 1;
+        if !self.budget.take(RECORD_COST) {
+            self.done = true;
+            return Some(Err(self.budget.exceeded()));
+        }
         let r = self.decode_one();
         if r.is_err() {
             self.done = true;
@@ -456,6 +460,12 @@ impl V2Records {
         );
         let mut pos = self.pos;
         let mut budget = self.budget;
+        // Every record's struct is paid for up front, keeping the loop free of the
+        // check; a batch cannot hold more records than its bytes allow (7 each).
+        let records = (self.left as usize).min((buf.len() - pos) / 7 + 1);
+        if !budget.take(records.saturating_mul(RECORD_COST)) {
+            return Err(budget.exceeded());
+        }
         for _ in 0..self.left {
             let pushed = decode_record(
                 buf,
@@ -645,7 +655,8 @@ fn decode_headers(
 }
 
 /// Decodes the record at `*pos` in `buf`, leaving `*pos` after it, and hands it to
-/// `emit` (which lets the caller build it in place, say in a `Vec`).
+/// `emit` (which lets the caller build it in place, say in a `Vec`). Its headers are
+/// paid for from `budget`; the record itself the caller pays for.
 #[inline(always)]
 fn decode_record<R>(
     buf: &Bytes,
@@ -656,9 +667,6 @@ fn decode_record<R>(
     budget: &mut Budget,
     emit: impl FnOnce(Record) -> R,
 ) -> Result<R, Fault> {
-    if !budget.take(RECORD_COST) {
-        return Err(Fault::OverBudget);
-    }
     let all: &[u8] = buf;
     let at = *pos;
     let len = varint(all, pos)?;
