@@ -26,15 +26,19 @@ use kafka_sync::protocol::api::metadata::{
     MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
 };
 use kafka_sync::protocol::api::{
-    api_versions::ApiVersion, response_header_version, ApiKey, ApiVersionsResponse, FetchResponse,
-    ListOffsetsResponse, Message, MetadataResponse,
+    api_versions::ApiVersion, request_header_version, response_header_version, ApiKey,
+    ApiVersionsResponse, FetchRequest, FetchResponse, ListOffsetsResponse, Message,
+    MetadataResponse,
 };
+use kafka_sync::protocol::codec::Reader;
 use kafka_sync::protocol::compression::Compression;
-use kafka_sync::protocol::header::ResponseHeader;
+use kafka_sync::protocol::header::{RequestHeader, ResponseHeader};
 use kafka_sync::protocol::records::RecordBatchBuilder;
 use kafka_sync::{Consumer, Error, TopicPartition};
 
 const TOPIC: &str = "hostile";
+/// The fake topic's partitions; the hostile cases use partition 0 alone.
+const PARTITIONS: i32 = 2;
 /// The child's poll timeout; the error must come within it + 1 s.
 const POLL_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long the child goes on polling after the first error, to count refetches.
@@ -43,13 +47,23 @@ const KEEP_POLLING: Duration = Duration::from_secs(3);
 const ADDR_VAR: &str = "HOSTILE_BROKER_ADDR";
 const CASE_VAR: &str = "HOSTILE_BROKER_CASE";
 
+/// The record bytes the fake broker sends for a partition and fetch offset.
+type RecordsFor = Arc<dyn Fn(i32, i64) -> Bytes + Send + Sync>;
+
 /// What the fake broker answers a Fetch with.
 #[derive(Clone)]
 enum FetchAnswer {
-    /// These record bytes for the partition.
-    Records(Bytes),
+    /// For each partition asked for, these record bytes.
+    Records(RecordsFor),
     /// A response body cut short, which does not decode.
     Undecodable,
+}
+
+impl FetchAnswer {
+    /// The same bytes for every partition and offset.
+    fn always(records: Bytes) -> Self {
+        FetchAnswer::Records(Arc::new(move |_, _| records.clone()))
+    }
 }
 
 /// Serves every connection until the test ends; returns its address and the count of
@@ -79,6 +93,7 @@ fn serve(mut conn: TcpStream, port: u16, answer: &FetchAnswer, fetches: &AtomicU
         if conn.read_exact(&mut request).is_err() || request.len() < 8 {
             return;
         }
+        let request = Bytes::from(request);
         let api_key = ApiKey(i16::from_be_bytes([request[0], request[1]]));
         let version = i16::from_be_bytes([request[2], request[3]]);
         let correlation_id = i32::from_be_bytes([request[4], request[5], request[6], request[7]]);
@@ -89,12 +104,15 @@ fn serve(mut conn: TcpStream, port: u16, answer: &FetchAnswer, fetches: &AtomicU
             ApiKey::LIST_OFFSETS => list_offsets().encode(&mut body, version).unwrap(),
             ApiKey::FETCH => {
                 fetches.fetch_add(1, Ordering::Relaxed);
+                let asked = fetched_partitions(request.clone(), version);
                 match answer {
-                    FetchAnswer::Records(records) => {
-                        fetch(records.clone()).encode(&mut body, version).unwrap()
-                    }
+                    FetchAnswer::Records(records_for) => fetch(&asked, records_for.as_ref())
+                        .encode(&mut body, version)
+                        .unwrap(),
                     FetchAnswer::Undecodable => {
-                        fetch(Bytes::new()).encode(&mut body, version).unwrap();
+                        fetch(&asked, &|_, _| Bytes::new())
+                            .encode(&mut body, version)
+                            .unwrap();
                         body.truncate(body.len() / 2);
                     }
                 }
@@ -145,14 +163,16 @@ fn metadata(port: u16) -> MetadataResponse {
         controller_id: 1,
         topics: vec![MetadataResponseTopic {
             name: Some(TOPIC.into()),
-            partitions: vec![MetadataResponsePartition {
-                partition_index: 0,
-                leader_id: 1,
-                leader_epoch: 0,
-                replica_nodes: vec![1],
-                isr_nodes: vec![1],
-                ..Default::default()
-            }],
+            partitions: (0..PARTITIONS)
+                .map(|partition_index| MetadataResponsePartition {
+                    partition_index,
+                    leader_id: 1,
+                    leader_epoch: 0,
+                    replica_nodes: vec![1],
+                    isr_nodes: vec![1],
+                    ..Default::default()
+                })
+                .collect(),
             ..Default::default()
         }],
         ..Default::default()
@@ -163,30 +183,48 @@ fn list_offsets() -> ListOffsetsResponse {
     ListOffsetsResponse {
         topics: vec![ListOffsetsTopicResponse {
             name: TOPIC.into(),
-            partitions: vec![ListOffsetsPartitionResponse {
-                partition_index: 0,
-                offset: 0,
-                timestamp: -1,
-                leader_epoch: 0,
-                ..Default::default()
-            }],
+            partitions: (0..PARTITIONS)
+                .map(|partition_index| ListOffsetsPartitionResponse {
+                    partition_index,
+                    offset: 0,
+                    timestamp: -1,
+                    leader_epoch: 0,
+                    ..Default::default()
+                })
+                .collect(),
             ..Default::default()
         }],
         ..Default::default()
     }
 }
 
-fn fetch(records: Bytes) -> FetchResponse {
+/// The partitions and fetch offsets a Fetch request asks for.
+fn fetched_partitions(request: Bytes, version: i16) -> Vec<(i32, i64)> {
+    let mut r = Reader::new(request);
+    RequestHeader::decode(&mut r, request_header_version(ApiKey::FETCH, version)).unwrap();
+    let req = FetchRequest::decode(&mut r, version).unwrap();
+    req.topics
+        .iter()
+        .flat_map(|t| &t.partitions)
+        .map(|p| (p.partition, p.fetch_offset))
+        .collect()
+}
+
+fn fetch(asked: &[(i32, i64)], records_for: &dyn Fn(i32, i64) -> Bytes) -> FetchResponse {
+    let partitions = asked
+        .iter()
+        .map(|&(partition, offset)| PartitionData {
+            partition_index: partition,
+            high_watermark: 1 << 40,
+            last_stable_offset: 1 << 40,
+            records: Some(records_for(partition, offset)),
+            ..Default::default()
+        })
+        .collect();
     FetchResponse {
         responses: vec![FetchableTopicResponse {
             topic: TOPIC.into(),
-            partitions: vec![PartitionData {
-                partition_index: 0,
-                high_watermark: 1 << 40,
-                last_stable_offset: 1 << 40,
-                records: Some(records),
-                ..Default::default()
-            }],
+            partitions,
             ..Default::default()
         }],
         ..Default::default()
@@ -212,6 +250,8 @@ fn bomb(records: usize, headers: usize) -> Bytes {
 struct Outcome {
     peak_rss_kib: u64,
     error: String,
+    /// For the "mixed" case: records read from partition 0.
+    records_p0: String,
 }
 
 /// Runs the consumer in a child process against a fake broker giving `answer`; returns
@@ -240,6 +280,11 @@ fn run_child(case: &str, answer: FetchAnswer) -> (Outcome, usize) {
     let outcome = Outcome {
         peak_rss_kib: field("peak_rss_kib=").parse().unwrap(),
         error: field("error="),
+        records_p0: stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("records_p0="))
+            .unwrap_or_default()
+            .to_string(),
     };
     eprintln!(
         "{case}: peak RSS {} MiB, {} fetches, {}",
@@ -257,7 +302,7 @@ const PEAK_RSS_BOUND_KIB: u64 = 160 * 1024;
 #[test]
 fn a_zstd_batch_of_millions_of_tiny_records_is_a_typed_error_not_gigabytes() {
     // 4M records of 7 bytes: 28 MB decompressed, about 440 MB decoded at once.
-    let (outcome, _) = run_child("bomb", FetchAnswer::Records(bomb(4_000_000, 0)));
+    let (outcome, _) = run_child("bomb", FetchAnswer::always(bomb(4_000_000, 0)));
     assert!(
         outcome.error.contains("DecodedTooLarge"),
         "{}",
@@ -273,7 +318,7 @@ fn a_zstd_batch_of_millions_of_tiny_records_is_a_typed_error_not_gigabytes() {
 #[test]
 fn a_record_with_millions_of_headers_is_a_typed_error_not_gigabytes() {
     // 4M empty headers: 8 MB decompressed, about 230 MB decoded.
-    let (outcome, _) = run_child("bomb", FetchAnswer::Records(bomb(1, 4_000_000)));
+    let (outcome, _) = run_child("bomb", FetchAnswer::always(bomb(1, 4_000_000)));
     assert!(
         outcome.error.contains("DecodedTooLarge"),
         "{}",
@@ -294,7 +339,7 @@ const MAX_FETCHES: usize = 40;
 fn a_partial_batch_alone_is_refetched_with_backoff_then_a_typed_error() {
     let whole = bomb(1000, 0);
     let partial = whole.slice(..whole.len() / 2);
-    let (outcome, fetches) = run_child("broken", FetchAnswer::Records(partial));
+    let (outcome, fetches) = run_child("broken", FetchAnswer::always(partial));
     assert!(
         outcome.error.contains("no complete record batch"),
         "{}",
@@ -314,6 +359,26 @@ fn an_undecodable_fetch_response_is_refetched_with_backoff_then_a_typed_error() 
     assert!(fetches <= MAX_FETCHES, "{fetches} fetches");
 }
 
+#[test]
+fn a_partial_batch_next_to_complete_batches_is_normal() {
+    // Partition 0 always has a whole batch at the offset asked for; partition 1 only
+    // ever the first half of one, as when the response's bytes ran out on it.
+    let whole = bomb(10, 0);
+    let partial = whole.slice(..whole.len() / 2);
+    let answer = FetchAnswer::Records(Arc::new(move |partition, offset| {
+        if partition != 0 {
+            return partial.clone();
+        }
+        let mut batch = whole.to_vec();
+        batch[..8].copy_from_slice(&offset.to_be_bytes()); // outside the CRC
+        batch.into()
+    }));
+    let (outcome, _) = run_child("mixed", answer);
+    assert_eq!(outcome.error, "none");
+    let read: usize = outcome.records_p0.parse().unwrap();
+    assert!(read >= 100, "{read} records from partition 0");
+}
+
 fn thread_count() -> usize {
     std::fs::read_dir("/proc/self/task").unwrap().count()
 }
@@ -331,15 +396,36 @@ fn consume_in_child() {
     let addr = std::env::var(ADDR_VAR).expect("run by the other tests of this file");
     let case = std::env::var(CASE_VAR).unwrap();
     let threads_before = thread_count();
-    let tp = TopicPartition::new(TOPIC, 0);
     let mut consumer = Consumer::builder()
         .bootstrap_servers(&addr)
         .default_api_timeout(POLL_TIMEOUT)
         .build()
         .unwrap();
+    if case == "mixed" {
+        read_past_partial_batches(&mut consumer);
+    } else {
+        expect_a_typed_error(&mut consumer, &case);
+    }
+    println!("peak_rss_kib={}", peak_rss_kib());
+
+    drop(consumer);
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while thread_count() > threads_before && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        thread_count(),
+        threads_before,
+        "{case}: a thread outlived the consumer"
+    );
+}
+
+/// Reads partition 0 until a poll fails, which must happen within the poll timeout
+/// + 1 s with an error naming the partition and offset 0; then polls on for a while.
+fn expect_a_typed_error(consumer: &mut Consumer, case: &str) {
+    let tp = TopicPartition::new(TOPIC, 0);
     consumer.assign([tp.clone()]).unwrap();
     consumer.seek(&tp, 0).unwrap();
-
     let started = Instant::now();
     let error = loop {
         match consumer.poll(POLL_TIMEOUT) {
@@ -373,16 +459,26 @@ fn consume_in_child() {
     while Instant::now() < until {
         let _ = consumer.poll(Duration::from_millis(200));
     }
-    println!("peak_rss_kib={}", peak_rss_kib());
+}
 
-    drop(consumer);
-    let deadline = Instant::now() + Duration::from_secs(2);
-    while thread_count() > threads_before && Instant::now() < deadline {
-        thread::sleep(Duration::from_millis(20));
+/// Reads both partitions for a while: every poll must succeed, and partition 0 must
+/// deliver records.
+fn read_past_partial_batches(consumer: &mut Consumer) {
+    let tps: Vec<TopicPartition> = (0..PARTITIONS)
+        .map(|p| TopicPartition::new(TOPIC, p))
+        .collect();
+    consumer.assign(tps.clone()).unwrap();
+    for tp in &tps {
+        consumer.seek(tp, 0).unwrap();
     }
-    assert_eq!(
-        thread_count(),
-        threads_before,
-        "{case}: a thread outlived the consumer"
-    );
+    let mut read = 0;
+    let until = Instant::now() + KEEP_POLLING;
+    while Instant::now() < until {
+        match consumer.poll(Duration::from_millis(200)) {
+            Ok(records) => read += records.get(&tps[0]).map_or(0, Vec::len),
+            Err(e) => panic!("mixed: poll failed: {e}"),
+        }
+    }
+    println!("error=none");
+    println!("records_p0={read}");
 }

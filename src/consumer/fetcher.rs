@@ -4,11 +4,10 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::config::{ConsumerConfig, OffsetReset};
 use crate::error::{Error, Result};
-use crate::net::backoff::Backoff;
 use crate::net::metadata::NodeId;
 use crate::net::network::{Network, Response};
 use crate::protocol::api::fetch::{
@@ -20,6 +19,7 @@ use crate::protocol::records;
 use crate::TopicPartition;
 
 use super::buffer::{FetchBuffer, FetchedData, Item};
+use super::fetch_retry::Retry;
 use super::fetch_session::{FetchSession, PartitionFetch};
 use super::offsets::{self, OffsetSpec};
 
@@ -27,11 +27,6 @@ use super::offsets::{self, OffsetSpec};
 const FETCH_MAX_VERSION: i16 = 12;
 /// Fetch v4 is the first that returns record batches v2 and aborted transactions.
 const FETCH_MIN_VERSION: i16 = 4;
-
-/// After this many consecutive fetches of a partition that return data it cannot use,
-/// `poll` hears of it, and again after each further run of as many; fetching goes on
-/// meanwhile, with backoff.
-const FAILURES_BEFORE_ERROR: u32 = 4;
 
 /// Where a partition's fetching stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,44 +53,6 @@ struct PartitionState {
     in_flight: bool,
     /// Backoff after fetches that failed or returned nothing usable.
     retry: Retry,
-}
-
-/// A partition's run of failed fetches: a broker whose answers cannot be used is asked
-/// again after a growing pause (`retry_backoff` up to `retry_backoff_max`), not at once.
-#[derive(Debug)]
-struct Retry {
-    backoff: Backoff,
-    failures: u32,
-    /// No fetch for the partition before this.
-    not_before: Option<Instant>,
-}
-
-impl Retry {
-    fn new(config: &ConsumerConfig) -> Self {
-        Retry {
-            backoff: Backoff::new(config.client.retry_backoff, config.client.retry_backoff_max),
-            failures: 0,
-            not_before: None,
-        }
-    }
-
-    fn waiting(&self, now: Instant) -> bool {
-        self.not_before.is_some_and(|t| t > now)
-    }
-
-    /// Records a failure; true when it completes a run the user should hear of.
-    fn fail(&mut self, now: Instant) -> bool {
-        let wait: Duration = self.backoff.fail();
-        self.not_before = Some(now + wait);
-        self.failures = self.failures.saturating_add(1);
-        self.failures % FAILURES_BEFORE_ERROR == 0
-    }
-
-    fn succeed(&mut self) {
-        self.backoff.reset();
-        self.failures = 0;
-        self.not_before = None;
-    }
 }
 
 /// Requests the fetcher has in flight.
@@ -426,6 +383,16 @@ impl Fetcher {
                 return;
             }
         }
+        // The broker sends the first batch of the response whole, whatever the limits
+        // (fetch v3+), and cuts later partitions where the response's bytes run out: a
+        // partition holding only part of a batch is normal next to complete batches,
+        // and a broken broker when no partition has one.
+        let any_complete = resp.responses.iter().flat_map(|t| &t.partitions).any(|p| {
+            p.records
+                .as_deref()
+                .and_then(records::next_offset)
+                .is_some()
+        });
         for topic in resp.responses {
             for p in topic.partitions {
                 let tp = TopicPartition::new(topic.topic.clone(), p.partition_index);
@@ -442,13 +409,16 @@ impl Fetcher {
                     ErrorCode::NONE => {
                         let records = p.records.unwrap_or_default();
                         let next = records::next_offset(&records).filter(|n| *n > fetch_offset);
-                        if next.is_none() && !records.is_empty() {
+                        let cut_short = any_complete && records::next_offset(&records).is_none();
+                        if next.is_none() && !records.is_empty() && !cut_short {
                             let error = unusable_records(&records);
                             let epoch = st.epoch;
                             self.fail(&tp, epoch, Some(error), now);
                             continue;
                         }
-                        st.retry.succeed();
+                        if !cut_short {
+                            st.retry.succeed();
+                        }
                         if let Some(next) = next {
                             st.position = Position::At(next);
                             self.buffer.push_item(Item::Data(FetchedData {
@@ -494,7 +464,7 @@ impl Fetcher {
         }
     }
 
-    /// A fetch of `tp` failed: back off, and every [`FAILURES_BEFORE_ERROR`] failures
+    /// A fetch of `tp` failed: back off, and after every run of failures
     /// with an `error` tell the user, naming the offset the partition is stuck at.
     fn fail(&mut self, tp: &TopicPartition, epoch: u64, error: Option<DecodeError>, now: Instant) {
         let Some(st) = self.partitions.get_mut(tp).filter(|s| s.epoch == epoch) else {
@@ -562,8 +532,15 @@ impl Fetcher {
 fn unusable_records(records: &[u8]) -> DecodeError {
     DecodeError::Malformed(match records::next_offset(records) {
         None => format!(
-            "the broker sent {} bytes holding no complete record batch",
-            records.len()
+            "the broker sent {} bytes holding no complete record batch{}",
+            records.len(),
+            match records.get(8..12) {
+                Some(&[a, b, c, d]) => format!(
+                    " (the first declares {} bytes)",
+                    i32::from_be_bytes([a, b, c, d]) as i64 + records::LOG_OVERHEAD as i64
+                ),
+                _ => String::new(),
+            }
         ),
         Some(next) => format!(
             "the broker sent only batches ending before the fetch offset (next offset {next})"
