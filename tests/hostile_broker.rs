@@ -136,7 +136,6 @@ fn api_versions() -> ApiVersionsResponse {
         api_key: key.0,
         min_version: min,
         max_version: max,
-        ..Default::default()
     };
     ApiVersionsResponse {
         api_keys: vec![
@@ -157,7 +156,6 @@ fn metadata(port: u16) -> MetadataResponse {
             host: "127.0.0.1".into(),
             port: port.into(),
             rack: None,
-            ..Default::default()
         }],
         cluster_id: Some("fake".into()),
         controller_id: 1,
@@ -192,7 +190,6 @@ fn list_offsets() -> ListOffsetsResponse {
                     ..Default::default()
                 })
                 .collect(),
-            ..Default::default()
         }],
         ..Default::default()
     }

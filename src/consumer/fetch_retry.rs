@@ -39,7 +39,7 @@ impl Retry {
         let wait: Duration = self.backoff.fail();
         self.not_before = Some(now + wait);
         self.failures = self.failures.saturating_add(1);
-        self.failures % FAILURES_BEFORE_ERROR == 0
+        self.failures.is_multiple_of(FAILURES_BEFORE_ERROR)
     }
 
     pub(super) fn succeed(&mut self) {
