@@ -296,64 +296,53 @@ fn run_child(case: &str, answer: FetchAnswer) -> (Outcome, usize) {
 /// decompressed data is capped at 64 MiB by default.
 const PEAK_RSS_BOUND_KIB: u64 = 160 * 1024;
 
+/// Runs a bomb of `records` records of `headers` headers each: the consumer must
+/// refuse it with a typed error and stay under the memory bound.
+fn assert_bomb_refused(records: usize, headers: usize) {
+    let (outcome, _) = run_child("bomb", FetchAnswer::always(bomb(records, headers)));
+    let Outcome {
+        error,
+        peak_rss_kib,
+        ..
+    } = outcome;
+    assert!(error.contains("DecodedTooLarge"), "{error}");
+    assert!(peak_rss_kib < PEAK_RSS_BOUND_KIB, "{peak_rss_kib} KiB");
+}
+
 #[test]
 fn a_zstd_batch_of_millions_of_tiny_records_is_a_typed_error_not_gigabytes() {
     // 4M records of 7 bytes: 28 MB decompressed, about 440 MB decoded at once.
-    let (outcome, _) = run_child("bomb", FetchAnswer::always(bomb(4_000_000, 0)));
-    assert!(
-        outcome.error.contains("DecodedTooLarge"),
-        "{}",
-        outcome.error
-    );
-    assert!(
-        outcome.peak_rss_kib < PEAK_RSS_BOUND_KIB,
-        "{} KiB",
-        outcome.peak_rss_kib
-    );
+    assert_bomb_refused(4_000_000, 0);
 }
 
 #[test]
 fn a_record_with_millions_of_headers_is_a_typed_error_not_gigabytes() {
     // 4M empty headers: 8 MB decompressed, about 230 MB decoded.
-    let (outcome, _) = run_child("bomb", FetchAnswer::always(bomb(1, 4_000_000)));
-    assert!(
-        outcome.error.contains("DecodedTooLarge"),
-        "{}",
-        outcome.error
-    );
-    assert!(
-        outcome.peak_rss_kib < PEAK_RSS_BOUND_KIB,
-        "{} KiB",
-        outcome.peak_rss_kib
-    );
+    assert_bomb_refused(1, 4_000_000);
 }
 
 /// Fetches a well-behaved consumer may send in the child's run with retry backoff
 /// (100 ms doubling to 1 s): about 10; without backoff it is thousands.
 const MAX_FETCHES: usize = 40;
 
-#[test]
-fn a_partial_batch_alone_is_refetched_with_backoff_then_a_typed_error() {
-    let whole = bomb(1000, 0);
-    let partial = whole.slice(..whole.len() / 2);
-    let (outcome, fetches) = run_child("broken", FetchAnswer::always(partial));
-    assert!(
-        outcome.error.contains("no complete record batch"),
-        "{}",
-        outcome.error
-    );
+/// Runs a broker whose fetches never give usable data: the consumer must fail with an
+/// error saying `why`, and fetch again only after a backoff.
+fn assert_backs_off_then_fails(answer: FetchAnswer, why: &str) {
+    let (Outcome { error, .. }, fetches) = run_child("broken", answer);
+    assert!(error.contains(why), "{error}");
     assert!(fetches <= MAX_FETCHES, "{fetches} fetches");
 }
 
 #[test]
+fn a_partial_batch_alone_is_refetched_with_backoff_then_a_typed_error() {
+    let whole = bomb(1000, 0);
+    let partial = whole.slice(..whole.len() / 2);
+    assert_backs_off_then_fails(FetchAnswer::always(partial), "no complete record batch");
+}
+
+#[test]
 fn an_undecodable_fetch_response_is_refetched_with_backoff_then_a_typed_error() {
-    let (outcome, fetches) = run_child("broken", FetchAnswer::Undecodable);
-    assert!(
-        outcome.error.contains("does not decode"),
-        "{}",
-        outcome.error
-    );
-    assert!(fetches <= MAX_FETCHES, "{fetches} fetches");
+    assert_backs_off_then_fails(FetchAnswer::Undecodable, "does not decode");
 }
 
 #[test]
