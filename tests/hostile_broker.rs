@@ -57,6 +57,9 @@ enum FetchAnswer {
     Records(RecordsFor),
     /// A response body cut short, which does not decode.
     Undecodable,
+    /// A size prefix just under the consumer's largest accepted response (128 MiB by
+    /// default), a few bytes, then silence.
+    HugeFrame,
 }
 
 impl FetchAnswer {
@@ -109,6 +112,13 @@ fn serve(mut conn: TcpStream, port: u16, answer: &FetchAnswer, fetches: &AtomicU
                     FetchAnswer::Records(records_for) => fetch(&asked, records_for.as_ref())
                         .encode(&mut body, version)
                         .unwrap(),
+                    FetchAnswer::HugeFrame => {
+                        let mut start = ((128 << 20) - 1u32).to_be_bytes().to_vec();
+                        start.extend_from_slice(&correlation_id.to_be_bytes());
+                        let _ = conn.write_all(&start);
+                        thread::sleep(Duration::from_secs(30));
+                        return;
+                    }
                     FetchAnswer::Undecodable => {
                         fetch(&asked, &|_, _| Bytes::new())
                             .encode(&mut body, version)
@@ -346,6 +356,18 @@ fn an_undecodable_fetch_response_is_refetched_with_backoff_then_a_typed_error() 
 }
 
 #[test]
+fn a_huge_size_prefix_costs_only_the_bytes_that_arrive() {
+    let (outcome, fetches) = run_child("stall", FetchAnswer::HugeFrame);
+    assert!(fetches >= 1, "the consumer never fetched");
+    // Zero-filling the announced 128 MiB up front took about 135 MB.
+    assert!(
+        outcome.peak_rss_kib < 32 * 1024,
+        "{} KiB",
+        outcome.peak_rss_kib
+    );
+}
+
+#[test]
 fn a_partial_batch_next_to_complete_batches_is_normal() {
     // Partition 0 always has a whole batch at the offset asked for; partition 1 only
     // ever the first half of one, as when the response's bytes ran out on it.
@@ -389,6 +411,15 @@ fn consume_in_child() {
         .unwrap();
     if case == "mixed" {
         read_past_partial_batches(&mut consumer);
+    } else if case == "stall" {
+        let tp = TopicPartition::new(TOPIC, 0);
+        consumer.assign([tp.clone()]).unwrap();
+        consumer.seek(&tp, 0).unwrap();
+        let until = Instant::now() + KEEP_POLLING;
+        while Instant::now() < until {
+            let _ = consumer.poll(Duration::from_millis(200));
+        }
+        println!("error=none");
     } else {
         expect_a_typed_error(&mut consumer, &case);
     }
