@@ -34,24 +34,21 @@ fn produce_tiny_records(topic: &str) {
     }
 }
 
-fn consumer(max_decoded_batch_bytes: Option<usize>) -> Consumer {
+fn consumer(max_decoded_batch_bytes: Option<usize>, fetch_max_bytes: Option<i32>) -> Consumer {
     let mut b = Consumer::builder()
         .bootstrap_servers(bootstrap())
         .auto_offset_reset(OffsetReset::Earliest);
     if let Some(cap) = max_decoded_batch_bytes {
         b = b.max_decoded_batch_bytes(cap);
     }
+    if let Some(bytes) = fetch_max_bytes {
+        b = b.fetch_max_bytes(bytes);
+    }
     b.build().unwrap()
 }
 
-#[test]
-fn batches_of_tiny_records_fit_the_default_cap_and_a_lower_cap_is_a_typed_error() {
-    let topic = unique_name("decode-limits");
-    produce_tiny_records(&topic);
-    let tp = TopicPartition::new(&topic, 0);
-
-    // Default cap: everything reads.
-    let mut c = consumer(None);
+/// Reads partition 0 from the start until `RECORDS` records came, within 60 s.
+fn read_all(c: &mut Consumer, tp: &TopicPartition) {
     c.assign([tp.clone()]).unwrap();
     let mut read = 0;
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -65,11 +62,23 @@ fn batches_of_tiny_records_fit_the_default_cap_and_a_lower_cap_is_a_typed_error(
             .sum::<usize>();
     }
     assert_eq!(read, RECORDS);
-    drop(c);
+}
+
+#[test]
+fn batches_of_tiny_records_fit_the_default_cap_and_a_lower_cap_is_a_typed_error() {
+    let topic = unique_name("decode-limits");
+    produce_tiny_records(&topic);
+    let tp = TopicPartition::new(&topic, 0);
+
+    // Default cap: everything reads.
+    read_all(&mut consumer(None, None), &tp);
+    // A prefetch bound below one decoded batch (about 10 MB): fetching pauses while a
+    // batch is decoded and resumes once it is read, so everything still comes.
+    read_all(&mut consumer(None, Some(64 << 10)), &tp);
 
     // 256 KiB holds about 2,500 decoded records; the first batch has far more.
     let timeout = Duration::from_secs(5);
-    let mut c = consumer(Some(256 << 10));
+    let mut c = consumer(Some(256 << 10), None);
     c.assign([tp.clone()]).unwrap();
     let started = Instant::now();
     let err = loop {

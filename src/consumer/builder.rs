@@ -271,6 +271,10 @@ impl<K, V> ConsumerBuilder<K, V> {
         let clock = Arc::new(PollClock::default());
         let driver = ConsumerDriver::new(config.clone(), buffer.clone(), clock.clone())?;
         let io = IoHandle::spawn(config.client.clone(), driver)?;
+        let waker = io.waker();
+        buffer.set_waker(move || {
+            let _ = waker.wake();
+        });
         Ok(Consumer::from_parts(
             ConsumerCore::new(io, config, buffer, clock),
             self.key_deserializer,

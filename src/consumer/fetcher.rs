@@ -434,6 +434,7 @@ impl Fetcher {
                                     .map(|a| (a.producer_id, a.first_offset))
                                     .collect(),
                                 decode_limit: self.config.max_decoded_batch_bytes,
+                                decoded: self.buffer.decoded(),
                             }));
                         }
                     }

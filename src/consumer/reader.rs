@@ -9,7 +9,7 @@ use crate::error::{DecodeError, Error, Result};
 use crate::protocol::records::{self, Batches, ControlRecordType, Record, TimestampType};
 use crate::TopicPartition;
 
-use super::buffer::FetchedData;
+use super::buffer::{DecodedBytes, DecodedCharge, FetchedData};
 
 /// A record with its batch's attributes, before deserialization.
 pub(crate) struct RawRecord {
@@ -36,6 +36,10 @@ pub(crate) struct PartitionReader {
     pub end_offset: i64,
     /// Most memory one batch may take decoded.
     decode_limit: usize,
+    /// Where decoded batches are counted against the prefetch bound.
+    decoded: Arc<DecodedBytes>,
+    /// The decoded size of `pending`'s batch, counted until the next batch or the end.
+    charge: Option<DecodedCharge>,
 }
 
 impl PartitionReader {
@@ -57,6 +61,8 @@ impl PartitionReader {
             aborting: HashSet::new(),
             end_offset: data.fetch_offset,
             decode_limit: data.decode_limit,
+            decoded: data.decoded,
+            charge: None,
         }
     }
 
@@ -103,8 +109,11 @@ impl PartitionReader {
             } else if batch.is_control() {
                 continue;
             }
-            match batch.records(self.decode_limit) {
-                Ok(records) => {
+            self.pending = VecDeque::new();
+            self.charge = None;
+            match batch.records_with_size(self.decode_limit) {
+                Ok((records, size)) => {
+                    self.charge = Some(self.decoded.charge(size));
                     self.pending = records.into();
                     self.pending_type = batch.timestamp_type();
                     let e = batch.partition_leader_epoch();

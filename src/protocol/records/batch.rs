@@ -273,13 +273,38 @@ impl RecordBatch {
     /// values are slices of the decompressed buffer, or for uncompressed batches of the
     /// fetched buffer itself.
     pub fn records(&self, max_bytes: usize) -> Result<Vec<Record>, DecodeError> {
+        self.records_with_size(max_bytes)
+            .map(|(records, _)| records)
+    }
+
+    /// [`records`](Self::records), with the memory the decoded batch takes, as counted
+    /// against `max_bytes`.
+    ///
+    /// # Examples
+    /// ```
+    /// use kafka_sync::protocol::compression::Compression;
+    /// use kafka_sync::protocol::records::{batches, RecordBatchBuilder};
+    /// let mut b = RecordBatchBuilder::new(256);
+    /// b.append(0, None, Some(b"v"), &[("h", None)]);
+    /// let batch = batches(b.finish(Compression::None, None, -1, -1, -1, false).unwrap(), true)
+    ///     .next()
+    ///     .unwrap()
+    ///     .unwrap();
+    /// let (records, size) = batch.records_with_size(1 << 20).unwrap();
+    /// assert_eq!(records.len(), 1);
+    /// assert!(size >= std::mem::size_of_val(&records[0]));
+    /// ```
+    pub fn records_with_size(&self, max_bytes: usize) -> Result<(Vec<Record>, usize), DecodeError> {
         let iter = self.record_iter(max_bytes)?;
         let mut out = Vec::with_capacity(iter.capacity_hint());
-        match iter.0 {
+        let size = match iter.0 {
             Inner::V2(v) => v.decode_all(&mut out)?,
-            Inner::Legacy(v) => out.extend(v),
-        }
-        Ok(out)
+            Inner::Legacy(v) => {
+                out.extend(v);
+                out.len() * RECORD_COST
+            }
+        };
+        Ok((out, size))
     }
 
     /// Like [`records`](Self::records), but decodes one record per `next()`; the
@@ -450,8 +475,9 @@ impl V2Records {
         Some(r)
     }
 
-    /// Decodes every remaining record into `out`: the hot loop of a consumer.
-    fn decode_all(mut self, out: &mut Vec<Record>) -> Result<(), DecodeError> {
+    /// Decodes every remaining record into `out`: the hot loop of a consumer. Returns
+    /// the memory the batch takes decoded.
+    fn decode_all(mut self, out: &mut Vec<Record>) -> Result<usize, DecodeError> {
         let (buf, base_offset, base_timestamp, log_append_time) = (
             &self.buf,
             self.base_offset,
@@ -483,7 +509,7 @@ impl V2Records {
         self.pos = pos;
         match self.trailing() {
             Some(e) => Err(e),
-            None => Ok(()),
+            None => Ok(budget.used()),
         }
     }
 }

@@ -30,6 +30,11 @@ impl Budget {
         budget.after(buffer)
     }
 
+    /// Bytes taken so far.
+    pub(super) fn used(&self) -> usize {
+        self.limit - self.left
+    }
+
     /// How many records fit, each at [`RECORD_COST`].
     #[inline]
     pub(super) fn records_that_fit(&self) -> usize {
