@@ -56,6 +56,7 @@ mod batch;
 mod budget;
 mod builder;
 mod legacy;
+mod record_codec;
 
 pub use batch::{RecordBatch, RecordIter};
 pub use builder::{set_producer_state, RecordBatchBuilder};
