@@ -387,14 +387,17 @@ impl Fetcher {
         // (fetch v3+), and cuts later partitions where the response's bytes run out: a
         // partition holding only part of a batch is normal next to complete batches,
         // and a broken broker when no partition has one.
-        let any_complete = resp.responses.iter().flat_map(|t| &t.partitions).any(|p| {
-            p.records
-                .as_deref()
-                .and_then(records::next_offset)
-                .is_some()
-        });
+        let ends: Vec<Option<i64>> = resp
+            .responses
+            .iter()
+            .flat_map(|t| &t.partitions)
+            .map(|p| p.records.as_deref().and_then(records::next_offset))
+            .collect();
+        let any_complete = ends.iter().any(Option::is_some);
+        let mut ends = ends.into_iter();
         for topic in resp.responses {
             for p in topic.partitions {
+                let end = ends.next().flatten();
                 let tp = TopicPartition::new(topic.topic.clone(), p.partition_index);
                 let Some(st) = self.partitions.get_mut(&tp) else {
                     continue;
@@ -408,8 +411,8 @@ impl Fetcher {
                 match ErrorCode(p.error_code) {
                     ErrorCode::NONE => {
                         let records = p.records.unwrap_or_default();
-                        let next = records::next_offset(&records).filter(|n| *n > fetch_offset);
-                        let cut_short = any_complete && records::next_offset(&records).is_none();
+                        let next = end.filter(|n| *n > fetch_offset);
+                        let cut_short = any_complete && end.is_none();
                         if next.is_none() && !records.is_empty() && !cut_short {
                             let error = unusable_records(&records);
                             let epoch = st.epoch;
@@ -527,9 +530,9 @@ impl Fetcher {
     }
 }
 
-/// Why a fetch's non-empty records cannot be used: no complete
-/// batch (fetches from v4 on always hold at least one whole batch, so a partial one
-/// alone is a broken broker), or only batches before the offset.
+/// Why a fetch's non-empty records cannot be used: no complete batch (fetches from v4
+/// on always hold at least one whole batch, so a partial one alone is a broken broker),
+/// or only batches before the offset.
 fn unusable_records(records: &[u8]) -> DecodeError {
     DecodeError::Malformed(match records::next_offset(records) {
         None => format!(
