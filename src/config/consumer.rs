@@ -345,7 +345,8 @@ impl ConsumerConfig {
             ));
         }
         if !self.explicit.contains("max.decoded.batch.bytes") {
-            let fits_partition = (self.max_partition_fetch_bytes as usize) * DECODED_GROWTH;
+            let fits_partition =
+                (self.max_partition_fetch_bytes as usize).saturating_mul(DECODED_GROWTH);
             self.max_decoded_batch_bytes = self.max_decoded_batch_bytes.max(fits_partition);
         }
         let fetch_max = self.fetch_max_bytes as usize;
