@@ -136,6 +136,20 @@ pub enum Error {
         partition: crate::TopicPartition,
     },
 
+    /// A partition's fetched records cannot be read: they do not decode, the broker sent
+    /// only part of a batch, or a batch decodes to more than `max_decoded_batch_bytes`.
+    /// The position stays at `offset`; seek past it to skip the batch.
+    #[error("cannot read the records of {partition} at offset {offset}: {error}")]
+    CorruptRecords {
+        /// The partition.
+        partition: crate::TopicPartition,
+        /// The offset of the batch (or of the fetch) that failed.
+        offset: i64,
+        /// What is wrong with the data.
+        #[source]
+        error: DecodeError,
+    },
+
     /// A user-supplied serializer or deserializer failed.
     #[error("serialization failed: {0}")]
     Serialization(String),

@@ -12,6 +12,12 @@ use super::properties::{
 };
 use super::{AssignmentStrategy, ConfigError};
 
+/// `max_decoded_batch_bytes` unless set, or raised to fit `max_partition_fetch_bytes`.
+const DEFAULT_MAX_DECODED_BATCH: usize = 64 * 1024 * 1024;
+/// How much larger than its wire size a batch of the smallest records (7 bytes, each a
+/// `Record` of about 100 bytes in memory) gets when decoded.
+const DECODED_GROWTH: usize = 16;
+
 /// Headroom of the largest accepted response over `fetch_max_bytes` when
 /// `max_response_size` follows it (the default's: 128 MiB over 50 MiB).
 const RESPONSE_HEADROOM: usize = (128 - 50) * 1024 * 1024;
@@ -81,6 +87,15 @@ pub struct ConsumerConfig {
     pub auto_commit_interval: Duration,
     /// Verify the CRC of fetched record batches. Default true. Java: `check.crcs`.
     pub check_crcs: bool,
+    /// Most memory one fetched record batch may take decoded: its decompressed bytes
+    /// plus every record's and header's in-memory size. A batch over it is an
+    /// [`Error::CorruptRecords`](crate::Error::CorruptRecords) from `poll`, not an
+    /// allocation, so a small compressed batch of millions of tiny records or headers
+    /// cannot exhaust memory. Default 64 MiB, raised (unless set) to 16 ×
+    /// `max_partition_fetch_bytes` when that is larger, which fits a full partition
+    /// fetch of the smallest records. No Java equivalent; kafka-sync:
+    /// `max.decoded.batch.bytes`.
+    pub max_decoded_batch_bytes: usize,
     /// Whether records of aborted and open transactions are returned. Default
     /// [`IsolationLevel::ReadUncommitted`]. Java: `isolation.level`.
     pub isolation_level: IsolationLevel,
@@ -127,6 +142,7 @@ impl Default for ConsumerConfig {
             enable_auto_commit: true,
             auto_commit_interval: Duration::from_secs(5),
             check_crcs: true,
+            max_decoded_batch_bytes: DEFAULT_MAX_DECODED_BATCH,
             isolation_level: IsolationLevel::ReadUncommitted,
             session_timeout: Duration::from_secs(45),
             heartbeat_interval: Duration::from_secs(3),
@@ -198,6 +214,7 @@ impl ConsumerConfig {
             "enable.auto.commit" => self.enable_auto_commit = parse_bool(name, value)?,
             "auto.commit.interval.ms" => self.auto_commit_interval = parse_ms(name, value)?,
             "check.crcs" => self.check_crcs = parse_bool(name, value)?,
+            "max.decoded.batch.bytes" => self.max_decoded_batch_bytes = parse_size(name, value)?,
             "isolation.level" => self.isolation_level = value.parse()?,
             "session.timeout.ms" => self.session_timeout = parse_ms(name, value)?,
             "heartbeat.interval.ms" => self.heartbeat_interval = parse_ms(name, value)?,
@@ -319,6 +336,18 @@ impl ConsumerConfig {
                 0,
                 "must be at least 1",
             ));
+        }
+        if self.max_decoded_batch_bytes == 0 {
+            return Err(ConfigError::invalid(
+                "max.decoded.batch.bytes",
+                0,
+                "must be at least 1",
+            ));
+        }
+        if !self.explicit.contains("max.decoded.batch.bytes") {
+            let fits_partition =
+                (self.max_partition_fetch_bytes as usize).saturating_mul(DECODED_GROWTH);
+            self.max_decoded_batch_bytes = self.max_decoded_batch_bytes.max(fits_partition);
         }
         let fetch_max = self.fetch_max_bytes as usize;
         if self.client.max_response_size < fetch_max {
@@ -926,5 +955,22 @@ mod tests {
         assert_eq!(c.group_id.as_deref(), Some("orders"));
         assert_eq!(c.auto_commit_interval, Duration::from_secs(1));
         assert_eq!(c.partition_assignment_strategy, [Range, CooperativeSticky]);
+    }
+
+    #[test]
+    fn max_decoded_batch_bytes_fits_a_partition_fetch_unless_set() {
+        let valid = |pairs: &[(&str, &str)]| with(pairs).validated().unwrap();
+        assert_eq!(valid(&[]).max_decoded_batch_bytes, 64 << 20);
+        let big_fetch = [("max.partition.fetch.bytes", "8388608")];
+        assert_eq!(valid(&big_fetch).max_decoded_batch_bytes, 128 << 20);
+        let set = [
+            ("max.partition.fetch.bytes", "8388608"),
+            ("max.decoded.batch.bytes", "1048576"),
+        ];
+        assert_eq!(valid(&set).max_decoded_batch_bytes, 1 << 20);
+        let mut c = ConsumerConfig::default();
+        assert!(c.set("max.decoded.batch.bytes", "0").is_err());
+        c.max_decoded_batch_bytes = 0;
+        assert!(c.validated().is_err());
     }
 }

@@ -63,6 +63,7 @@ const KEYS: &[(&str, u8)] = &[
     ("enable.auto.commit", CONSUMER),
     ("auto.commit.interval.ms", CONSUMER),
     ("check.crcs", CONSUMER),
+    ("max.decoded.batch.bytes", CONSUMER),
     ("isolation.level", CONSUMER),
     ("session.timeout.ms", CONSUMER),
     ("heartbeat.interval.ms", CONSUMER),

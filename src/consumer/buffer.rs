@@ -3,10 +3,13 @@
 //! (they must not wait behind megabytes of prefetched data), and the `wakeup()` flag.
 //!
 //! The data queue is bounded in bytes: the I/O thread stops fetching while it is full, and
-//! the user thread wakes it when it drains below half.
+//! the user thread wakes it when it drains below half. The batch the user thread is
+//! reading counts against the same bound with its decoded size ([`DecodedBytes`]), so
+//! decoding cannot multiply what the bound lets in.
 
 use std::collections::VecDeque;
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -29,6 +32,61 @@ pub(crate) struct FetchedData {
     pub high_watermark: i64,
     /// `(producer id, first offset)` of aborted transactions (read_committed).
     pub aborted: Vec<(i64, i64)>,
+    /// Most memory one batch of `records` may take decoded (`max_decoded_batch_bytes`).
+    pub decode_limit: usize,
+    /// Where the decoded batches of `records` are counted.
+    pub decoded: Arc<DecodedBytes>,
+}
+
+/// What the batches being read on the user thread take decoded, counted against the
+/// data queue's limit.
+#[derive(Default)]
+pub(crate) struct DecodedBytes {
+    bytes: AtomicUsize,
+    /// The I/O thread found no room: whoever makes room wakes it.
+    starved: AtomicBool,
+    wake: OnceLock<Box<dyn Fn() + Send + Sync>>,
+}
+
+impl std::fmt::Debug for DecodedBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DecodedBytes")
+            .field("bytes", &self.bytes.load(SeqCst))
+            .finish_non_exhaustive()
+    }
+}
+
+impl DecodedBytes {
+    /// Counts `bytes` of decoded data until the returned charge is dropped.
+    pub fn charge(self: &Arc<Self>, bytes: usize) -> DecodedCharge {
+        self.bytes.fetch_add(bytes, SeqCst);
+        DecodedCharge {
+            owner: self.clone(),
+            bytes,
+        }
+    }
+
+    /// True (once) if the I/O thread found no room since it was last woken.
+    fn take_starved(&self) -> bool {
+        self.starved.swap(false, SeqCst)
+    }
+}
+
+/// One decoded batch's share of [`DecodedBytes`], given back when dropped.
+pub(crate) struct DecodedCharge {
+    owner: Arc<DecodedBytes>,
+    bytes: usize,
+}
+
+impl Drop for DecodedCharge {
+    fn drop(&mut self) {
+        self.owner.bytes.fetch_sub(self.bytes, SeqCst);
+        if self.owner.take_starved() {
+            if let Some(wake) = self.owner.wake.get() {
+                wake();
+            }
+        }
+    }
 }
 
 /// What the data queue carries, in order.
@@ -71,6 +129,7 @@ pub(crate) struct FetchBuffer {
     state: Mutex<State>,
     ready: Condvar,
     limit: usize,
+    decoded: Arc<DecodedBytes>,
 }
 
 impl FetchBuffer {
@@ -79,16 +138,40 @@ impl FetchBuffer {
             state: Mutex::new(State::default()),
             ready: Condvar::new(),
             limit,
+            decoded: Arc::default(),
         }
+    }
+
+    /// How to wake the I/O thread when a decoded batch is given back and it was
+    /// waiting for room; set once, after the I/O thread starts.
+    pub fn set_waker(&self, wake: impl Fn() + Send + Sync + 'static) {
+        let _ = self.decoded.wake.set(Box::new(wake));
+    }
+
+    /// Where the decoded batches of fetched data are counted.
+    pub fn decoded(&self) -> Arc<DecodedBytes> {
+        self.decoded.clone()
+    }
+
+    /// Queued bytes plus decoded ones.
+    fn used(&self, st: &State) -> usize {
+        st.bytes + self.decoded.bytes.load(SeqCst)
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// I/O thread: true while there is room for more data.
+    /// I/O thread: true while there is room for more data. Without room, the next
+    /// thread to make some wakes the I/O thread (flagged before looking, so a release
+    /// in between is not missed).
     pub fn has_room(&self) -> bool {
-        self.lock().bytes < self.limit
+        self.decoded.starved.store(true, SeqCst);
+        let room = self.used(&self.lock()) < self.limit;
+        if room {
+            self.decoded.starved.store(false, SeqCst);
+        }
+        room
     }
 
     pub fn push_item(&self, item: Item) {
@@ -136,7 +219,8 @@ impl FetchBuffer {
                     let before = st.bytes;
                     st.bytes -= d.records.len().min(st.bytes);
                     refill = before >= self.limit / 2 && st.bytes < self.limit / 2
-                        || before >= self.limit && st.bytes < self.limit;
+                        || before >= self.limit && st.bytes < self.limit
+                        || self.used(&st) < self.limit && self.decoded.take_starved();
                 }
                 return (Next::Item(item), refill);
             }
@@ -194,6 +278,8 @@ mod tests {
             records: Bytes::from(vec![0u8; n]),
             high_watermark: 0,
             aborted: Vec::new(),
+            decode_limit: 1 << 20,
+            decoded: Arc::default(),
         })
     }
 
@@ -207,6 +293,40 @@ mod tests {
         let (_, refill) = b.next(Some(Instant::now()));
         assert!(refill, "dropping below the limit asks for more");
         assert!(b.has_room());
+    }
+
+    #[test]
+    fn decoded_batches_count_against_the_limit_and_wake_the_io_thread_when_given_back() {
+        use std::sync::atomic::AtomicUsize;
+        let b = FetchBuffer::new(100);
+        let wakes = Arc::new(AtomicUsize::new(0));
+        let w = wakes.clone();
+        b.set_waker(move || {
+            w.fetch_add(1, SeqCst);
+        });
+        let decoded = b.decoded();
+        b.push_item(data(40));
+        assert!(b.has_room());
+        let charge = decoded.charge(70);
+        assert!(
+            !b.has_room(),
+            "40 queued and 70 decoded fill a limit of 100"
+        );
+        drop(charge);
+        assert_eq!(
+            wakes.load(SeqCst),
+            1,
+            "the I/O thread waiting for room is woken"
+        );
+        assert!(b.has_room());
+        drop(decoded.charge(10));
+        assert_eq!(wakes.load(SeqCst), 1, "no wake when it was not waiting");
+
+        // Taking queued data makes room too, and asks for a refill.
+        let _held = decoded.charge(70);
+        assert!(!b.has_room());
+        let (_, refill) = b.next(Some(Instant::now()));
+        assert!(refill);
     }
 
     #[test]

@@ -144,6 +144,15 @@ impl<K, V> ConsumerBuilder<K, V> {
         self.set("max.partition.fetch.bytes", &bytes.to_string())
     }
 
+    /// Most memory one fetched record batch may take decoded (decompressed bytes plus
+    /// records and headers); a batch over it is an
+    /// [`Error::CorruptRecords`](crate::Error::CorruptRecords). Default 64 MiB, or 16 ×
+    /// `max_partition_fetch_bytes` when that is larger. No Java equivalent; kafka-sync:
+    /// `max.decoded.batch.bytes`.
+    pub fn max_decoded_batch_bytes(self, bytes: usize) -> Self {
+        self.set("max.decoded.batch.bytes", &bytes.to_string())
+    }
+
     /// Verify record CRCs. Default true. Java: `check.crcs`.
     pub fn check_crcs(self, on: bool) -> Self {
         self.set("check.crcs", if on { "true" } else { "false" })
@@ -262,6 +271,10 @@ impl<K, V> ConsumerBuilder<K, V> {
         let clock = Arc::new(PollClock::default());
         let driver = ConsumerDriver::new(config.clone(), buffer.clone(), clock.clone())?;
         let io = IoHandle::spawn(config.client.clone(), driver)?;
+        let waker = io.waker();
+        buffer.set_waker(move || {
+            let _ = waker.wake();
+        });
         Ok(Consumer::from_parts(
             ConsumerCore::new(io, config, buffer, clock),
             self.key_deserializer,

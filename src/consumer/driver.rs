@@ -466,7 +466,7 @@ impl Driver for ConsumerDriver {
             next = min(next, t);
         }
         self.handle_events(now);
-        self.fetcher.poll(net, now);
+        next = min(next, self.fetcher.poll(net, now));
         next = min(next, self.report_unreachable(net, now));
         min(next, self.rpcs.poll(net, now))
     }

@@ -13,11 +13,13 @@ use crate::net::network::{Network, Response};
 use crate::protocol::api::fetch::{
     FetchPartition, FetchRequest, FetchResponse, FetchTopic, ForgottenTopic,
 };
+use crate::protocol::codec::DecodeError;
 use crate::protocol::error_code::ErrorCode;
 use crate::protocol::records;
 use crate::TopicPartition;
 
 use super::buffer::{FetchBuffer, FetchedData, Item};
+use super::fetch_retry::Retry;
 use super::fetch_session::{FetchSession, PartitionFetch};
 use super::offsets::{self, OffsetSpec};
 
@@ -49,6 +51,8 @@ struct PartitionState {
     paused: bool,
     /// A fetch for this partition is in flight.
     in_flight: bool,
+    /// Backoff after fetches that failed or returned nothing usable.
+    retry: Retry,
 }
 
 /// Requests the fetcher has in flight.
@@ -108,6 +112,7 @@ impl Fetcher {
                     epoch: 0,
                     paused: false,
                     in_flight: false,
+                    retry: Retry::new(&self.config),
                 },
             );
         }
@@ -169,13 +174,23 @@ impl Fetcher {
         }
     }
 
-    /// Sends offset lookups and fetches that are due. Returns nothing to wait for: the
-    /// fetcher is driven by responses and by the user draining the buffer.
-    pub fn poll<C: From<FetchCtx>>(&mut self, net: &mut Network<C>, now: Instant) {
+    /// Sends offset lookups and fetches that are due. Returns when a partition's retry
+    /// backoff ends; otherwise the fetcher is driven by responses and by the user
+    /// draining the buffer.
+    pub fn poll<C: From<FetchCtx>>(
+        &mut self,
+        net: &mut Network<C>,
+        now: Instant,
+    ) -> Option<Instant> {
         self.send_resets(net, now);
         if self.buffer.has_room() {
             self.send_fetches(net, now);
         }
+        self.partitions
+            .values()
+            .filter(|s| matches!(s.position, Position::At(_)) && !s.paused)
+            .filter_map(|s| s.retry.not_before.filter(|t| *t > now))
+            .min()
     }
 
     fn send_resets<C: From<FetchCtx>>(&mut self, net: &mut Network<C>, now: Instant) {
@@ -250,7 +265,7 @@ impl Fetcher {
             let Position::At(offset) = st.position else {
                 continue;
             };
-            if st.paused {
+            if st.paused || st.retry.waiting(now) {
                 continue;
             }
             let Some(node) = net.cluster().leader(&tp.topic, tp.partition) else {
@@ -325,7 +340,7 @@ impl Fetcher {
         epochs: HashMap<TopicPartition, u64>,
         result: Result<Response>,
         net: &mut Network<C>,
-        _now: Instant,
+        now: Instant,
     ) {
         self.fetching.insert(node, false);
         for tp in epochs.keys() {
@@ -333,12 +348,24 @@ impl Fetcher {
                 s.in_flight = false;
             }
         }
-        let resp = match result.and_then(|r| r.decode::<FetchResponse>()) {
-            Ok(r) => r,
-            Err(e) => {
+        let decoded = result.map(|r| r.decode::<FetchResponse>());
+        let resp = match decoded {
+            Ok(Ok(r)) => r,
+            Err(e) | Ok(Err(e)) => {
                 log::debug!("fetch from {} failed: {e}", net.node_label(node));
                 if let Some(s) = self.sessions.get_mut(&node) {
                     s.reset();
+                }
+                // Only an answer that does not decode is the data's fault; a lost
+                // connection is retried (and reported) by the network layer.
+                for (tp, epoch) in &epochs {
+                    let error = match &e {
+                        Error::Protocol(why) => Some(DecodeError::Malformed(format!(
+                            "the fetch response does not decode: {why}"
+                        ))),
+                        _ => None,
+                    };
+                    self.fail(tp, *epoch, error, now);
                 }
                 return;
             }
@@ -356,8 +383,21 @@ impl Fetcher {
                 return;
             }
         }
+        // The broker sends the first batch of the response whole, whatever the limits
+        // (fetch v3+), and cuts later partitions where the response's bytes run out: a
+        // partition holding only part of a batch is normal next to complete batches,
+        // and a broken broker when no partition has one.
+        let ends: Vec<Option<i64>> = resp
+            .responses
+            .iter()
+            .flat_map(|t| &t.partitions)
+            .map(|p| p.records.as_deref().and_then(records::next_offset))
+            .collect();
+        let any_complete = ends.iter().any(Option::is_some);
+        let mut ends = ends.into_iter();
         for topic in resp.responses {
             for p in topic.partitions {
+                let end = ends.next().flatten();
                 let tp = TopicPartition::new(topic.topic.clone(), p.partition_index);
                 let Some(st) = self.partitions.get_mut(&tp) else {
                     continue;
@@ -371,7 +411,17 @@ impl Fetcher {
                 match ErrorCode(p.error_code) {
                     ErrorCode::NONE => {
                         let records = p.records.unwrap_or_default();
-                        let next = records::next_offset(&records).filter(|n| *n > fetch_offset);
+                        let next = end.filter(|n| *n > fetch_offset);
+                        let cut_short = any_complete && end.is_none();
+                        if next.is_none() && !records.is_empty() && !cut_short {
+                            let error = unusable_records(&records);
+                            let epoch = st.epoch;
+                            self.fail(&tp, epoch, Some(error), now);
+                            continue;
+                        }
+                        if !cut_short {
+                            st.retry.succeed();
+                        }
                         if let Some(next) = next {
                             st.position = Position::At(next);
                             self.buffer.push_item(Item::Data(FetchedData {
@@ -386,6 +436,8 @@ impl Fetcher {
                                     .iter()
                                     .map(|a| (a.producer_id, a.first_offset))
                                     .collect(),
+                                decode_limit: self.config.max_decoded_batch_bytes,
+                                decoded: self.buffer.decoded(),
                             }));
                         }
                     }
@@ -397,6 +449,7 @@ impl Fetcher {
                         || code == ErrorCode::UNKNOWN_TOPIC_OR_PARTITION =>
                     {
                         log::debug!("fetch {tp}: {code}; refreshing metadata");
+                        st.retry.fail(now);
                         net.schedule.request_update();
                         if let Some(s) = self.sessions.get_mut(&node) {
                             s.reset();
@@ -412,6 +465,30 @@ impl Fetcher {
                     }
                 }
             }
+        }
+    }
+
+    /// A fetch of `tp` failed: back off, and after every run of failures
+    /// with an `error` tell the user, naming the offset the partition is stuck at.
+    fn fail(&mut self, tp: &TopicPartition, epoch: u64, error: Option<DecodeError>, now: Instant) {
+        let Some(st) = self.partitions.get_mut(tp).filter(|s| s.epoch == epoch) else {
+            return;
+        };
+        let Position::At(offset) = st.position else {
+            return;
+        };
+        let report = st.retry.fail(now);
+        if let (true, Some(error)) = (report, error) {
+            log::warn!("fetching {tp} at offset {offset} keeps failing: {error}");
+            self.buffer.push_item(Item::PartitionError {
+                tp: tp.clone(),
+                epoch,
+                error: Error::CorruptRecords {
+                    partition: tp.clone(),
+                    offset,
+                    error,
+                },
+            });
         }
     }
 
@@ -451,6 +528,28 @@ impl Fetcher {
             }
         }
     }
+}
+
+/// Why a fetch's non-empty records cannot be used: no complete batch (fetches from v4
+/// on always hold at least one whole batch, so a partial one alone is a broken broker),
+/// or only batches before the offset.
+fn unusable_records(records: &[u8]) -> DecodeError {
+    DecodeError::Malformed(match records::next_offset(records) {
+        None => format!(
+            "the broker sent {} bytes holding no complete record batch{}",
+            records.len(),
+            match records.get(8..12) {
+                Some(&[a, b, c, d]) => format!(
+                    " (the first declares {} bytes)",
+                    i32::from_be_bytes([a, b, c, d]) as i64 + records::LOG_OVERHEAD as i64
+                ),
+                _ => String::new(),
+            }
+        ),
+        Some(next) => format!(
+            "the broker sent only batches ending before the fetch offset (next offset {next})"
+        ),
+    })
 }
 
 /// The lookup `auto_offset_reset` asks for.

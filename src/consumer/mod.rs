@@ -9,6 +9,7 @@ mod buffer;
 mod builder;
 mod core;
 mod driver;
+mod fetch_retry;
 mod fetch_session;
 mod fetcher;
 pub(crate) mod group;

@@ -5,14 +5,11 @@
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 
-use crate::error::{Error, Result};
+use crate::error::{DecodeError, Error, Result};
 use crate::protocol::records::{self, Batches, ControlRecordType, Record, TimestampType};
 use crate::TopicPartition;
 
-use super::buffer::FetchedData;
-
-/// Decompressed batches may not exceed this; it bounds memory on hostile input.
-const MAX_DECOMPRESSED_BATCH: usize = 256 * 1024 * 1024;
+use super::buffer::{DecodedBytes, DecodedCharge, FetchedData};
 
 /// A record with its batch's attributes, before deserialization.
 pub(crate) struct RawRecord {
@@ -37,6 +34,12 @@ pub(crate) struct PartitionReader {
     aborting: HashSet<i64>,
     /// The offset after the last batch seen.
     pub end_offset: i64,
+    /// Most memory one batch may take decoded.
+    decode_limit: usize,
+    /// Where decoded batches are counted against the prefetch bound.
+    decoded: Arc<DecodedBytes>,
+    /// The decoded size of `pending`'s batch, counted until the next batch or the end.
+    charge: Option<DecodedCharge>,
 }
 
 impl PartitionReader {
@@ -57,6 +60,9 @@ impl PartitionReader {
             aborted,
             aborting: HashSet::new(),
             end_offset: data.fetch_offset,
+            decode_limit: data.decode_limit,
+            decoded: data.decoded,
+            charge: None,
         }
     }
 
@@ -74,9 +80,7 @@ impl PartitionReader {
             }
             let batch = match self.batches.next()? {
                 Ok(b) => b,
-                Err(e) => {
-                    return Some(Err(Error::Decode(e)));
-                }
+                Err(e) => return Some(Err(self.corrupt(self.end_offset.max(position), e))),
             };
             self.end_offset = self.end_offset.max(batch.next_offset());
             if batch.next_offset() <= position {
@@ -105,15 +109,27 @@ impl PartitionReader {
             } else if batch.is_control() {
                 continue;
             }
-            match batch.records(MAX_DECOMPRESSED_BATCH) {
-                Ok(records) => {
+            self.pending = VecDeque::new();
+            self.charge = None;
+            match batch.records_with_size(self.decode_limit) {
+                Ok((records, size)) => {
+                    self.charge = Some(self.decoded.charge(size));
                     self.pending = records.into();
                     self.pending_type = batch.timestamp_type();
                     let e = batch.partition_leader_epoch();
                     self.pending_epoch = (e >= 0).then_some(e);
                 }
-                Err(e) => return Some(Err(Error::Decode(e))),
+                Err(e) => return Some(Err(self.corrupt(batch.base_offset(), e))),
             }
+        }
+    }
+
+    /// The error for data of this partition that cannot be read from `offset` on.
+    fn corrupt(&self, offset: i64, error: DecodeError) -> Error {
+        Error::CorruptRecords {
+            partition: self.tp.clone(),
+            offset,
+            error,
         }
     }
 }

@@ -99,6 +99,11 @@ impl<C: Send + 'static> IoHandle<C> {
         Ok(())
     }
 
+    /// What wakes the loop, for threads that make room for more work.
+    pub fn waker(&self) -> Arc<Waker> {
+        self.waker.clone()
+    }
+
     /// Wakes the loop without a command (new data in shared state).
     pub fn wake(&self) {
         let _ = self.waker.wake();

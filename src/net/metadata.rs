@@ -3,10 +3,8 @@
 //! The I/O thread owns the refresh schedule; user threads read snapshots through
 //! [`SharedMetadata`], which the I/O thread replaces whole on every update.
 
+pub use crate::fast_hash::{FastHasher, KeyedState};
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::hash::BuildHasherDefault;
-
-pub use crate::fast_hash::FastHasher;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -73,9 +71,10 @@ pub struct TopicMetadata {
     pub available: Vec<i32>,
 }
 
-/// A map keyed by topic name, with a hasher cheaper than the standard one: producers
-/// look topics up once per record, and topic names do not come from an adversary.
-pub type TopicMap<V> = HashMap<String, V, BuildHasherDefault<FastHasher>>;
+/// A map keyed by topic name, with a hasher cheaper than the standard one (producers
+/// look topics up once per record) and seeded at random per map, since the names come
+/// from the brokers.
+pub type TopicMap<V> = HashMap<String, V, KeyedState>;
 
 /// A snapshot of what the client knows about the cluster.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

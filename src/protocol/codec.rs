@@ -58,6 +58,14 @@ pub enum DecodeError {
         /// The cap, in bytes.
         limit: usize,
     },
+    /// A record batch would take more memory decoded (its decompressed bytes plus its
+    /// records and headers) than the cap allows: a corrupt or hostile payload, or a cap
+    /// set too low for the data.
+    #[error("decoded record batch exceeds the limit of {limit} bytes (decompressed data plus records and headers)")]
+    DecodedTooLarge {
+        /// The cap, in bytes.
+        limit: usize,
+    },
 }
 
 /// Why a message could not be encoded.

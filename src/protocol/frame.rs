@@ -117,6 +117,10 @@ pub struct FrameDecoder {
 /// A read asks for at least this much room.
 const MIN_READ: usize = 64 * 1024;
 
+/// The most room a read adds beyond what has already arrived: a large announced frame
+/// grows the buffer as its bytes come, not all at once on the strength of its prefix.
+const GROW_STEP: usize = 1 << 20;
+
 impl FrameDecoder {
     /// A decoder refusing frames over `max` bytes.
     pub fn new(max: usize) -> Self {
@@ -135,12 +139,15 @@ impl FrameDecoder {
     }
 
     /// Reads once from `src` into the buffer: as much as the current frame still needs,
-    /// and at least [`MIN_READ`] bytes of room. Returns what `read` returned.
+    /// but no more than [`GROW_STEP`] or the bytes already buffered (so memory follows
+    /// what has arrived, whatever the size prefix claims), and at least [`MIN_READ`]
+    /// bytes of room. Returns what `read` returned.
     pub fn read_from(&mut self, src: &mut impl Read) -> io::Result<usize> {
         let pending = frame_size(&self.buf[..self.filled], self.max)
             .ok()
             .flatten()
-            .map_or(0, |size| (4 + size).saturating_sub(self.filled));
+            .map_or(0, |size| (4 + size).saturating_sub(self.filled))
+            .min(self.filled.max(GROW_STEP));
         // Grow only when the spare space is short of the pending frame or half a
         // MIN_READ: small responses then reuse the spare space many times over.
         if self.buf.len() - self.filled < pending.max(MIN_READ / 2) {
@@ -244,6 +251,27 @@ mod tests {
             }
             proptest::prop_assert!(total <= data.len());
         }
+    }
+
+    #[test]
+    fn a_large_announced_frame_costs_only_what_has_arrived() {
+        let max = 128 << 20;
+        let mut data = ((max - 1) as u32).to_be_bytes().to_vec();
+        data.extend_from_slice(&[7; 10]);
+        let mut src = Trickle {
+            data,
+            chunk: 1 << 20,
+            offered: Vec::new(),
+        };
+        let mut d = FrameDecoder::new(max);
+        while d.read_from(&mut src).is_ok() {}
+        assert_eq!(d.next_frame().unwrap(), None);
+        assert!(d.buf.capacity() <= 2 * GROW_STEP, "{}", d.buf.capacity());
+        assert!(
+            src.offered.iter().all(|&n| n <= 2 * GROW_STEP),
+            "{:?}",
+            src.offered
+        );
     }
 
     #[test]

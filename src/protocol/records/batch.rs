@@ -2,7 +2,9 @@
 
 use bytes::Bytes;
 
-use super::{legacy, ControlRecord, ControlRecordType, Record, RecordHeader, TimestampType};
+use super::budget::{Budget, RECORD_COST};
+use super::record_codec::decode_record;
+use super::{legacy, ControlRecord, ControlRecordType, Record, TimestampType};
 use super::{LOG_OVERHEAD, RECORD_BATCH_OVERHEAD};
 use crate::protocol::codec::DecodeError;
 use crate::protocol::compression::{self, Compression};
@@ -265,25 +267,54 @@ impl RecordBatch {
         Ok(())
     }
 
-    /// Decodes every record. Compressed records are decompressed into one buffer of at
-    /// most `max_decompressed` bytes (more is an error); keys and values are slices of
-    /// that buffer, or for uncompressed batches of the fetched buffer itself.
-    pub fn records(&self, max_decompressed: usize) -> Result<Vec<Record>, DecodeError> {
-        let iter = self.record_iter(max_decompressed)?;
+    /// Decodes every record, within `max_bytes` of memory: the decompressed buffer (for
+    /// a compressed batch) plus the in-memory size of every record and header. A batch
+    /// that would take more is a [`DecodeError::DecompressedTooLarge`] or
+    /// [`DecodeError::DecodedTooLarge`], found before the memory is taken. Keys and
+    /// values are slices of the decompressed buffer, or for uncompressed batches of the
+    /// fetched buffer itself.
+    pub fn records(&self, max_bytes: usize) -> Result<Vec<Record>, DecodeError> {
+        self.records_with_size(max_bytes)
+            .map(|(records, _)| records)
+    }
+
+    /// [`records`](Self::records), with the memory the decoded batch takes, as counted
+    /// against `max_bytes`.
+    ///
+    /// # Examples
+    /// ```
+    /// use kafka_sync::protocol::compression::Compression;
+    /// use kafka_sync::protocol::records::{batches, RecordBatchBuilder};
+    /// let mut b = RecordBatchBuilder::new(256);
+    /// b.append(0, None, Some(b"v"), &[("h", None)]);
+    /// let batch = batches(b.finish(Compression::None, None, -1, -1, -1, false).unwrap(), true)
+    ///     .next()
+    ///     .unwrap()
+    ///     .unwrap();
+    /// let (records, size) = batch.records_with_size(1 << 20).unwrap();
+    /// assert_eq!(records.len(), 1);
+    /// assert!(size >= std::mem::size_of_val(&records[0]));
+    /// ```
+    pub fn records_with_size(&self, max_bytes: usize) -> Result<(Vec<Record>, usize), DecodeError> {
+        let iter = self.record_iter(max_bytes)?;
         let mut out = Vec::with_capacity(iter.capacity_hint());
-        match iter.0 {
+        let size = match iter.0 {
             Inner::V2(v) => v.decode_all(&mut out)?,
-            Inner::Legacy(v) => out.extend(v),
-        }
-        Ok(out)
+            Inner::Legacy(v) => {
+                out.extend(v);
+                out.len() * RECORD_COST
+            }
+        };
+        Ok((out, size))
     }
 
     /// Like [`records`](Self::records), but decodes one record per `next()`; the
-    /// decompression (if any) happens here, up front.
-    pub fn record_iter(&self, max_decompressed: usize) -> Result<RecordIter, DecodeError> {
+    /// decompression (if any) happens here, up front. `max_bytes` bounds the memory of
+    /// all the records the iterator yields, as in [`records`](Self::records).
+    pub fn record_iter(&self, max_bytes: usize) -> Result<RecordIter, DecodeError> {
         if self.magic < 2 {
             return Ok(RecordIter(Inner::Legacy(
-                legacy::records(self, max_decompressed)?.into_iter(),
+                legacy::records(self, max_bytes)?.into_iter(),
             )));
         }
         if self.records_count < 0 {
@@ -292,13 +323,17 @@ impl RecordBatch {
                 self.base_offset, self.records_count
             )));
         }
-        let records = if self.compression == Compression::None {
-            self.data.slice(RECORD_BATCH_OVERHEAD..)
+        let (records, budget) = if self.compression == Compression::None {
+            let records = self.data.slice(RECORD_BATCH_OVERHEAD..);
+            (records, Budget::new(max_bytes, 0)?)
         } else if self.records_count == 0 {
-            Bytes::new()
+            (Bytes::new(), Budget::new(max_bytes, 0)?)
         } else {
             let compressed = &self.data[RECORD_BATCH_OVERHEAD..];
-            compression::decompress(self.compression, compressed, max_decompressed)?.into()
+            let records: Bytes =
+                compression::decompress(self.compression, compressed, max_bytes)?.into();
+            let budget = Budget::new(max_bytes, records.len())?;
+            (records, budget)
         };
         let log_append_time =
             (self.timestamp_type() == TimestampType::LogAppendTime).then_some(self.max_timestamp);
@@ -310,6 +345,7 @@ impl RecordBatch {
             base_offset: self.base_offset,
             base_timestamp: self.base_timestamp,
             log_append_time,
+            budget,
             done: false,
         })))
     }
@@ -348,10 +384,12 @@ enum Inner {
 
 impl RecordIter {
     /// How many records to make room for: the declared count, bounded by the bytes
-    /// present (every record takes at least 7).
+    /// present (every record takes at least 7) and by the memory budget.
     fn capacity_hint(&self) -> usize {
         match &self.0 {
-            Inner::V2(v) => (v.left as usize).min(v.buf.len() / 7 + 1),
+            Inner::V2(v) => (v.left as usize)
+                .min(v.buf.len() / 7 + 1)
+                .min(v.budget.records_that_fit()),
             Inner::Legacy(v) => v.len(),
         }
     }
@@ -386,6 +424,7 @@ struct V2Records {
     base_offset: i64,
     base_timestamp: i64,
     log_append_time: Option<i64>,
+    budget: Budget,
     done: bool,
 }
 
@@ -410,9 +449,10 @@ impl V2Records {
             self.base_offset,
             self.base_timestamp,
             self.log_append_time,
+            &mut self.budget,
             |r| r,
         )
-        .map_err(Fault::into_error)
+        .map_err(|f| f.into_error(&self.budget))
     }
 
     #[inline]
@@ -425,6 +465,10 @@ impl V2Records {
             return self.trailing().map(Err);
         }
         self.left -= 1;
+        if !self.budget.take(RECORD_COST) {
+            self.done = true;
+            return Some(Err(self.budget.exceeded()));
+        }
         let r = self.decode_one();
         if r.is_err() {
             self.done = true;
@@ -432,8 +476,9 @@ impl V2Records {
         Some(r)
     }
 
-    /// Decodes every remaining record into `out`: the hot loop of a consumer.
-    fn decode_all(mut self, out: &mut Vec<Record>) -> Result<(), DecodeError> {
+    /// Decodes every remaining record into `out`: the hot loop of a consumer. Returns
+    /// the memory the batch takes decoded.
+    fn decode_all(mut self, out: &mut Vec<Record>) -> Result<usize, DecodeError> {
         let (buf, base_offset, base_timestamp, log_append_time) = (
             &self.buf,
             self.base_offset,
@@ -441,6 +486,13 @@ impl V2Records {
             self.log_append_time,
         );
         let mut pos = self.pos;
+        let mut budget = self.budget;
+        // Every record's struct is paid for up front, keeping the loop free of the
+        // check; a batch cannot hold more records than its bytes allow (7 each).
+        let records = (self.left as usize).min((buf.len() - pos) / 7 + 1);
+        if !budget.take(records.saturating_mul(RECORD_COST)) {
+            return Err(budget.exceeded());
+        }
         for _ in 0..self.left {
             let pushed = decode_record(
                 buf,
@@ -448,287 +500,25 @@ impl V2Records {
                 base_offset,
                 base_timestamp,
                 log_append_time,
+                &mut budget,
                 |r| out.push(r),
             );
             if let Err(f) = pushed {
-                return Err(f.into_error());
+                return Err(f.into_error(&budget));
             }
         }
         self.pos = pos;
         match self.trailing() {
             Some(e) => Err(e),
-            None => Ok(()),
+            None => Ok(budget.used()),
         }
     }
-}
-
-/// Why a record failed to decode, kept small so the hot path passes it in registers;
-/// [`Fault::into_error`] turns it into a [`DecodeError`] off the hot path.
-#[derive(Debug, Clone, Copy)]
-enum Fault {
-    Truncated {
-        at: usize,
-    },
-    VarintTooLong {
-        at: usize,
-    },
-    InvalidLength {
-        at: usize,
-        length: i32,
-        remaining: usize,
-    },
-    SizeMismatch {
-        at: usize,
-        declared: i32,
-        used: usize,
-    },
-    NullHeaderKey,
-}
-
-impl Fault {
-    #[cold]
-    #[inline(never)]
-    fn into_error(self) -> DecodeError {
-        match self {
-            Fault::Truncated { at } => DecodeError::Truncated {
-                offset: at,
-                needed: 1,
-            },
-            Fault::VarintTooLong { at } => DecodeError::VarintTooLong { offset: at },
-            Fault::InvalidLength {
-                at,
-                length,
-                remaining,
-            } => DecodeError::InvalidLength {
-                offset: at,
-                length: length as i64,
-                remaining,
-            },
-            Fault::SizeMismatch { at, declared, used } => DecodeError::Malformed(format!(
-                "record at byte {at} declares {declared} bytes but its fields take {used}"
-            )),
-            Fault::NullHeaderKey => DecodeError::UnexpectedNull {
-                field: "record header key",
-            },
-        }
-    }
-}
-
-/// Reads an unsigned LEB128 value of at most `max_bytes` bytes; the last byte may use
-/// only the bits that fit `bits`.
-#[inline(never)]
-#[cold]
-fn uvarint_slow(d: &[u8], pos: &mut usize, max_bytes: usize, bits: u32) -> Result<u64, Fault> {
-    let start = *pos;
-    let mut value: u64 = 0;
-    for i in 0..max_bytes {
-        let Some(&b) = d.get(start + i) else {
-            return Err(Fault::Truncated { at: start + i });
-        };
-        if i == max_bytes - 1 && (b as u64) >> (bits - 7 * i as u32) != 0 {
-            return Err(Fault::VarintTooLong { at: start });
-        }
-        value |= ((b & 0x7f) as u64) << (7 * i);
-        if b & 0x80 == 0 {
-            *pos = start + i + 1;
-            return Ok(value);
-        }
-    }
-    Err(Fault::VarintTooLong { at: start })
-}
-
-/// An unsigned varint of at most `max_bytes`, with fast paths for the one- and two-byte
-/// values that record fields almost always are.
-#[inline(always)]
-fn uvarint(d: &[u8], pos: &mut usize, max_bytes: usize, bits: u32) -> Result<u64, Fault> {
-    let p = *pos;
-    match d.get(p..) {
-        Some(&[b0, ..]) if b0 < 0x80 => {
-            *pos = p + 1;
-            Ok(b0 as u64)
-        }
-        Some(&[b0, b1, ..]) if b1 < 0x80 => {
-            *pos = p + 2;
-            Ok((b0 & 0x7f) as u64 | (b1 as u64) << 7)
-        }
-        _ => uvarint_slow(d, pos, max_bytes, bits),
-    }
-}
-
-/// A zigzag varint (32 bits).
-#[inline(always)]
-fn varint(d: &[u8], pos: &mut usize) -> Result<i32, Fault> {
-    let u = uvarint(d, pos, 5, 32)? as u32;
-    Ok(((u >> 1) as i32) ^ -((u & 1) as i32))
-}
-
-/// A zigzag varlong (64 bits).
-#[inline(always)]
-fn varlong(d: &[u8], pos: &mut usize) -> Result<i64, Fault> {
-    let u = uvarint(d, pos, 10, 64)?;
-    Ok(((u >> 1) as i64) ^ -((u & 1) as i64))
-}
-
-/// A varint length and that many bytes as a slice of `buf`; -1 is null. `d` is `buf`
-/// cut at the end of the current record.
-#[inline(always)]
-fn nullable_bytes(buf: &Bytes, d: &[u8], pos: &mut usize) -> Result<Option<Bytes>, Fault> {
-    let at = *pos;
-    let len = varint(d, pos)?;
-    if len == -1 {
-        return Ok(None);
-    }
-    let remaining = d.len() - *pos;
-    if len < 0 || len as usize > remaining {
-        return Err(Fault::InvalidLength {
-            at,
-            length: len,
-            remaining,
-        });
-    }
-    let start = *pos;
-    *pos += len as usize;
-    Ok(Some(buf.slice(start..*pos)))
-}
-
-/// The headers of a record, from their count on.
-#[inline(never)]
-fn decode_headers(
-    buf: &Bytes,
-    d: &[u8],
-    pos: &mut usize,
-    count: i32,
-) -> Result<Vec<RecordHeader>, Fault> {
-    let remaining = d.len() - *pos;
-    // Each header takes at least two bytes.
-    if count < 0 || count as usize > remaining / 2 {
-        return Err(Fault::InvalidLength {
-            at: *pos,
-            length: count,
-            remaining,
-        });
-    }
-    let mut headers = Vec::with_capacity(count as usize);
-    for _ in 0..count {
-        let key = nullable_bytes(buf, d, pos)?.ok_or(Fault::NullHeaderKey)?;
-        let value = nullable_bytes(buf, d, pos)?;
-        headers.push(RecordHeader {
-            key: String::from_utf8_lossy(&key).into_owned(),
-            value,
-        });
-    }
-    Ok(headers)
-}
-
-/// Decodes the record at `*pos` in `buf`, leaving `*pos` after it, and hands it to
-/// `emit` (which lets the caller build it in place, say in a `Vec`).
-#[inline(always)]
-fn decode_record<R>(
-    buf: &Bytes,
-    pos: &mut usize,
-    base_offset: i64,
-    base_timestamp: i64,
-    log_append_time: Option<i64>,
-    emit: impl FnOnce(Record) -> R,
-) -> Result<R, Fault> {
-    let all: &[u8] = buf;
-    let at = *pos;
-    let len = varint(all, pos)?;
-    let remaining = all.len() - *pos;
-    if len < 1 || len as usize > remaining {
-        return Err(if len == 0 {
-            Fault::Truncated { at: *pos }
-        } else {
-            Fault::InvalidLength {
-                at,
-                length: len,
-                remaining,
-            }
-        });
-    }
-    let body = *pos;
-    let end = body + len as usize;
-    // Every read below stays within the record's declared length.
-    let d = &all[..end];
-    *pos += 1; // attributes: none defined for records
-    let timestamp_delta = varlong(d, pos)?;
-    let offset_delta = varint(d, pos)?;
-    let key = nullable_bytes(buf, d, pos)?;
-    let value = nullable_bytes(buf, d, pos)?;
-    let count = varint(d, pos)?;
-    let headers = if count == 0 {
-        Vec::new()
-    } else {
-        decode_headers(buf, d, pos, count)?
-    };
-    if *pos != end {
-        return Err(Fault::SizeMismatch {
-            at,
-            declared: len,
-            used: *pos - body,
-        });
-    }
-    Ok(emit(Record {
-        offset: base_offset.wrapping_add(offset_delta as i64),
-        timestamp: match log_append_time {
-            Some(t) => t,
-            None => base_timestamp.wrapping_add(timestamp_delta),
-        },
-        key,
-        value,
-        headers,
-    }))
 }
 
 #[cfg(test)]
 mod tests {
     use super::super::{batches, RecordBatchBuilder};
     use super::*;
-
-    #[test]
-    fn varints_match_the_reader() {
-        use crate::protocol::codec::{Reader, Writer};
-        for v in [
-            0i64,
-            1,
-            -1,
-            63,
-            -64,
-            64,
-            300,
-            i32::MAX as i64,
-            i32::MIN as i64,
-            i64::MAX,
-            i64::MIN,
-        ] {
-            let mut out = Vec::new();
-            out.put_varlong(v);
-            let mut pos = 0;
-            assert_eq!(varlong(&out, &mut pos).unwrap(), v);
-            assert_eq!(pos, out.len());
-            if let Ok(v32) = i32::try_from(v) {
-                let mut out = Vec::new();
-                out.put_varint(v32);
-                let mut pos = 0;
-                assert_eq!(varint(&out, &mut pos).unwrap(), v32);
-                assert_eq!(Reader::new(out.into()).varint().unwrap(), v32);
-            }
-        }
-        // Overlong and truncated forms.
-        let err = |r: Result<i64, Fault>| r.map_err(Fault::into_error).unwrap_err();
-        assert!(matches!(
-            err(varint(&[0xff, 0xff, 0xff, 0xff, 0x1f], &mut 0).map(i64::from)),
-            DecodeError::VarintTooLong { .. }
-        ));
-        assert!(matches!(
-            err(varint(&[0x80, 0x80], &mut 0).map(i64::from)),
-            DecodeError::Truncated { .. }
-        ));
-        assert!(matches!(
-            err(varlong(&[0xff; 10], &mut 0)),
-            DecodeError::VarintTooLong { .. }
-        ));
-    }
 
     /// A batch with one record, laid out by hand field by field.
     ///
@@ -809,7 +599,7 @@ mod tests {
             .unwrap();
         let range = data.as_ptr_range();
         let batch = batches(data.clone(), true).next().unwrap().unwrap();
-        for r in batch.records(0).unwrap() {
+        for r in batch.records(1 << 16).unwrap() {
             let key = r.key.unwrap();
             let value = r.value.unwrap();
             let at = data.windows(key.len()).position(|w| w == &key[..]).unwrap();

@@ -14,6 +14,7 @@
 use bytes::Bytes;
 
 use super::batch::RecordBatch;
+use super::budget::{Budget, RECORD_COST};
 use super::{Record, TimestampType, LOG_OVERHEAD};
 use crate::protocol::codec::DecodeError;
 use crate::protocol::compression::{self, Compression};
@@ -128,10 +129,7 @@ fn key_value(m: &Bytes, magic: u8) -> Result<(Option<Bytes>, Option<Bytes>), Dec
 }
 
 /// The records of a legacy batch: the message itself, or a wrapper's inner messages.
-pub(super) fn records(
-    batch: &RecordBatch,
-    max_decompressed: usize,
-) -> Result<Vec<Record>, DecodeError> {
+pub(super) fn records(batch: &RecordBatch, max_bytes: usize) -> Result<Vec<Record>, DecodeError> {
     let message = batch.data.slice(LOG_OVERHEAD..);
     let magic = batch.magic as u8;
     let (key, value) = key_value(&message, magic)?;
@@ -150,7 +148,8 @@ pub(super) fn records(
             batch.base_offset
         ))
     })?;
-    let inner: Bytes = compression::decompress(batch.compression, &value, max_decompressed)?.into();
+    let inner: Bytes = compression::decompress(batch.compression, &value, max_bytes)?.into();
+    let mut budget = Budget::new(max_bytes, inner.len())?;
     let log_append_time = batch.timestamp_type() == TimestampType::LogAppendTime;
 
     let mut records = Vec::new();
@@ -194,6 +193,9 @@ pub(super) fn records(
             _ => be_i64(&m, 6),
         };
         let (key, value) = key_value(&m, inner_magic)?;
+        if !budget.take(RECORD_COST) {
+            return Err(budget.exceeded());
+        }
         records.push(Record {
             offset,
             timestamp,
@@ -507,6 +509,6 @@ mod tests {
         data.extend_from_slice(&v2);
         let got = all(data, true);
         assert_eq!(got.iter().map(|b| b.magic()).collect::<Vec<_>>(), [0, 1, 2]);
-        assert_eq!(got[2].records(0).unwrap()[0].offset, 2);
+        assert_eq!(got[2].records(1 << 16).unwrap()[0].offset, 2);
     }
 }

@@ -53,8 +53,10 @@ use bytes::Bytes;
 use super::codec::DecodeError;
 
 mod batch;
+mod budget;
 mod builder;
 mod legacy;
+mod record_codec;
 
 pub use batch::{RecordBatch, RecordIter};
 pub use builder::{set_producer_state, RecordBatchBuilder};
