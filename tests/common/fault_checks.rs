@@ -14,6 +14,10 @@ use std::time::{Duration, Instant};
 
 /// Set in the child process: the bootstrap servers to use (the parent's proxy).
 pub const CHILD_BOOTSTRAP: &str = "KAFKA_SYNC_FAULT_CHILD_BOOTSTRAP";
+/// Set in the child process: the topic the case uses.
+pub const CHILD_TOPIC: &str = "KAFKA_SYNC_FAULT_CHILD_TOPIC";
+/// Set in the child process: a directory for the fault-end handshake with the parent.
+pub const CHILD_DIR: &str = "KAFKA_SYNC_FAULT_CHILD_DIR";
 
 /// Extra time a typed error may take beyond its configured timeout.
 pub const GRACE: Duration = Duration::from_secs(1);
@@ -86,11 +90,12 @@ pub fn peak_rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
-/// The proxy address when this process is a memory case's child.
-pub fn child_bootstrap() -> Option<String> {
-    std::env::var(CHILD_BOOTSTRAP)
+/// The proxy address and the topic when this process is a memory case's child.
+pub fn child_of_case() -> Option<(String, String)> {
+    let bootstrap = std::env::var(CHILD_BOOTSTRAP)
         .ok()
-        .filter(|s| !s.is_empty())
+        .filter(|s| !s.is_empty())?;
+    Some((bootstrap, std::env::var(CHILD_TOPIC).unwrap_or_default()))
 }
 
 /// Ends a child: prints its peak RSS for the parent to read.
@@ -98,11 +103,50 @@ pub fn report_peak_rss() {
     println!("PEAK-RSS-KIB {}", peak_rss_kib());
 }
 
-/// Re-runs this test binary for `test` alone with [`CHILD_BOOTSTRAP`] = `bootstrap`,
+/// In the child: asks the parent to end the fault and waits until it has.
+pub fn child_end_fault() {
+    let dir = std::path::PathBuf::from(std::env::var(CHILD_DIR).expect("run as a child"));
+    std::fs::write(dir.join("end-fault"), b"").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !dir.join("fault-ended").exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the parent did not end the fault"
+        );
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Re-runs this test binary for `test` alone with [`CHILD_BOOTSTRAP`] = `bootstrap`
+/// and [`CHILD_TOPIC`] = `topic`,
 /// under an address-space limit of `max_vm_mib` (so an unbounded allocation fails the
-/// child, not the machine), within `timeout`. Returns the child's peak RSS in MiB and its
-/// output; panics if it failed.
-pub fn run_child(test: &str, bootstrap: &str, max_vm_mib: u64, timeout: Duration) -> (u64, String) {
+/// child, not the machine), within `timeout`. Calls `end_fault` when the child asks
+/// ([`child_end_fault`]). Returns the child's peak RSS in MiB and its output; panics if
+/// it failed.
+pub fn run_child(
+    test: &str,
+    bootstrap: &str,
+    topic: &str,
+    max_vm_mib: u64,
+    timeout: Duration,
+    end_fault: impl FnOnce() + Send + 'static,
+) -> (u64, String) {
+    let dir = std::env::temp_dir().join(super::unique_name("fault-child"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watcher = {
+        let (dir, done) = (dir.clone(), done.clone());
+        thread::spawn(move || {
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                if dir.join("end-fault").exists() {
+                    end_fault();
+                    let _ = std::fs::write(dir.join("fault-ended"), b"");
+                    return;
+                }
+                thread::sleep(Duration::from_millis(10));
+            }
+        })
+    };
     let exe = std::env::current_exe().expect("the test binary's path");
     let mut cmd = Command::new("sh");
     cmd.arg("-c")
@@ -110,8 +154,14 @@ pub fn run_child(test: &str, bootstrap: &str, max_vm_mib: u64, timeout: Duration
         .arg("sh")
         .arg(exe)
         .args([test, "--exact", "--nocapture", "--test-threads", "1"])
-        .env(CHILD_BOOTSTRAP, bootstrap);
-    let out = super::run(cmd, None, timeout, false).unwrap_or_else(|e| panic!("{e}"));
+        .env(CHILD_BOOTSTRAP, bootstrap)
+        .env(CHILD_TOPIC, topic)
+        .env(CHILD_DIR, &dir);
+    let out = super::run(cmd, None, timeout, false);
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let _ = watcher.join();
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = out.unwrap_or_else(|e| panic!("{e}"));
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let text = format!("{stdout}\n--- stderr\n{}", out.stderr);
     assert!(
@@ -121,7 +171,7 @@ pub fn run_child(test: &str, bootstrap: &str, max_vm_mib: u64, timeout: Duration
     );
     let kib: u64 = stdout
         .lines()
-        .find_map(|l| l.strip_prefix("PEAK-RSS-KIB "))
+        .find_map(|l| l.split_once("PEAK-RSS-KIB ").map(|(_, v)| v))
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or_else(|| panic!("the child for {test} printed no peak RSS:\n{text}"));
     (kib / 1024, text)
