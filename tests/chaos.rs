@@ -5,7 +5,8 @@
 //!
 //! In CI it runs short (3 kills). `tests/chaos-run` runs the long form (20 kills, or
 //! `KAFKA_SYNC_CHAOS_KILLS`). It kills cluster nodes, so run it under the cluster lock:
-//! `flock /tmp/kafka-sync-cluster.lock cargo test --all-features --test chaos`.
+//! `flock -o /tmp/kafka-sync-cluster.lock cargo test --all-features --test chaos` (`-o`, so
+//! the brokers it restarts do not inherit, and keep, the lock).
 
 mod common;
 
