@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::fake_broker::Misbehave;
+use common::fake_broker::{Misbehave, Script};
 use common::fault_checks::{
     assert_no_io_thread, child_end_fault, child_of_case, recovers, report_peak_rss, run_child,
     within, GRACE,
@@ -832,11 +832,9 @@ fn assert_version_error(what: &str, err: &Error) {
 #[test]
 fn api_versions_answered_unsupported_in_the_v0_format_falls_back() {
     let proxy = FaultProxy::start(&common::bootstrap());
-    proxy.script(
-        ApiKey::API_VERSIONS,
-        Some(1),
-        Misbehave::api_versions_unsupported_v0(2),
-    );
+    // A broker that knows ApiVersions only up to v2 answers anything newer this way.
+    let old_broker = Misbehave::api_versions_unsupported_v0(2);
+    proxy.add_script(Script::new(ApiKey::API_VERSIONS, None, old_broker).above_version(2));
     let admin = admin(&proxy.bootstrap(), "f36-av-v0");
     within("a handshake with fallback", API_TIMEOUT + GRACE, || {
         admin.list_topics()

@@ -207,6 +207,8 @@ pub struct Script {
     remaining: Option<usize>,
     /// Only on this node (None: every node).
     node: Option<i32>,
+    /// Only for requests of a version above this one.
+    above_version: Option<i16>,
     act: Misbehave,
 }
 
@@ -217,6 +219,7 @@ impl Script {
             api,
             remaining: times,
             node: None,
+            above_version: None,
             act,
         }
     }
@@ -227,10 +230,19 @@ impl Script {
         self
     }
 
-    /// The misbehaviour for a response to `api` from `node`, if this script applies
+    /// Limits the script to requests of a version above `version`.
+    pub fn above_version(mut self, version: i16) -> Script {
+        self.above_version = Some(version);
+        self
+    }
+
+    /// The misbehaviour for the response to `info` from `node`, if this script applies
     /// (and counts the use).
-    pub fn take(&mut self, api: ApiKey, node: Option<i32>) -> Option<Misbehave> {
-        if api != self.api || (self.node.is_some() && self.node != node) {
+    pub fn take(&mut self, info: &RequestInfo, node: Option<i32>) -> Option<Misbehave> {
+        if info.api_key != self.api
+            || (self.node.is_some() && self.node != node)
+            || self.above_version.is_some_and(|v| info.api_version <= v)
+        {
             return None;
         }
         match &mut self.remaining {

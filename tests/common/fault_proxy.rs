@@ -165,6 +165,11 @@ impl FaultProxy {
             .push(Script::new(api, times, act).on_node(node_id));
     }
 
+    /// Adds a script built with [`Script`]'s filters (node, version).
+    pub fn add_script(&self, script: Script) {
+        self.shared.state.lock().unwrap().scripts.push(script);
+    }
+
     /// Removes every script: all responses come from the real brokers again.
     pub fn clear_scripts(&self) {
         self.shared.state.lock().unwrap().scripts.clear();
@@ -422,9 +427,7 @@ fn respond(shared: &Arc<Shared>, route: usize, info: &RequestInfo, frame: Vec<u8
     let act: Option<Misbehave> = {
         let mut st = shared.state.lock().unwrap();
         let node = st.routes[route].node_id;
-        st.scripts
-            .iter_mut()
-            .find_map(|s| s.take(info.api_key, node))
+        st.scripts.iter_mut().find_map(|s| s.take(info, node))
     };
     match act {
         Some(act) => act.reply(info, &frame),
