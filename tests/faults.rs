@@ -194,6 +194,52 @@ fn poll_error(c: &mut Consumer, limit: Duration) -> Error {
     }
 }
 
+// ------------------------------------------------------------------ the proxy itself
+
+/// Without faults the proxy is transparent, and the client reaches every broker of the
+/// cluster through it, not only the bootstrap one: a round trip over every partition.
+#[test]
+fn through_the_proxy_without_faults_every_broker_is_reached_and_nothing_changes() {
+    let bootstrap = common::cluster_bootstrap();
+    let topic = common::unique_name("faults-proxy");
+    common::kafka_python_create_topic(&bootstrap, &topic, 3, 3);
+    let proxy = FaultProxy::start(&bootstrap);
+    let admin = admin(&proxy.bootstrap(), "f00-admin");
+    let cluster = admin.describe_cluster().unwrap();
+    let real_ports = ["19092", "19093", "19094"];
+    for b in &cluster.brokers {
+        assert!(
+            !real_ports.contains(&b.port.to_string().as_str()),
+            "{b:?} bypasses the proxy"
+        );
+    }
+    let p = producer(&proxy.bootstrap(), "f00-prod");
+    for part in 0..3 {
+        let rec = ProducerRecord::new(&topic)
+            .partition(part)
+            .value(format!("real-{part}"));
+        p.send(rec).unwrap().wait().unwrap();
+    }
+    let mut c = consumer(&proxy.bootstrap(), "f00-cons", None);
+    c.assign((0..3).map(|part| TopicPartition::new(&topic, part)))
+        .unwrap();
+    let mut values = poll_values(&mut c, 3, Duration::from_secs(15)).unwrap();
+    values.sort();
+    assert_eq!(values, ["real-0", "real-1", "real-2"]);
+    let mut nodes = proxy.nodes();
+    nodes.sort();
+    let mut live: Vec<i32> = cluster.brokers.iter().map(|b| b.id).collect();
+    live.sort();
+    assert_eq!(
+        nodes, live,
+        "every live broker is reached through the proxy"
+    );
+    drop((admin, p, c));
+    for id in ["f00-admin", "f00-prod", "f00-cons"] {
+        assert_no_io_thread(id);
+    }
+}
+
 // ------------------------------------------------------------------ network faults
 
 /// With `break_it` applied, an admin call fails with a network error within its timeout
