@@ -226,14 +226,14 @@ fn through_the_proxy_without_faults_every_broker_is_reached_and_nothing_changes(
     let mut values = poll_values(&mut c, 3, Duration::from_secs(15)).unwrap();
     values.sort();
     assert_eq!(values, ["real-0", "real-1", "real-2"]);
-    let mut nodes = proxy.nodes();
-    nodes.sort();
-    let mut live: Vec<i32> = cluster.brokers.iter().map(|b| b.id).collect();
-    live.sort();
-    assert_eq!(
-        nodes, live,
-        "every live broker is reached through the proxy"
-    );
+    let nodes = proxy.nodes();
+    for b in &cluster.brokers {
+        assert!(
+            nodes.contains(&b.id),
+            "node {} is not reached through the proxy",
+            b.id
+        );
+    }
     drop((admin, p, c));
     for id in ["f00-admin", "f00-prod", "f00-cons"] {
         assert_no_io_thread(id);
