@@ -16,9 +16,11 @@
 
 pub mod fake_broker;
 pub mod fault_checks;
+pub mod fault_clients;
 pub mod fault_proxy;
 pub mod hostile_records;
 pub mod kafka_frames;
+pub mod proxy_connection;
 
 use std::env;
 use std::fmt::Write as _;
