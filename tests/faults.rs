@@ -29,7 +29,7 @@ use common::fault_clients::{
     send_outcome, topic_with, API_TIMEOUT, DELIVERY_TIMEOUT, REQUEST_TIMEOUT,
 };
 use common::fault_proxy::{Fault, FaultProxy};
-use common::hostile_records::{decompression_bomb, header_bomb};
+use common::hostile_records::{colliding_topic_names, decompression_bomb, header_bomb};
 use kafka_sync::admin::AdminClient;
 use kafka_sync::protocol::api::ApiKey;
 use kafka_sync::{Consumer, DeliveryFuture, Error, Producer, ProducerRecord, TopicPartition};
@@ -593,6 +593,56 @@ fn a_huge_size_prefix_costs_no_memory_before_the_bytes_arrive() {
         peak <= HUGE_FRAME_RSS_MIB,
         "peak RSS {peak} MiB > {HUGE_FRAME_RSS_MIB} MiB"
     );
+}
+
+/// A Metadata response naming 50,000 extra topics whose names all collide under the
+/// client's old topic-map hash must not keep the I/O thread busy: the lookup it answers
+/// completes within `max_block` + 1 s (with colliding names it took minutes). Runs in a
+/// child process, which is killed if the I/O thread never comes back.
+#[test]
+fn topic_names_that_collide_in_a_weak_hash_cost_no_cpu_storm() {
+    const TEST: &str = "topic_names_that_collide_in_a_weak_hash_cost_no_cpu_storm";
+    if let Some((bootstrap, topic)) = child_of_case() {
+        let p = producer(&bootstrap, "f44-collide");
+        let parts = within(
+            "a lookup among colliding names",
+            API_TIMEOUT + GRACE,
+            || p.partitions_for(&topic),
+        );
+        assert_eq!(parts.expect("the lookup completes"), [0]);
+        drop(p);
+        assert_no_io_thread("f44-collide");
+        report_peak_rss();
+        return;
+    }
+    let topic = topic_with(1, 0);
+    let names = Arc::new(colliding_topic_names(50_000));
+    let proxy = Arc::new(FaultProxy::start(&common::bootstrap()));
+    let extra = names.clone();
+    proxy.script(
+        ApiKey::METADATA,
+        None,
+        Misbehave::metadata(move |m| {
+            let Some(real) = m.topics.first().cloned() else {
+                return;
+            };
+            for name in extra.iter() {
+                let mut t = real.clone();
+                t.name = Some(name.clone());
+                m.topics.push(t);
+            }
+        }),
+    );
+    let healer = proxy.clone();
+    let (_, out) = run_child(
+        TEST,
+        &proxy.bootstrap(),
+        &topic,
+        CHILD_VM_MIB,
+        Duration::from_secs(20),
+        move || healer.clear_scripts(),
+    );
+    eprintln!("{out}");
 }
 
 // ------------------------------------------------------------------ backoff

@@ -58,3 +58,29 @@ fn put_varint(out: &mut Vec<u8>, v: i64) {
     }
     out.push(u as u8);
 }
+
+/// `n` distinct 16-byte ASCII (not all printable) topic names that all hash alike under the multiply-rotate
+/// hash (FxHash's scheme over 8-byte words, with std's `0xff` string terminator) the
+/// client once used for its topic maps: a map keyed by them degrades to a list.
+pub fn colliding_topic_names(n: usize) -> Vec<String> {
+    const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+    // Any target works: the second word cancels the first word's state into it.
+    const TARGET: u64 = 0x2a2a_2a2a_2a2a_2a2a;
+    let ascii = |w: u64| w.to_le_bytes().iter().all(|&b| (0x01..0x80).contains(&b));
+    let mut names = Vec::with_capacity(n);
+    let mut i: u64 = 0;
+    while names.len() < n {
+        i += 1;
+        // A printable first word from the counter, 6 bits per byte.
+        let w1 = (0..8).fold(0u64, |w, k| {
+            w | ((0x30 + ((i >> (6 * k)) & 0x3f)) << (8 * k))
+        });
+        let w2 = TARGET ^ w1.wrapping_mul(SEED).rotate_left(5);
+        if ascii(w2) {
+            let mut name = w1.to_le_bytes().to_vec();
+            name.extend_from_slice(&w2.to_le_bytes());
+            names.push(String::from_utf8(name).expect("ASCII"));
+        }
+    }
+    names
+}
