@@ -14,6 +14,14 @@
 //! when the test drops it, also on a panic.
 #![allow(dead_code)]
 
+pub mod fake_broker;
+pub mod fault_checks;
+pub mod fault_clients;
+pub mod fault_proxy;
+pub mod hostile_records;
+pub mod kafka_frames;
+pub mod proxy_connection;
+
 use std::env;
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Read, Write};
