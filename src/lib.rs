@@ -61,6 +61,9 @@
 //! # Ok(()) }
 //! ```
 
+// Every socket option and system call goes through std, mio or socket2.
+#![deny(unsafe_code)]
+
 pub mod admin;
 mod client_setters;
 pub mod config;
