@@ -68,6 +68,7 @@ pub mod admin;
 mod client_setters;
 pub mod config;
 pub mod consumer;
+mod deadline;
 mod error;
 mod fast_hash;
 pub mod net;

@@ -1,0 +1,221 @@
+//! Responses a real broker never sends: a wrong correlation id, a header or body that does
+//! not decode, metadata naming a leader that is not in the broker list. None may lose a
+//! request: the connection closes, every request in flight on it fails with a retriable
+//! `Disconnected`, and its owner retries on a new connection.
+
+mod fake_kafka;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use fake_kafka::{FakeKafka, FakeTopic, Reply, Request};
+use kafka_sync::admin::AdminClient;
+use kafka_sync::protocol::api::ApiKey;
+use kafka_sync::{Acks, Consumer, Error, Producer, ProducerRecord};
+
+/// A fake single-node cluster with topic `t` whose first connection answers every request
+/// of `api` with `broken`; later connections behave.
+fn broken_on_first_connection(api: ApiKey, broken: fn(&Request, Reply) -> Reply) -> FakeKafka {
+    let topics = vec![fake_kafka::topic("t")];
+    FakeKafka::start(move |req| {
+        let good = match ApiKey(req.api_key) {
+            ApiKey::API_VERSIONS => fake_kafka::api_versions(req, fake_kafka::all_api_versions()),
+            ApiKey::METADATA => fake_kafka::metadata(req, &[(0, req.port)], &topics),
+            ApiKey::PRODUCE => fake_kafka::produce_ok(req),
+            ApiKey::INIT_PRODUCER_ID => fake_kafka::init_producer_id_ok(req),
+            _ => Reply::Close,
+        };
+        if req.connection == 0 && req.api_key == api.0 {
+            broken(req, good)
+        } else {
+            good
+        }
+    })
+}
+
+type Breakage = (&'static str, fn(&Request, Reply) -> Reply);
+
+const BREAKAGES: [Breakage; 4] = [
+    ("wrong correlation id", fake_kafka::wrong_correlation_id),
+    ("undecodable header", |req, _| {
+        fake_kafka::garbage_after_header(req)
+    }),
+    ("undecodable body", |req, _| fake_kafka::garbage_body(req)),
+    ("frame shorter than a header", |_, _| {
+        Reply::Frame(vec![0, 1])
+    }),
+];
+
+#[test]
+fn a_broken_metadata_response_fails_the_admin_call_retriably_and_the_call_succeeds_on_retry() {
+    for (what, broken) in BREAKAGES {
+        let fake = broken_on_first_connection(ApiKey::METADATA, broken);
+        let timeout = Duration::from_secs(5);
+        let admin = AdminClient::builder()
+            .bootstrap_servers(&fake.addr)
+            .default_api_timeout(timeout)
+            .build()
+            .unwrap();
+        let started = Instant::now();
+        let topics = admin.list_topics();
+        let elapsed = started.elapsed();
+        assert!(
+            topics.as_ref().is_ok_and(|t| t.contains("t")),
+            "{what}: {topics:?} after {elapsed:?}"
+        );
+        assert!(elapsed < timeout, "{what}: took {elapsed:?}");
+        assert!(
+            fake.connections() >= 2,
+            "{what}: the broken connection was closed"
+        );
+    }
+}
+
+/// The broken response answers InitProducerId (idempotent producer) or Produce.
+#[test]
+fn a_broken_producer_response_is_retried_and_the_record_delivered() {
+    for ((what, broken), api) in BREAKAGES
+        .into_iter()
+        .flat_map(|b| [(b, ApiKey::INIT_PRODUCER_ID), (b, ApiKey::PRODUCE)])
+    {
+        let what = format!("{what} for {}", api.name());
+        let fake = broken_on_first_connection(api, broken);
+        let delivery_timeout = Duration::from_secs(6);
+        let producer = Producer::builder()
+            .bootstrap_servers(&fake.addr)
+            .enable_idempotence(api == ApiKey::INIT_PRODUCER_ID)
+            .acks(Acks::All)
+            .delivery_timeout(delivery_timeout)
+            .request_timeout(Duration::from_secs(5))
+            .linger(Duration::ZERO)
+            .build()
+            .unwrap();
+        let started = Instant::now();
+        let delivered = producer
+            .send(ProducerRecord::new("t").value("v"))
+            .and_then(|f| f.wait());
+        let elapsed = started.elapsed();
+        assert!(delivered.is_ok(), "{what}: {delivered:?} after {elapsed:?}");
+        assert!(elapsed < delivery_timeout, "{what}: took {elapsed:?}");
+    }
+}
+
+/// Metadata answers are delayed, so a topic asked for while a refresh is in flight must
+/// be served by a later refresh (the answer to the older one must not clear the ask).
+#[test]
+fn a_topic_asked_for_while_a_metadata_refresh_is_in_flight_is_fetched() {
+    let topics = vec![fake_kafka::topic("t")];
+    let fake = FakeKafka::start(move |req| match ApiKey(req.api_key) {
+        ApiKey::API_VERSIONS => fake_kafka::api_versions(req, fake_kafka::all_api_versions()),
+        ApiKey::METADATA => Reply::After(
+            Duration::from_millis(1500),
+            Box::new(fake_kafka::metadata(req, &[(0, req.port)], &topics)),
+        ),
+        _ => Reply::Close,
+    });
+    let max_block = Duration::from_secs(8);
+    let producer = Producer::builder()
+        .bootstrap_servers(&fake.addr)
+        .enable_idempotence(false)
+        .max_block(max_block)
+        .build()
+        .unwrap();
+    let mut consumer = Consumer::builder()
+        .bootstrap_servers(&fake.addr)
+        .default_api_timeout(max_block)
+        .build()
+        .unwrap();
+    // Let each client's first refresh (for no topic) go out before asking.
+    std::thread::sleep(Duration::from_millis(300));
+    let asker = std::thread::spawn(move || producer.partitions_for("t"));
+    let started = Instant::now();
+    let partitions = consumer.partitions_for_topic("t");
+    assert_eq!(
+        partitions.ok().flatten().map(|p| p.len()),
+        Some(1),
+        "consumer"
+    );
+    assert!(started.elapsed() < max_block);
+    assert_eq!(asker.join().unwrap().ok(), Some(vec![0]), "producer");
+}
+
+/// A lookup that runs out of time says how long it waited, not "0ns".
+#[test]
+fn a_metadata_timeout_names_the_time_waited() {
+    let fake = FakeKafka::start(|req| match ApiKey(req.api_key) {
+        ApiKey::API_VERSIONS => fake_kafka::api_versions(req, fake_kafka::all_api_versions()),
+        _ => Reply::Nothing,
+    });
+    let timeout = Duration::from_secs(2);
+    let mut consumer = Consumer::builder()
+        .bootstrap_servers(&fake.addr)
+        .default_api_timeout(timeout)
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let err = consumer.partitions_for_topic("t").unwrap_err();
+    assert!(started.elapsed() < timeout + Duration::from_secs(1));
+    match err {
+        Error::Timeout { elapsed, .. } => assert!(
+            elapsed + Duration::from_millis(200) >= timeout
+                && elapsed <= timeout + Duration::from_secs(1),
+            "{err}"
+        ),
+        other => panic!("expected a timeout, got {other}"),
+    }
+}
+
+/// Metadata that names a leader the broker list lacks (or lists no broker at all) means
+/// "leader unknown": the client refreshes with backoff and delivers within 2 s of the
+/// metadata becoming sane, not at `metadata_max_age`.
+#[test]
+fn a_leader_missing_from_the_broker_list_is_unknown_until_metadata_is_sane() {
+    for empty_broker_list in [false, true] {
+        let sane = Arc::new(AtomicBool::new(false));
+        let flag = sane.clone();
+        let fake = FakeKafka::start(move |req| match ApiKey(req.api_key) {
+            ApiKey::API_VERSIONS => fake_kafka::api_versions(req, fake_kafka::all_api_versions()),
+            ApiKey::METADATA if flag.load(Ordering::SeqCst) => {
+                fake_kafka::metadata(req, &[(0, req.port)], &[fake_kafka::topic("t")])
+            }
+            ApiKey::METADATA => {
+                let brokers: &[(i32, u16)] = if empty_broker_list {
+                    &[]
+                } else {
+                    &[(0, req.port)]
+                };
+                let leaders = vec![if empty_broker_list { 0 } else { 7 }];
+                let t = FakeTopic {
+                    name: "t".into(),
+                    leaders,
+                };
+                fake_kafka::metadata(req, brokers, &[t])
+            }
+            ApiKey::PRODUCE => fake_kafka::produce_ok(req),
+            _ => Reply::Close,
+        });
+        let producer = Producer::builder()
+            .bootstrap_servers(&fake.addr)
+            .enable_idempotence(false)
+            .acks(Acks::Leader)
+            .delivery_timeout(Duration::from_secs(40))
+            .build()
+            .unwrap();
+        let delivery = producer.send(ProducerRecord::new("t").value("v")).unwrap();
+        std::thread::sleep(Duration::from_secs(2));
+        assert!(!delivery.is_done(), "no leader is reachable yet");
+        sane.store(true, Ordering::SeqCst);
+        let fixed = Instant::now();
+        let outcome = delivery.wait();
+        let took = fixed.elapsed();
+        assert!(
+            outcome.is_ok(),
+            "empty broker list {empty_broker_list}: {outcome:?}"
+        );
+        assert!(
+            took < Duration::from_secs(2),
+            "empty broker list {empty_broker_list}: delivered {took:?} after metadata was sane"
+        );
+    }
+}
