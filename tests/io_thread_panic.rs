@@ -55,7 +55,7 @@ fn after_an_io_thread_panic_every_producer_call_fails_within_its_timeout() {
     let started = Instant::now();
     let outcome = pending.and_then(|f| f.wait());
     let err = outcome.expect_err("the record cannot be delivered");
-    assert!(is_typed_shutdown(&err), "{err}");
+    assert!(matches!(err, Error::Internal(_)), "names the cause: {err}");
     assert!(started.elapsed() < delivery_timeout + GRACE);
     let later = Instant::now();
     let err = producer
@@ -137,6 +137,7 @@ fn after_an_io_thread_panic_admin_calls_fail_within_their_timeout() {
     inject_io_thread_panic(&client_id);
     let started = Instant::now();
     let err = admin.list_topics().unwrap_err();
+    // `Closed` if the thread died before the call reached it.
     assert!(is_typed_shutdown(&err), "{err}");
     assert!(started.elapsed() < timeout + GRACE);
     let err = admin.describe_cluster().unwrap_err();
