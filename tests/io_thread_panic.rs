@@ -65,12 +65,18 @@ fn after_an_io_thread_panic_every_producer_call_fails_within_its_timeout() {
     assert!(is_typed_shutdown(&err), "send after: {err}");
     // Nothing is pending any more (every record has its outcome): flush returns at once.
     let flushed = producer.flush_timeout(Duration::from_secs(5));
-    assert!(flushed.as_ref().map_or_else(is_typed_shutdown, |()| true), "{flushed:?}");
+    assert!(
+        flushed.as_ref().map_or_else(is_typed_shutdown, |()| true),
+        "{flushed:?}"
+    );
     let err = producer
         .partitions_for(&common::unique_name("panic-unknown"))
         .unwrap_err();
     assert!(is_typed_shutdown(&err), "partitions_for after: {err}");
-    assert!(later.elapsed() < GRACE, "calls after the panic fail at once");
+    assert!(
+        later.elapsed() < GRACE,
+        "calls after the panic fail at once"
+    );
 }
 
 #[test]
@@ -100,7 +106,11 @@ fn after_an_io_thread_panic_the_consumer_poll_fails_within_its_timeout() {
     let tp = TopicPartition::new(&topic, 0);
     consumer.assign([tp.clone()]).unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
-    while consumer.poll(Duration::from_millis(500)).unwrap().is_empty() {
+    while consumer
+        .poll(Duration::from_millis(500))
+        .unwrap()
+        .is_empty()
+    {
         assert!(Instant::now() < deadline, "the record arrives");
     }
     inject_io_thread_panic(&client_id);
@@ -120,7 +130,10 @@ fn after_an_io_thread_panic_the_consumer_poll_fails_within_its_timeout() {
     let unknown = common::unique_name("panic-unknown");
     let err = consumer.partitions_for_topic(&unknown).unwrap_err();
     assert!(is_typed_shutdown(&err), "partitions_for_topic after: {err}");
-    assert!(later.elapsed() < GRACE, "calls after the panic fail at once");
+    assert!(
+        later.elapsed() < GRACE,
+        "calls after the panic fail at once"
+    );
 }
 
 #[test]

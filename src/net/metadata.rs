@@ -339,10 +339,10 @@ impl MetadataSchedule {
         self.last_refresh = Some(now);
         if complete {
             self.backoff.reset();
-            self.not_before = now + self.backoff.peek();
+            self.not_before = crate::deadline::after(now, self.backoff.peek());
         } else {
             self.requested = true;
-            self.not_before = now + self.backoff.fail();
+            self.not_before = crate::deadline::after(now, self.backoff.fail());
         }
         self.version += 1;
     }
@@ -350,7 +350,7 @@ impl MetadataSchedule {
     pub fn on_failure(&mut self, now: Instant) {
         self.in_flight = false;
         self.requested = true;
-        self.not_before = now + self.backoff.fail();
+        self.not_before = crate::deadline::after(now, self.backoff.fail());
     }
 
     /// Whether the request in flight asked for every topic (its answer then replaces

@@ -410,7 +410,7 @@ impl<C> Network<C> {
                 correlation_id,
                 api_version: version,
                 response_header_version: api::response_header_version(api_key, version),
-                deadline: now + request_timeout,
+                deadline: crate::deadline::after(now, request_timeout),
                 ctx,
             });
         }
@@ -440,7 +440,7 @@ impl<C> Network<C> {
         let addr = addrs[node.addr_index % addrs.len()];
         let token = Token(self.next_token);
         self.next_token += 1;
-        let deadline = now + self.config.socket_connection_setup_timeout;
+        let deadline = crate::deadline::after(now, self.config.socket_connection_setup_timeout);
         let max_frame = self.config.max_response_size;
         let result =
             Connection::connect(addr, token, deadline, max_frame, now).and_then(|mut c| {
@@ -474,7 +474,7 @@ impl<C> Network<C> {
         });
         if let Some(node) = self.nodes.get_mut(&node_id) {
             let wait = node.backoff.fail();
-            node.next_attempt = Some(now + wait);
+            node.next_attempt = Some(crate::deadline::after(now, wait));
             node.addr_index = node.addr_index.wrapping_add(1);
         }
     }
@@ -516,7 +516,7 @@ impl<C> Network<C> {
                 n.backoff.reset();
             }
             let wait = n.backoff.fail();
-            n.next_attempt = Some(now + wait);
+            n.next_attempt = Some(crate::deadline::after(now, wait));
         }
         // Leadership may have moved; learn where.
         self.schedule.request_update();
@@ -853,7 +853,10 @@ impl<C> Network<C> {
         for c in self.conns.values() {
             consider(c.next_deadline());
             if c.is_idle() {
-                consider(Some(c.last_activity + self.config.connections_max_idle));
+                consider(Some(crate::deadline::after(
+                    c.last_activity,
+                    self.config.connections_max_idle,
+                )));
             }
         }
         if self.schedule.due_at().is_some() {
