@@ -126,7 +126,9 @@ fn after_an_io_thread_panic_the_consumer_poll_fails_within_its_timeout() {
     assert!(is_typed_shutdown(&err), "{err}");
     assert!(started.elapsed() < timeout + GRACE);
     let later = Instant::now();
-    assert!(consumer.seek_to_end(&[tp.clone()]).is_err() || consumer.position(&tp).is_err());
+    assert!(
+        consumer.seek_to_end(std::slice::from_ref(&tp)).is_err() || consumer.position(&tp).is_err()
+    );
     let unknown = common::unique_name("panic-unknown");
     let err = consumer.partitions_for_topic(&unknown).unwrap_err();
     assert!(is_typed_shutdown(&err), "partitions_for_topic after: {err}");

@@ -61,7 +61,7 @@ impl ProducerBuilder {
             let reason = "below linger.ms's 1 ms resolution; use Duration::ZERO or at least 1 ms";
             return self.set_error(ConfigError::invalid(
                 "linger.ms",
-                &format!("{linger:?}"),
+                format!("{linger:?}"),
                 reason,
             ));
         }
