@@ -24,6 +24,7 @@ fn broken_on_first_connection(api: ApiKey, broken: fn(&Request, Reply) -> Reply)
             ApiKey::METADATA => fake_kafka::metadata(req, &[(0, req.port)], &topics),
             ApiKey::PRODUCE => fake_kafka::produce_ok(req),
             ApiKey::INIT_PRODUCER_ID => fake_kafka::init_producer_id_ok(req),
+            ApiKey::LIST_OFFSETS => fake_kafka::list_offsets_zero(req),
             _ => Reply::Close,
         };
         if req.connection == 0 && req.api_key == api.0 {
@@ -98,6 +99,42 @@ fn a_broken_producer_response_is_retried_and_the_record_delivered() {
         let elapsed = started.elapsed();
         assert!(delivered.is_ok(), "{what}: {delivered:?} after {elapsed:?}");
         assert!(elapsed < delivery_timeout, "{what}: took {elapsed:?}");
+    }
+}
+
+/// A consumer's offset lookup (a one-off call from the user thread) whose response is
+/// broken hears `Disconnected` (retriable) at once, or succeeds on a retry; it never waits
+/// out its timeout for an answer that was dropped.
+#[test]
+fn a_broken_list_offsets_response_reaches_the_consumer_as_a_retriable_error() {
+    for (what, broken) in BREAKAGES {
+        let fake = broken_on_first_connection(ApiKey::LIST_OFFSETS, broken);
+        let timeout = Duration::from_secs(5);
+        let mut consumer = Consumer::builder()
+            .bootstrap_servers(&fake.addr)
+            .default_api_timeout(timeout)
+            .build()
+            .unwrap();
+        let tp = kafka_sync::TopicPartition::new("t", 0);
+        let started = Instant::now();
+        let first = consumer.end_offsets(std::slice::from_ref(&tp));
+        let elapsed = started.elapsed();
+        assert!(elapsed < timeout, "{what}: {first:?} after {elapsed:?}");
+        match first {
+            Ok(offsets) => assert_eq!(offsets.get(&tp), Some(&0), "{what}"),
+            Err(e) => {
+                assert!(
+                    matches!(e, Error::Disconnected { .. }) && e.is_retriable(),
+                    "{what}: {e}"
+                );
+                let again = consumer.end_offsets(std::slice::from_ref(&tp));
+                assert_eq!(
+                    again.ok().and_then(|o| o.get(&tp).copied()),
+                    Some(0),
+                    "{what}"
+                );
+            }
+        }
     }
 }
 

@@ -362,3 +362,37 @@ pub fn init_producer_id_ok(req: &Request) -> Reply {
         },
     )
 }
+
+/// A ListOffsets response giving offset 0 for every partition asked about.
+pub fn list_offsets_zero(req: &Request) -> Reply {
+    use kafka_sync::protocol::api::list_offsets::{
+        ListOffsetsPartitionResponse, ListOffsetsRequest, ListOffsetsResponse,
+        ListOffsetsTopicResponse,
+    };
+    let asked: ListOffsetsRequest = req.decode();
+    let topics = asked
+        .topics
+        .into_iter()
+        .map(|t| ListOffsetsTopicResponse {
+            name: t.name,
+            partitions: t
+                .partitions
+                .into_iter()
+                .map(|p| ListOffsetsPartitionResponse {
+                    partition_index: p.partition_index,
+                    timestamp: -1,
+                    offset: 0,
+                    leader_epoch: 0,
+                    ..Default::default()
+                })
+                .collect(),
+        })
+        .collect();
+    respond(
+        req,
+        &ListOffsetsResponse {
+            topics,
+            ..Default::default()
+        },
+    )
+}
