@@ -5,7 +5,7 @@
 
 mod fake_kafka;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,10 +14,11 @@ use kafka_sync::admin::AdminClient;
 use kafka_sync::protocol::api::ApiKey;
 use kafka_sync::{Acks, Consumer, Error, Producer, ProducerRecord};
 
-/// A fake single-node cluster with topic `t` whose first connection answers every request
-/// of `api` with `broken`; later connections behave.
+/// A fake single-node cluster with topic `t`. The first connection that carries a request
+/// of `api` answers every such request with `broken`; other connections behave.
 fn broken_on_first_connection(api: ApiKey, broken: fn(&Request, Reply) -> Reply) -> FakeKafka {
     let topics = vec![fake_kafka::topic("t")];
+    let broken_connection = AtomicUsize::new(usize::MAX);
     FakeKafka::start(move |req| {
         let good = match ApiKey(req.api_key) {
             ApiKey::API_VERSIONS => fake_kafka::api_versions(req, fake_kafka::all_api_versions()),
@@ -27,7 +28,18 @@ fn broken_on_first_connection(api: ApiKey, broken: fn(&Request, Reply) -> Reply)
             ApiKey::LIST_OFFSETS => fake_kafka::list_offsets_zero(req),
             _ => Reply::Close,
         };
-        if req.connection == 0 && req.api_key == api.0 {
+        if req.api_key != api.0 {
+            return good;
+        }
+        let first = broken_connection
+            .compare_exchange(
+                usize::MAX,
+                req.connection,
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            )
+            .unwrap_or_else(|current| current);
+        if first == usize::MAX || first == req.connection {
             broken(req, good)
         } else {
             good
