@@ -3,6 +3,7 @@
 //! request: the connection closes, every request in flight on it fails with a retriable
 //! `Disconnected`, and its owner retries on a new connection.
 
+mod common;
 mod fake_kafka;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -267,4 +268,74 @@ fn a_leader_missing_from_the_broker_list_is_unknown_until_metadata_is_sane() {
             "empty broker list {empty_broker_list}: delivered {took:?} after metadata was sane"
         );
     }
+}
+
+/// A TCP proxy to `target` that holds every reply byte for `delay`; returns its address.
+fn delaying_proxy(target: String, delay: Duration) -> String {
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    use std::sync::mpsc;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(mut client) = client else { return };
+            let Ok(mut broker) = TcpStream::connect(&target) else {
+                return;
+            };
+            let (mut to_broker, mut from_broker) =
+                (client.try_clone().unwrap(), broker.try_clone().unwrap());
+            std::thread::spawn(move || std::io::copy(&mut to_broker, &mut broker));
+            let (tx, rx) = mpsc::channel::<(Instant, Vec<u8>)>();
+            std::thread::spawn(move || {
+                let mut buf = vec![0u8; 64 * 1024];
+                while let Ok(n @ 1..) = from_broker.read(&mut buf) {
+                    if tx.send((Instant::now(), buf[..n].to_vec())).is_err() {
+                        return;
+                    }
+                }
+            });
+            std::thread::spawn(move || {
+                for (at, bytes) in rx {
+                    std::thread::sleep((at + delay).saturating_duration_since(Instant::now()));
+                    if client.write_all(&bytes).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+/// The same against the real broker, its replies delayed 1.5 s by a proxy: a topic
+/// looked up while the first metadata refresh is in flight is found.
+#[test]
+fn a_topic_asked_for_during_a_slow_refresh_is_found_on_the_real_broker() {
+    let topic = common::unique_name("slow-metadata");
+    let admin = AdminClient::builder()
+        .bootstrap_servers(common::bootstrap())
+        .build()
+        .unwrap();
+    let created = admin
+        .create_topics(
+            &[kafka_sync::admin::NewTopic::new(&topic, 2, 1)],
+            Default::default(),
+        )
+        .unwrap();
+    created[&topic].clone().unwrap();
+    let proxy = delaying_proxy(common::bootstrap(), Duration::from_millis(1500));
+    let max_block = Duration::from_secs(8);
+    let producer = Producer::builder()
+        .bootstrap_servers(&proxy)
+        .max_block(max_block)
+        .build()
+        .unwrap();
+    // The handshake's reply arrives after 1.5 s; the first refresh (for no topic) goes
+    // out then and is answered 1.5 s later. Ask in between.
+    std::thread::sleep(Duration::from_millis(2000));
+    let started = Instant::now();
+    let partitions = producer.partitions_for(&topic);
+    assert_eq!(partitions.ok(), Some(vec![0, 1]));
+    assert!(started.elapsed() < max_block);
 }
