@@ -27,6 +27,7 @@ fn broken_on_first_connection(api: ApiKey, broken: fn(&Request, Reply) -> Reply)
             ApiKey::PRODUCE => fake_kafka::produce_ok(req),
             ApiKey::INIT_PRODUCER_ID => fake_kafka::init_producer_id_ok(req),
             ApiKey::LIST_OFFSETS => fake_kafka::list_offsets_zero(req),
+            ApiKey::FETCH => fake_kafka::fetch_one_record(req),
             _ => Reply::Close,
         };
         if req.api_key != api.0 {
@@ -148,6 +149,36 @@ fn a_broken_list_offsets_response_reaches_the_consumer_as_a_retriable_error() {
                 );
             }
         }
+    }
+}
+
+/// A consumer whose fetch response is broken fetches again on a new connection and gets
+/// the record: the fetch is not lost with the connection.
+#[test]
+fn a_broken_fetch_response_is_fetched_again() {
+    for (what, broken) in BREAKAGES {
+        let fake = broken_on_first_connection(ApiKey::FETCH, broken);
+        let mut consumer = Consumer::builder()
+            .bootstrap_servers(&fake.addr)
+            .auto_offset_reset(kafka_sync::OffsetReset::Earliest)
+            .build()
+            .unwrap();
+        consumer
+            .assign([kafka_sync::TopicPartition::new("t", 0)])
+            .unwrap();
+        let started = Instant::now();
+        let mut got = 0;
+        while got == 0 && started.elapsed() < Duration::from_secs(10) {
+            match consumer.poll(Duration::from_millis(500)) {
+                Ok(records) => got += records.values().map(Vec::len).sum::<usize>(),
+                Err(e) => assert!(e.is_retriable(), "{what}: {e}"),
+            }
+        }
+        assert_eq!(got, 1, "{what}: the record after {:?}", started.elapsed());
+        assert!(
+            fake.connections() >= 3,
+            "{what}: the broken connection was replaced"
+        );
     }
 }
 

@@ -396,3 +396,56 @@ pub fn list_offsets_zero(req: &Request) -> Reply {
         },
     )
 }
+
+/// A Fetch response: one record (value `v`) at offset 0 of every partition fetched from
+/// offset 0; nothing new (after a 100 ms wait, as a broker's long poll) otherwise.
+pub fn fetch_one_record(req: &Request) -> Reply {
+    use kafka_sync::protocol::api::fetch::{
+        FetchRequest, FetchResponse, FetchableTopicResponse, PartitionData,
+    };
+    use kafka_sync::protocol::records::RecordBatchBuilder;
+    use kafka_sync::Compression;
+    let asked: FetchRequest = req.decode();
+    let mut anything = false;
+    let responses = asked
+        .topics
+        .into_iter()
+        .map(|t| FetchableTopicResponse {
+            topic: t.topic,
+            topic_id: t.topic_id,
+            partitions: t
+                .partitions
+                .into_iter()
+                .map(|p| {
+                    let records = (p.fetch_offset == 0).then(|| {
+                        let mut b = RecordBatchBuilder::new(1024);
+                        b.append(0, None, Some(b"v"), &[]);
+                        b.finish(Compression::None, None, -1, -1, -1, false)
+                            .unwrap()
+                    });
+                    anything |= records.is_some();
+                    PartitionData {
+                        partition_index: p.partition,
+                        high_watermark: 1,
+                        last_stable_offset: 1,
+                        log_start_offset: 0,
+                        records,
+                        ..Default::default()
+                    }
+                })
+                .collect(),
+        })
+        .collect();
+    let reply = respond(
+        req,
+        &FetchResponse {
+            responses,
+            ..Default::default()
+        },
+    );
+    if anything {
+        reply
+    } else {
+        Reply::After(Duration::from_millis(100), Box::new(reply))
+    }
+}
