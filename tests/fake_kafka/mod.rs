@@ -56,6 +56,15 @@ pub enum Reply {
     Nothing,
 }
 
+mod answers;
+mod broken;
+
+// Each test binary uses its own subset of these.
+#[allow(unused_imports)]
+pub use answers::*;
+#[allow(unused_imports)]
+pub use broken::*;
+
 type Handler = dyn Fn(&Request) -> Reply + Send + Sync;
 
 /// A running fake broker; it serves until the test process ends.
@@ -265,187 +274,5 @@ pub fn topic(name: &str) -> FakeTopic {
     FakeTopic {
         name: name.into(),
         leaders: vec![0],
-    }
-}
-
-/// A successful Produce response for every partition the request carried.
-pub fn produce_ok(req: &Request) -> Reply {
-    use kafka_sync::protocol::api::produce::{
-        PartitionProduceResponse, ProduceRequest, ProduceResponse, TopicProduceResponse,
-    };
-    let p: ProduceRequest = req.decode();
-    let responses = p
-        .topic_data
-        .into_iter()
-        .map(|t| TopicProduceResponse {
-            name: t.name,
-            partition_responses: t
-                .partition_data
-                .into_iter()
-                .map(|d| PartitionProduceResponse {
-                    index: d.index,
-                    base_offset: 0,
-                    ..Default::default()
-                })
-                .collect(),
-        })
-        .collect();
-    respond(
-        req,
-        &ProduceResponse {
-            responses,
-            ..Default::default()
-        },
-    )
-}
-
-/// A response frame that carries `req`'s correlation id plus `0xff` bytes that decode
-/// as neither a flexible header's tagged fields nor any body.
-pub fn garbage_after_header(req: &Request) -> Reply {
-    let mut out = req.correlation_id.to_be_bytes().to_vec();
-    out.extend_from_slice(&[0xff; 3]);
-    Reply::Frame(out)
-}
-
-/// A response frame whose header and body are good but whose correlation id is not
-/// the request's.
-pub fn wrong_correlation_id(req: &Request, good: Reply) -> Reply {
-    match good {
-        Reply::Frame(mut bytes) => {
-            let wrong = req.correlation_id.wrapping_add(1000);
-            bytes[..4].copy_from_slice(&wrong.to_be_bytes());
-            Reply::Frame(bytes)
-        }
-        other => other,
-    }
-}
-
-/// A response frame with a good header and a body that does not decode.
-pub fn garbage_body(req: &Request) -> Reply {
-    let mut out = req.correlation_id.to_be_bytes().to_vec();
-    if api::response_header_version(ApiKey(req.api_key), req.api_version) >= 1 {
-        out.push(0);
-    }
-    out.extend_from_slice(&[0xff; 3]);
-    Reply::Frame(out)
-}
-
-/// An ApiVersions answer in the v0 format with UNSUPPORTED_VERSION, as brokers send to a
-/// version they do not know; `api_versions_max` is the ApiVersions range it lists, if any.
-pub fn api_versions_unsupported(req: &Request, api_versions_max: Option<i16>) -> Reply {
-    let mut out = req.correlation_id.to_be_bytes().to_vec();
-    let body = ApiVersionsResponse {
-        error_code: 35,
-        api_keys: api_versions_max
-            .map(|max| ApiVersion {
-                api_key: 18,
-                min_version: 0,
-                max_version: max,
-            })
-            .into_iter()
-            .collect(),
-        ..Default::default()
-    };
-    body.encode(&mut out, 0).expect("v0 ApiVersions");
-    Reply::Frame(out)
-}
-
-/// A successful InitProducerId response: producer id 1000, epoch 0.
-pub fn init_producer_id_ok(req: &Request) -> Reply {
-    use kafka_sync::protocol::api::init_producer_id::InitProducerIdResponse;
-    respond(
-        req,
-        &InitProducerIdResponse {
-            producer_id: 1000,
-            producer_epoch: 0,
-            ..Default::default()
-        },
-    )
-}
-
-/// A ListOffsets response giving offset 0 for every partition asked about.
-pub fn list_offsets_zero(req: &Request) -> Reply {
-    use kafka_sync::protocol::api::list_offsets::{
-        ListOffsetsPartitionResponse, ListOffsetsRequest, ListOffsetsResponse,
-        ListOffsetsTopicResponse,
-    };
-    let asked: ListOffsetsRequest = req.decode();
-    let topics = asked
-        .topics
-        .into_iter()
-        .map(|t| ListOffsetsTopicResponse {
-            name: t.name,
-            partitions: t
-                .partitions
-                .into_iter()
-                .map(|p| ListOffsetsPartitionResponse {
-                    partition_index: p.partition_index,
-                    timestamp: -1,
-                    offset: 0,
-                    leader_epoch: 0,
-                    ..Default::default()
-                })
-                .collect(),
-        })
-        .collect();
-    respond(
-        req,
-        &ListOffsetsResponse {
-            topics,
-            ..Default::default()
-        },
-    )
-}
-
-/// A Fetch response: one record (value `v`) at offset 0 of every partition fetched from
-/// offset 0; nothing new (after a 100 ms wait, as a broker's long poll) otherwise.
-pub fn fetch_one_record(req: &Request) -> Reply {
-    use kafka_sync::protocol::api::fetch::{
-        FetchRequest, FetchResponse, FetchableTopicResponse, PartitionData,
-    };
-    use kafka_sync::protocol::records::RecordBatchBuilder;
-    use kafka_sync::Compression;
-    let asked: FetchRequest = req.decode();
-    let mut anything = false;
-    let responses = asked
-        .topics
-        .into_iter()
-        .map(|t| FetchableTopicResponse {
-            topic: t.topic,
-            topic_id: t.topic_id,
-            partitions: t
-                .partitions
-                .into_iter()
-                .map(|p| {
-                    let records = (p.fetch_offset == 0).then(|| {
-                        let mut b = RecordBatchBuilder::new(1024);
-                        b.append(0, None, Some(b"v"), &[]);
-                        b.finish(Compression::None, None, -1, -1, -1, false)
-                            .unwrap()
-                    });
-                    anything |= records.is_some();
-                    PartitionData {
-                        partition_index: p.partition,
-                        high_watermark: 1,
-                        last_stable_offset: 1,
-                        log_start_offset: 0,
-                        records,
-                        ..Default::default()
-                    }
-                })
-                .collect(),
-        })
-        .collect();
-    let reply = respond(
-        req,
-        &FetchResponse {
-            responses,
-            ..Default::default()
-        },
-    );
-    if anything {
-        reply
-    } else {
-        Reply::After(Duration::from_millis(100), Box::new(reply))
     }
 }
