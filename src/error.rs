@@ -157,6 +157,11 @@ pub enum Error {
     /// An invalid argument was passed.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+
+    /// The client's I/O thread stopped on a bug (a panic); calls pending at that moment
+    /// fail with this, later ones with [`Error::Closed`].
+    #[error("internal error: {0}; this client can no longer be used, create a new one (and please report the bug)")]
+    Internal(String),
 }
 
 impl Error {

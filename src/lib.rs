@@ -61,10 +61,14 @@
 //! # Ok(()) }
 //! ```
 
+// Every socket option and system call goes through std, mio or socket2.
+#![deny(unsafe_code)]
+
 pub mod admin;
 mod client_setters;
 pub mod config;
 pub mod consumer;
+mod deadline;
 mod error;
 mod fast_hash;
 pub mod net;

@@ -130,7 +130,7 @@ impl AdminClient {
 
     /// The deadline of a call that starts now with the given (or the default) timeout.
     fn deadline(&self, timeout: Option<Duration>) -> Instant {
-        Instant::now() + timeout.unwrap_or_else(|| self.api_timeout())
+        crate::deadline::from_now(timeout.unwrap_or_else(|| self.api_timeout()))
     }
 }
 

@@ -245,7 +245,7 @@ impl AdminClient {
         options: CreateTopicsOptions,
     ) -> Result<BTreeMap<String, Result<()>>> {
         let timeout = options.timeout.unwrap_or_else(|| self.api_timeout());
-        let deadline = Instant::now() + timeout;
+        let deadline = crate::deadline::from_now(timeout);
         let mut by_name: BTreeMap<&str, &NewTopic> = BTreeMap::new();
         for t in topics {
             if by_name.insert(t.name.as_str(), t).is_some() {
@@ -299,7 +299,7 @@ impl AdminClient {
         timeout: Option<Duration>,
     ) -> Result<BTreeMap<String, Result<()>>> {
         let timeout = timeout.unwrap_or_else(|| self.api_timeout());
-        let deadline = Instant::now() + timeout;
+        let deadline = crate::deadline::from_now(timeout);
         let names = topics.iter().map(|t| t.to_string());
         self.retry_items("deleting topics", deadline, names, |pending, deadline| {
             // Versions 0-5 name topics in `topic_names`, 6+ in `topics`: fill both.
@@ -350,7 +350,7 @@ impl AdminClient {
         timeout: Option<Duration>,
     ) -> Result<BTreeMap<String, Result<()>>> {
         let timeout = timeout.unwrap_or_else(|| self.api_timeout());
-        let deadline = Instant::now() + timeout;
+        let deadline = crate::deadline::from_now(timeout);
         self.retry_items(
             "creating partitions",
             deadline,

@@ -158,8 +158,12 @@ pub(crate) fn parse_size(key: &str, value: &str) -> Result<usize, ConfigError> {
     Ok(parse_int(key, value, 1, i32::MAX.into())? as usize)
 }
 
-/// A number of milliseconds, at least 0, capped at [`MAX_DURATION`].
+/// A number of milliseconds, at least 0, capped at [`MAX_DURATION`] (however many digits:
+/// a setter given `Duration::MAX` passes more than a `u64` holds).
 pub(crate) fn parse_ms(key: &str, value: &str) -> Result<Duration, ConfigError> {
+    if is_integer(value) && !value.starts_with('-') && value.parse::<u64>().is_err() {
+        return Ok(MAX_DURATION);
+    }
     let ms = value.parse::<u64>().map_err(|_| {
         let reason = if value.starts_with('-') && is_integer(value) {
             "must not be negative"
@@ -307,6 +311,9 @@ mod tests {
         );
         // Java's Long.MAX_VALUE for "forever" is capped.
         assert_eq!(parse_ms("k", "9223372036854775807"), Ok(MAX_DURATION));
+        let duration_max_ms = Duration::MAX.as_millis().to_string();
+        assert_eq!(parse_ms("k", &duration_max_ms), Ok(MAX_DURATION));
+        assert!(parse_ms("k", "-99999999999999999999999").is_err());
         let mut d = Duration::MAX;
         cap(&mut d);
         assert_eq!(d, MAX_DURATION);

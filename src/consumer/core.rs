@@ -447,7 +447,7 @@ impl ConsumerCore {
                 return Ok(n);
             }
             waited = true;
-            let until = *deadline.get_or_insert_with(|| timeout.map(|t| Instant::now() + t));
+            let until = *deadline.get_or_insert_with(|| timeout.map(crate::deadline::from_now));
             match self.pump(until)? {
                 Pumped::TimedOut => return Ok(0),
                 Pumped::Progress => {}
@@ -656,7 +656,7 @@ enum Pumped {
 }
 
 fn recv<T>(rx: Receiver<Result<T>>, timeout: Duration, what: &str) -> Result<T> {
-    match rx.recv_timeout(timeout + Duration::from_secs(1)) {
+    match rx.recv_timeout(timeout.saturating_add(Duration::from_secs(1))) {
         Ok(r) => r,
         Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Err(Error::timeout(what, timeout)),
         Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Err(Error::Closed),

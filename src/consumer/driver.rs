@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::SyncSender;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use regex::Regex;
 
@@ -115,6 +115,8 @@ enum Subscription {
 
 struct TopicWaiter {
     topics: Vec<String>,
+    /// When the wait began, for the time a timeout error reports.
+    since: Instant,
     deadline: Instant,
     reply: SyncSender<Result<()>>,
 }
@@ -278,7 +280,8 @@ impl ConsumerDriver {
                         match missing.first().and_then(|t| cluster.topics.get(*t)) {
                             Some(t) => Error::broker(t.error, Some(format!("topic {}", t.name))),
                             None => {
-                                Error::timeout(format!("metadata for {missing:?}"), Duration::ZERO)
+                                let waited = now.saturating_duration_since(w.since);
+                                Error::timeout(format!("metadata for {missing:?}"), waited)
                             }
                         }
                     });
@@ -418,6 +421,7 @@ impl Driver for ConsumerDriver {
                 net.schedule.request_update();
                 self.topic_waiters.push(TopicWaiter {
                     topics,
+                    since: now,
                     deadline,
                     reply,
                 });
@@ -476,6 +480,15 @@ impl Driver for ConsumerDriver {
             Some(g) => g.poll_close(net, now),
             None => true,
         }
+    }
+
+    fn required_apis(&self) -> Vec<(crate::protocol::api::ApiKey, i16, i16)> {
+        use super::fetcher::{FETCH_MAX_VERSION, FETCH_MIN_VERSION};
+        vec![(
+            crate::protocol::api::ApiKey::FETCH,
+            FETCH_MIN_VERSION,
+            FETCH_MAX_VERSION,
+        )]
     }
 
     fn on_exit(&mut self, error: Error) {

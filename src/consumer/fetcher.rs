@@ -24,9 +24,9 @@ use super::fetch_session::{FetchSession, PartitionFetch};
 use super::offsets::{self, OffsetSpec};
 
 /// Fetch v12 is the newest that names topics (v13+ uses topic ids only).
-const FETCH_MAX_VERSION: i16 = 12;
+pub(super) const FETCH_MAX_VERSION: i16 = 12;
 /// Fetch v4 is the first that returns record batches v2 and aborted transactions.
-const FETCH_MIN_VERSION: i16 = 4;
+pub(super) const FETCH_MIN_VERSION: i16 = 4;
 
 /// Where a partition's fetching stands.
 #[derive(Debug, Clone, PartialEq, Eq)]

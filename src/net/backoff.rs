@@ -49,7 +49,9 @@ impl Backoff {
 /// Scales `d` by a random factor in [0.8, 1.2].
 pub(crate) fn jitter(d: Duration) -> Duration {
     let r = next_random() % 4001; // 0..=4000
-    d.mul_f64(0.8 + r as f64 / 10_000.0)
+                                  // Capped first: scaling a huge duration up would overflow (and panic).
+    d.min(crate::deadline::FAR_FUTURE)
+        .mul_f64(0.8 + r as f64 / 10_000.0)
 }
 
 thread_local! {
@@ -94,6 +96,8 @@ mod tests {
         }
         b.reset();
         assert_eq!(b.failures(), 0);
+        let mut huge = Backoff::new(Duration::MAX, Duration::MAX);
+        assert!(huge.fail() >= crate::deadline::FAR_FUTURE.mul_f64(0.8));
         assert!(b.peek() <= Duration::from_millis(60));
     }
 }

@@ -7,6 +7,8 @@
 use std::collections::VecDeque;
 use std::io::{self, Write};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -51,6 +53,12 @@ pub(crate) struct Connection<X> {
     pub state: ConnState,
     pub versions: ApiVersionTable,
     pub last_activity: Instant,
+    /// When the handshake completed; reconnect backoff starts over only for a
+    /// connection that stayed up a while.
+    pub ready_since: Option<Instant>,
+    /// Set when a response on this connection did not decode; the I/O thread then
+    /// closes it (see [`super::network::Response::decode`]).
+    pub broken: Arc<AtomicBool>,
     stream: TcpStream,
     decoder: FrameDecoder,
     write_buf: Vec<u8>,
@@ -73,6 +81,8 @@ impl<X> Connection<X> {
             state: ConnState::Connecting { deadline },
             versions: ApiVersionTable::default(),
             last_activity: now,
+            ready_since: None,
+            broken: Arc::new(AtomicBool::new(false)),
             stream,
             decoder: FrameDecoder::new(max_frame),
             write_buf: Vec::with_capacity(64 * 1024),
@@ -99,6 +109,11 @@ impl<X> Connection<X> {
             Err(e) if e.raw_os_error() == Some(115) => Ok(false), // EINPROGRESS
             Err(e) => Err(e),
         }
+    }
+
+    /// Handshake done and nothing undecodable received: requests may go out.
+    pub fn is_usable(&self) -> bool {
+        self.state == ConnState::Ready && !self.broken.load(Ordering::Relaxed)
     }
 
     pub fn in_flight_count(&self) -> usize {
@@ -172,7 +187,7 @@ impl<X> Connection<X> {
             .next_frame()
             .map_err(|e| ReadError::Protocol(e.to_string()))?
         {
-            let Some(request) = self.in_flight.pop_front() else {
+            let Some(expected) = self.in_flight.front().map(|r| r.correlation_id) else {
                 return Err(ReadError::Protocol(
                     "response received with no request in flight".into(),
                 ));
@@ -180,12 +195,16 @@ impl<X> Connection<X> {
             let id = frame
                 .get(..4)
                 .map(|b| i32::from_be_bytes([b[0], b[1], b[2], b[3]]));
-            if id != Some(request.correlation_id) {
-                return Err(ReadError::Protocol(format!(
-                    "correlation id mismatch: expected {}, got {:?}",
-                    request.correlation_id, id
-                )));
+            if id != Some(expected) {
+                // The request stays in flight, so closing the connection fails it too.
+                return Err(ReadError::Protocol(match id {
+                    Some(id) => format!("correlation id mismatch: expected {expected}, got {id}"),
+                    None => format!("a {}-byte response frame has no header", frame.len()),
+                }));
             }
+            let Some(request) = self.in_flight.pop_front() else {
+                break;
+            };
             out.push(Answered { request, frame });
         }
         Ok(())
@@ -230,6 +249,52 @@ impl std::fmt::Display for ReadError {
             ReadError::Closed => f.write_str("connection closed by the broker"),
             ReadError::Io(e) => write!(f, "{e}"),
             ReadError::Protocol(m) => write!(f, "protocol error: {m}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// Reads until the connection reports an error, for at most 5 s.
+    fn read_until_error(conn: &mut Connection<u32>, out: &mut Vec<Answered<u32>>) -> ReadError {
+        let until = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < until {
+            if let Err(e) = conn.read(Instant::now(), out) {
+                return e;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("no read error");
+    }
+
+    #[test]
+    fn a_mismatched_or_headerless_response_leaves_every_request_in_flight_to_fail() {
+        for reply in [&[0, 0, 0, 4, 0, 0, 0, 9][..], &[0, 0, 0, 2, 0, 7][..]] {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = listener.local_addr().unwrap();
+            let now = Instant::now();
+            let mut conn: Connection<u32> =
+                Connection::connect(addr, Token(1), now, 1 << 20, now).unwrap();
+            let (mut server, _) = listener.accept().unwrap();
+            for (id, ctx) in [(1, 10), (2, 20)] {
+                conn.push_in_flight(InFlight {
+                    correlation_id: id,
+                    api_version: 0,
+                    response_header_version: 0,
+                    deadline: now + Duration::from_secs(30),
+                    ctx,
+                });
+            }
+            server.write_all(reply).unwrap();
+            let mut out = Vec::new();
+            let err = read_until_error(&mut conn, &mut out);
+            assert!(matches!(err, ReadError::Protocol(_)), "{err}");
+            assert!(out.is_empty());
+            let left: Vec<u32> = conn.drain_in_flight().map(|r| r.ctx).collect();
+            assert_eq!(left, [10, 20], "no request is dropped");
         }
     }
 }

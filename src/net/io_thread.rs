@@ -4,6 +4,7 @@
 //! shared `mio::Waker` wakes the loop. What a client does with the network lives in its
 //! [`Driver`] (producer, consumer or admin).
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -13,6 +14,7 @@ use mio::{Events, Poll, Token, Waker};
 
 use crate::config::ClientConfig;
 use crate::error::{Error, Result};
+use crate::protocol::api::ApiKey;
 
 use super::metadata::SharedMetadata;
 use super::network::{Network, Response};
@@ -50,6 +52,12 @@ pub(crate) trait Driver: Send + 'static {
 
     /// The loop is exiting: fail whatever is still pending with `error`.
     fn on_exit(&mut self, _error: Error) {}
+
+    /// APIs a broker must support, with the version range this driver speaks, for a
+    /// connection to it to be usable (checked at the handshake).
+    fn required_apis(&self) -> Vec<(ApiKey, i16, i16)> {
+        Vec::new()
+    }
 }
 
 enum Envelope<C> {
@@ -72,16 +80,19 @@ impl<C: Send + 'static> IoHandle<C> {
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let metadata = SharedMetadata::default();
         let config = Arc::new(config);
-        let net = Network::new(
+        let mut net = Network::new(
             poll.registry().try_clone()?,
             config.clone(),
             metadata.clone(),
         )?;
+        for (api, min, max) in driver.required_apis() {
+            net.require_api(api, min, max);
+        }
         let (tx, rx) = mpsc::channel();
         let name = format!("kafka-io-{}", config.client_id);
         let thread = std::thread::Builder::new()
             .name(name)
-            .spawn(move || run(poll, net, driver, rx))?;
+            .spawn(move || run_guarded(poll, net, driver, rx))?;
         Ok(IoHandle {
             tx,
             waker,
@@ -116,7 +127,7 @@ impl<C: Send + 'static> IoHandle<C> {
             Err(p) => p.into_inner().take(),
         };
         let Some(handle) = handle else { return };
-        let deadline = Instant::now() + timeout;
+        let deadline = crate::deadline::from_now(timeout);
         let _ = self.tx.send(Envelope::Close { deadline });
         self.wake();
         if handle.thread().id() != std::thread::current().id() {
@@ -150,16 +161,53 @@ impl<C> Drop for IoHandle<C> {
     }
 }
 
-fn run<D: Driver>(
+/// Runs the loop; if it panics, fails everything pending so that no handle waits for an
+/// answer that will never come, and lets the thread end.
+fn run_guarded<D: Driver>(
     mut poll: Poll,
     mut net: Network<D::Ctx>,
     mut driver: D,
     rx: Receiver<Envelope<D::Command>>,
 ) {
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        run(&mut poll, &mut net, &mut driver, &rx)
+    }));
+    let Err(panic) = outcome else { return };
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic with no message".to_owned());
+    log::error!("the I/O thread panicked: {message}; every pending call of this client fails");
+    let error = Error::Internal(format!("the I/O thread panicked: {message}"));
+    // Commands sent from now on fail with `Closed`.
+    drop(rx);
+    let cleanup = catch_unwind(AssertUnwindSafe(|| {
+        net.shutdown(Instant::now());
+        while let Some((ctx, result)) = net.pop_completion(Instant::now()) {
+            drop((ctx, result));
+        }
+        driver.on_exit(error);
+    }));
+    if cleanup.is_err() {
+        log::error!("failing the pending calls panicked too; dropping them");
+    }
+}
+
+fn run<D: Driver>(
+    poll: &mut Poll,
+    net: &mut Network<D::Ctx>,
+    driver: &mut D,
+    rx: &Receiver<Envelope<D::Command>>,
+) {
+    #[cfg(feature = "fuzzing")]
+    let client_id = net.config().client_id.clone();
     let mut events = Events::with_capacity(256);
     let mut close_deadline: Option<Instant> = None;
     let mut driver_deadline: Option<Instant> = None;
     loop {
+        #[cfg(feature = "fuzzing")]
+        panic_injection::maybe_panic(&client_id);
         let now = Instant::now();
         let mut next = driver_deadline;
         for t in [net.next_deadline(), close_deadline].into_iter().flatten() {
@@ -188,7 +236,7 @@ fn run<D: Driver>(
         // Commands: drained every turn, woken or not, so none waits for the next event.
         loop {
             match rx.try_recv() {
-                Ok(Envelope::Command(cmd)) => driver.on_command(cmd, &mut net, now),
+                Ok(Envelope::Command(cmd)) => driver.on_command(cmd, net, now),
                 Ok(Envelope::Close { deadline }) => {
                     close_deadline = Some(close_deadline.map_or(deadline, |d| d.min(deadline)));
                 }
@@ -200,15 +248,15 @@ fn run<D: Driver>(
             }
         }
         net.maintain(now);
-        deliver(&mut driver, &mut net, now);
-        driver_deadline = driver.poll(&mut net, now);
-        deliver(&mut driver, &mut net, now);
+        deliver(driver, net, now);
+        driver_deadline = driver.poll(net, now);
+        deliver(driver, net, now);
         net.flush_all(now);
         if let Some(deadline) = close_deadline {
-            if driver.poll_close(&mut net, now) || now >= deadline {
+            if driver.poll_close(net, now) || now >= deadline {
                 net.flush_all(now);
                 net.shutdown(now);
-                deliver(&mut driver, &mut net, now);
+                deliver(driver, net, now);
                 driver.on_exit(Error::Closed);
                 return;
             }
@@ -217,7 +265,38 @@ fn run<D: Driver>(
 }
 
 fn deliver<D: Driver>(driver: &mut D, net: &mut Network<D::Ctx>, now: Instant) {
-    while let Some((ctx, result)) = net.pop_completion() {
+    while let Some((ctx, result)) = net.pop_completion(now) {
         driver.on_response(ctx, result, net, now);
+    }
+}
+
+/// Test-only: makes a client's I/O thread panic, to check that every handle then gets
+/// an error instead of waiting forever. Compiled only with the `fuzzing` feature; not
+/// part of the API.
+#[cfg(feature = "fuzzing")]
+pub(crate) mod panic_injection {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Mutex;
+
+    static ARMED: AtomicBool = AtomicBool::new(false);
+    static CLIENT_IDS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+    /// The I/O thread of the client with this `client_id` panics at its next loop turn.
+    pub fn inject(client_id: &str) {
+        let mut ids = CLIENT_IDS.lock().unwrap_or_else(|p| p.into_inner());
+        ids.push(client_id.to_owned());
+        ARMED.store(true, Ordering::SeqCst);
+    }
+
+    pub(super) fn maybe_panic(client_id: &str) {
+        if !ARMED.load(Ordering::Relaxed) {
+            return;
+        }
+        let mut ids = CLIENT_IDS.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(i) = ids.iter().position(|id| id == client_id) {
+            ids.swap_remove(i);
+            drop(ids);
+            panic!("injected for a test");
+        }
     }
 }

@@ -12,6 +12,8 @@ use crate::protocol::api::metadata::{MetadataRequest, MetadataRequestTopic, Meta
 use crate::protocol::codec::Uuid;
 use crate::protocol::error_code::ErrorCode;
 
+use super::backoff::Backoff;
+
 /// A broker's id; bootstrap addresses get negative ids until metadata names them.
 pub type NodeId = i32;
 
@@ -97,7 +99,7 @@ impl ClusterMetadata {
         previous: &ClusterMetadata,
         all_topics: bool,
     ) -> ClusterMetadata {
-        let brokers = resp
+        let brokers: BTreeMap<NodeId, BrokerMetadata> = resp
             .brokers
             .iter()
             .map(|b| {
@@ -124,7 +126,12 @@ impl ClusterMetadata {
                 .iter()
                 .map(|p| PartitionMetadata {
                     partition: p.partition_index,
-                    leader: p.leader_id,
+                    // A leader the broker list does not name cannot be reached: unknown.
+                    leader: if brokers.contains_key(&p.leader_id) {
+                        p.leader_id
+                    } else {
+                        -1
+                    },
                     leader_epoch: p.leader_epoch,
                     replicas: p.replica_nodes.clone(),
                     isr: p.isr_nodes.clone(),
@@ -222,18 +229,21 @@ pub(crate) struct MetadataSchedule {
     pub allow_auto_topic_creation: bool,
     max_age: Duration,
     last_refresh: Option<Instant>,
-    /// Set when someone asked for an early refresh.
+    /// Set when someone asked for an early refresh since the last request went out.
     requested: bool,
     /// Earliest time an early refresh may go out (backoff after errors).
     not_before: Instant,
-    retry_backoff: Duration,
-    pub in_flight: bool,
+    /// Grows while refreshes fail or come back incomplete (a leader unknown).
+    backoff: Backoff,
+    in_flight: bool,
+    /// Whether the request in flight asked for every topic.
+    in_flight_all: bool,
     /// Bumped on every successful update; waiters compare it.
     pub version: u64,
 }
 
 impl MetadataSchedule {
-    pub fn new(max_age: Duration, retry_backoff: Duration) -> Self {
+    pub fn new(max_age: Duration, retry_backoff: Duration, retry_backoff_max: Duration) -> Self {
         MetadataSchedule {
             wanted: WantedTopics::Some(HashSet::new()),
             allow_auto_topic_creation: true,
@@ -241,8 +251,9 @@ impl MetadataSchedule {
             last_refresh: None,
             requested: true,
             not_before: Instant::now(),
-            retry_backoff,
+            backoff: Backoff::new(retry_backoff, retry_backoff_max),
             in_flight: false,
+            in_flight_all: false,
             version: 0,
         }
     }
@@ -284,7 +295,7 @@ impl MetadataSchedule {
             return None;
         }
         match self.last_refresh {
-            Some(t) if !self.requested => Some(t + self.max_age),
+            Some(t) if !self.requested => Some(crate::deadline::after(t, self.max_age)),
             _ => Some(self.not_before),
         }
     }
@@ -312,22 +323,39 @@ impl MetadataSchedule {
         }
     }
 
-    pub fn on_success(&mut self, now: Instant) {
-        self.in_flight = false;
+    /// The request [`Self::build_request`] built went out. Asks made from now on are
+    /// served by a later request, whatever this one's answer.
+    pub fn on_sent(&mut self) {
+        self.in_flight = true;
+        self.in_flight_all = self.wanted == WantedTopics::All;
         self.requested = false;
+    }
+
+    /// An answer came. `complete` is false while a topic asked for lacks a leader or has
+    /// a retriable error: then the next refresh follows with a growing backoff.
+    pub fn on_success(&mut self, now: Instant, complete: bool) {
+        self.in_flight = false;
         self.last_refresh = Some(now);
-        self.not_before = now + self.retry_backoff;
+        if complete {
+            self.backoff.reset();
+            self.not_before = crate::deadline::after(now, self.backoff.peek());
+        } else {
+            self.requested = true;
+            self.not_before = crate::deadline::after(now, self.backoff.fail());
+        }
         self.version += 1;
     }
 
     pub fn on_failure(&mut self, now: Instant) {
         self.in_flight = false;
         self.requested = true;
-        self.not_before = now + self.retry_backoff;
+        self.not_before = crate::deadline::after(now, self.backoff.fail());
     }
 
-    pub fn all_topics(&self) -> bool {
-        self.wanted == WantedTopics::All
+    /// Whether the request in flight asked for every topic (its answer then replaces
+    /// the topic list rather than adding to it).
+    pub fn in_flight_all(&self) -> bool {
+        self.in_flight_all
     }
 }
 
@@ -335,23 +363,104 @@ impl MetadataSchedule {
 mod tests {
     use super::*;
 
+    fn schedule() -> MetadataSchedule {
+        MetadataSchedule::new(
+            Duration::from_secs(300),
+            Duration::from_millis(100),
+            Duration::from_secs(1),
+        )
+    }
+
     #[test]
     fn schedule_requests_early_and_periodic_refreshes() {
-        let mut s = MetadataSchedule::new(Duration::from_secs(300), Duration::from_millis(100));
+        let mut s = schedule();
         let now = Instant::now();
         assert!(s.is_due(now));
-        s.in_flight = true;
+        s.on_sent();
         assert_eq!(s.due_at(), None);
-        s.on_success(now);
+        s.on_success(now, true);
         assert!(!s.is_due(now + Duration::from_secs(10)));
         assert!(s.is_due(now + Duration::from_secs(301)));
         assert!(s.add_topics(["a", "b"]));
         assert!(!s.add_topics(["a"]));
         assert!(!s.is_due(now), "backoff holds an early refresh");
-        assert!(s.is_due(now + Duration::from_millis(100)));
+        assert!(s.is_due(now + Duration::from_millis(120)));
         let req = s.build_request();
         assert_eq!(req.topics.map(|t| t.len()), Some(2));
         s.want_all();
         assert_eq!(s.build_request().topics, None);
+    }
+
+    #[test]
+    fn an_ask_made_while_a_refresh_is_in_flight_survives_its_answer() {
+        let mut s = schedule();
+        let now = Instant::now();
+        s.on_sent();
+        assert!(s.add_topics(["late"]));
+        s.on_success(now, true);
+        assert!(
+            s.is_due(now + Duration::from_millis(120)),
+            "the topic asked for after the request went out needs another refresh"
+        );
+        s.on_sent();
+        s.request_update();
+        s.on_failure(now);
+        assert!(s.is_due(now + Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn incomplete_answers_back_off_exponentially_up_to_the_max() {
+        let mut s = schedule();
+        let mut now = Instant::now();
+        let mut waits = Vec::new();
+        for _ in 0..6 {
+            s.on_sent();
+            s.on_success(now, false);
+            let due = s.due_at().unwrap();
+            waits.push(due - now);
+            now = due;
+        }
+        assert!(waits[0] <= Duration::from_millis(120), "{waits:?}");
+        assert!(waits[3] >= Duration::from_millis(640), "{waits:?}");
+        assert!(
+            waits.iter().all(|w| *w <= Duration::from_millis(1200)),
+            "{waits:?}"
+        );
+        s.on_sent();
+        s.on_success(now, true);
+        assert!(
+            !s.is_due(now + Duration::from_secs(2)),
+            "complete: next at max age"
+        );
+    }
+
+    #[test]
+    fn a_leader_missing_from_the_broker_list_is_unknown() {
+        use crate::protocol::api::metadata::{
+            MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
+        };
+        let partition = |i, leader| MetadataResponsePartition {
+            partition_index: i,
+            leader_id: leader,
+            ..Default::default()
+        };
+        let resp = MetadataResponse {
+            brokers: vec![MetadataResponseBroker {
+                node_id: 1,
+                host: "h".into(),
+                port: 9092,
+                rack: None,
+            }],
+            topics: vec![MetadataResponseTopic {
+                name: Some("t".into()),
+                partitions: vec![partition(0, 1), partition(1, 7)],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let m = ClusterMetadata::from_response(&resp, &ClusterMetadata::default(), false);
+        assert_eq!(m.leader("t", 0), Some(1));
+        assert_eq!(m.leader("t", 1), None);
+        assert_eq!(m.topic("t").unwrap().available, [0]);
     }
 }

@@ -16,3 +16,10 @@ pub(crate) mod network;
 pub(crate) mod rpc;
 mod socket_options;
 pub(crate) mod versions;
+
+/// Test-only: the I/O thread of the client with this `client_id` panics at its next loop
+/// turn. Exists only with the `fuzzing` feature, for the tests that check every handle
+/// then gets an error; not part of the API.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub use io_thread::panic_injection::inject as inject_io_thread_panic;

@@ -7,6 +7,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,17 +15,18 @@ use mio::{Interest, Registry, Token};
 
 use crate::config::ClientConfig;
 use crate::error::{Error, Result};
-use crate::protocol::api::api_versions::{ApiVersionsRequest, ApiVersionsResponse};
 use crate::protocol::api::metadata::MetadataResponse;
 use crate::protocol::api::{self, ApiKey, Message, Request};
 use crate::protocol::codec::{EncodeError, Reader};
-use crate::protocol::error_code::ErrorCode;
 use crate::protocol::header::RequestHeader;
 
 use super::backoff::Backoff;
 use super::connection::{Answered, ConnState, Connection, InFlight, ReadError};
 use super::metadata::{ClusterMetadata, MetadataSchedule, NodeId, SharedMetadata};
 use super::socket_options;
+use super::versions::ApiVersionTable;
+
+mod handshake;
 
 /// Metadata v12 is the newest this client reads; topic ids and all fields it needs are there.
 const METADATA_MAX_VERSION: i16 = 12;
@@ -37,12 +39,26 @@ pub(crate) struct Response {
     pub node: NodeId,
     pub version: i16,
     pub body: Reader,
+    /// The connection's flag that it sent something undecodable.
+    pub broken: Arc<AtomicBool>,
 }
 
 impl Response {
-    /// Decodes the body as `M`.
+    /// Decodes the body as `M`. A body that does not decode means the connection can no
+    /// longer be trusted: it is marked for closing (every request in flight on it then
+    /// fails with `Disconnected`), and this request fails with the same retriable error.
     pub fn decode<M: Message>(mut self) -> Result<M> {
-        M::decode(&mut self.body, self.version).map_err(|e| Error::Protocol(e.to_string()))
+        M::decode(&mut self.body, self.version).map_err(|e| {
+            self.broken.store(true, Ordering::Relaxed);
+            Error::Disconnected {
+                broker: format!("{}", self.node),
+                reason: format!(
+                    "its {} v{} did not decode ({e}); the connection was closed",
+                    M::NAME,
+                    self.version
+                ),
+            }
+        })
     }
 }
 
@@ -105,6 +121,8 @@ pub(crate) struct Network<C> {
     /// Nodes with a connection of their own that only their owner uses (the group
     /// coordinator's); never picked as least loaded.
     dedicated: HashSet<NodeId>,
+    /// APIs (and version ranges) a broker must support; see [`Self::require_api`].
+    required_apis: Vec<(ApiKey, i16, i16)>,
 }
 
 impl<C> Network<C> {
@@ -125,7 +143,11 @@ impl<C> Network<C> {
                 reason: "at least one host:port is required".into(),
             }));
         }
-        let schedule = MetadataSchedule::new(config.metadata_max_age, config.retry_backoff);
+        let schedule = MetadataSchedule::new(
+            config.metadata_max_age,
+            config.retry_backoff,
+            config.retry_backoff_max,
+        );
         Ok(Network {
             registry,
             config,
@@ -143,6 +165,7 @@ impl<C> Network<C> {
             answered: Vec::new(),
             last_error: None,
             dedicated: HashSet::new(),
+            required_apis: vec![(ApiKey::METADATA, 1, METADATA_MAX_VERSION)],
         })
     }
 
@@ -157,21 +180,18 @@ impl<C> Network<C> {
 
     /// True if the node has a connection that completed its handshake.
     pub fn is_ready(&self, node: NodeId) -> bool {
-        self.conns
-            .get(&node)
-            .is_some_and(|c| c.state == ConnState::Ready)
+        self.conns.get(&node).is_some_and(Connection::is_usable)
     }
 
     /// True if any connection has completed its handshake.
     pub fn any_ready(&self) -> bool {
-        self.conns.values().any(|c| c.state == ConnState::Ready)
+        self.conns.values().any(Connection::is_usable)
     }
 
     /// True if a request can be sent to the node now: ready and under the in-flight limit.
     pub fn can_send(&self, node: NodeId) -> bool {
         self.conns.get(&node).is_some_and(|c| {
-            c.state == ConnState::Ready
-                && c.in_flight_count() < self.config.max_in_flight_requests_per_connection
+            c.is_usable() && c.in_flight_count() < self.config.max_in_flight_requests_per_connection
         })
     }
 
@@ -199,6 +219,10 @@ impl<C> Network<C> {
     /// The error for "nothing could be reached": `NoBrokersAvailable` if no connection
     /// ever completed, else the last connection error.
     pub fn unreachable_error(&self) -> Option<Error> {
+        if let Some(e @ Error::UnsupportedVersion { .. }) = &self.last_error {
+            // Reconnecting will not help; say what the broker lacks.
+            return Some(e.clone());
+        }
         if !self.ever_connected {
             Some(Error::NoBrokersAvailable {
                 servers: self.config.bootstrap_servers.join(","),
@@ -219,7 +243,7 @@ impl<C> Network<C> {
             .conns
             .iter()
             .filter(|(id, _)| !self.dedicated.contains(id))
-            .filter(|(_, c)| c.state == ConnState::Ready)
+            .filter(|(_, c)| c.is_usable())
             .filter(|(_, c)| {
                 c.in_flight_count() < self.config.max_in_flight_requests_per_connection
             })
@@ -259,7 +283,20 @@ impl<C> Network<C> {
             broker: self.node_label(node),
             reason: "not connected".into(),
         })?;
-        conn.versions
+        self.checked_version(node, &conn.versions, api, min, max)
+    }
+
+    /// The highest version of `api` in `min..=max` that `versions` allows, or the error
+    /// that says what the broker supports instead.
+    fn checked_version(
+        &self,
+        node: NodeId,
+        versions: &ApiVersionTable,
+        api: ApiKey,
+        min: i16,
+        max: i16,
+    ) -> Result<i16> {
+        versions
             .pick(api, min, max)
             .map_err(|(broker_min, broker_max)| Error::UnsupportedVersion {
                 broker: self.node_label(node),
@@ -386,7 +423,7 @@ impl<C> Network<C> {
                 correlation_id,
                 api_version: version,
                 response_header_version: api::response_header_version(api_key, version),
-                deadline: now + request_timeout,
+                deadline: crate::deadline::after(now, request_timeout),
                 ctx,
             });
         }
@@ -416,7 +453,7 @@ impl<C> Network<C> {
         let addr = addrs[node.addr_index % addrs.len()];
         let token = Token(self.next_token);
         self.next_token += 1;
-        let deadline = now + self.config.socket_connection_setup_timeout;
+        let deadline = crate::deadline::after(now, self.config.socket_connection_setup_timeout);
         let max_frame = self.config.max_response_size;
         let result =
             Connection::connect(addr, token, deadline, max_frame, now).and_then(|mut c| {
@@ -450,7 +487,7 @@ impl<C> Network<C> {
         });
         if let Some(node) = self.nodes.get_mut(&node_id) {
             let wait = node.backoff.fail();
-            node.next_attempt = Some(now + wait);
+            node.next_attempt = Some(crate::deadline::after(now, wait));
             node.addr_index = node.addr_index.wrapping_add(1);
         }
     }
@@ -478,15 +515,48 @@ impl<C> Network<C> {
             };
             self.fail_request(req.ctx, err, now);
         }
+        // A connection that stayed up a while starts the backoff over; one that failed
+        // during or soon after its handshake keeps it growing, so a broker that accepts
+        // and then drops connections is not hammered.
+        let stable = conn
+            .ready_since
+            .is_some_and(|t| now.saturating_duration_since(t) >= self.config.reconnect_backoff_max);
         if let Some(n) = self.nodes.get_mut(&node) {
             if !was_ready {
                 n.addr_index = n.addr_index.wrapping_add(1);
             }
+            if stable {
+                n.backoff.reset();
+            }
             let wait = n.backoff.fail();
-            n.next_attempt = Some(now + wait);
+            n.next_attempt = Some(crate::deadline::after(now, wait));
         }
         // Leadership may have moved; learn where.
         self.schedule.request_update();
+    }
+
+    fn disconnected(&self, node: NodeId, reason: String) -> Error {
+        Error::Disconnected {
+            broker: self.node_label(node),
+            reason,
+        }
+    }
+
+    /// Closes every connection that sent a response that did not decode.
+    pub fn close_broken(&mut self, now: Instant) {
+        let broken: Vec<NodeId> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.broken.load(Ordering::Relaxed))
+            .map(|(id, _)| *id)
+            .collect();
+        for node in broken {
+            let err = Error::Protocol(format!(
+                "a response from {} did not decode",
+                self.node_label(node)
+            ));
+            self.disconnect(node, err, now);
+        }
     }
 
     fn fail_request(&mut self, ctx: Ctx<C>, err: Error, now: Instant) {
@@ -561,66 +631,29 @@ impl<C> Network<C> {
                 Ok(())
             }
         });
+        let Some(broken) = self.conns.get(&node).map(|c| c.broken.clone()) else {
+            // Closed by an earlier answer of the same read.
+            let err = self.disconnected(node, "the connection was closed".into());
+            return self.fail_request(a.request.ctx, err, now);
+        };
         if let Err(e) = header {
-            self.disconnect(node, Error::Protocol(e.to_string()), now);
+            let reason = format!("a response header did not decode: {e}");
+            let err = self.disconnected(node, reason.clone());
+            self.fail_request(a.request.ctx, err, now);
+            self.disconnect(node, Error::Protocol(reason), now);
             return;
         }
         let response = Response {
             node,
             version: a.request.api_version,
             body,
+            broken,
         };
         match a.request.ctx {
             Ctx::User(c) => self.completions.push_back((c, Ok(response))),
             Ctx::ApiVersions => self.on_api_versions(node, response, now),
             Ctx::Metadata => self.on_metadata(response, now),
         }
-    }
-
-    fn send_api_versions(&mut self, node: NodeId, version: i16, now: Instant) {
-        let req = ApiVersionsRequest {
-            client_software_name: "kafka-sync".into(),
-            client_software_version: env!("CARGO_PKG_VERSION").into(),
-        };
-        if let Err(e) = self.send_at(node, &req, version, Some(Ctx::ApiVersions), now) {
-            self.disconnect(node, e, now);
-        }
-    }
-
-    fn on_api_versions(&mut self, node: NodeId, resp: Response, now: Instant) {
-        let version = resp.version;
-        let decoded = resp.decode::<ApiVersionsResponse>();
-        let resp = match decoded {
-            Ok(r) => r,
-            Err(e) => return self.disconnect(node, e, now),
-        };
-        if resp.error_code == ErrorCode::UNSUPPORTED_VERSION.0 && version > 0 {
-            // The broker answered in v0 with its own ApiVersions range; ask again in it.
-            let theirs = resp
-                .api_keys
-                .iter()
-                .find(|k| k.api_key == ApiKey::API_VERSIONS.0)
-                .map_or(0, |k| k.max_version);
-            return self.send_api_versions(node, theirs.min(version - 1).max(0), now);
-        }
-        if resp.error_code != 0 {
-            let err = Error::broker(ErrorCode(resp.error_code), None);
-            return self.disconnect(node, err, now);
-        }
-        let Some(conn) = self.conns.get_mut(&node) else {
-            return;
-        };
-        for k in &resp.api_keys {
-            conn.versions
-                .insert(k.api_key, k.min_version, k.max_version);
-        }
-        conn.state = ConnState::Ready;
-        self.ever_connected = true;
-        if let Some(n) = self.nodes.get_mut(&node) {
-            n.backoff.reset();
-            n.next_attempt = None;
-        }
-        log::debug!("connected to {}", self.node_label(node));
     }
 
     fn on_metadata(&mut self, resp: Response, now: Instant) {
@@ -632,7 +665,7 @@ impl<C> Network<C> {
             }
         };
         let cluster =
-            ClusterMetadata::from_response(&resp, &self.cluster, self.schedule.all_topics());
+            ClusterMetadata::from_response(&resp, &self.cluster, self.schedule.in_flight_all());
         for b in cluster.brokers.values() {
             let entry = self
                 .nodes
@@ -642,15 +675,13 @@ impl<C> Network<C> {
                 *entry = Node::new(b.host.clone(), b.port, &self.config);
             }
         }
-        self.schedule.on_success(now);
-        // Retry soon (after the backoff) while a wanted topic has no leader yet.
+        // Retry (with a growing backoff) while a wanted topic has no leader yet, or a
+        // leader the broker list does not name.
         let incomplete = cluster
             .topics
             .values()
             .any(|t| t.error.is_retriable() || t.partitions.iter().any(|p| p.leader < 0));
-        if incomplete {
-            self.schedule.request_update();
-        }
+        self.schedule.on_success(now, !incomplete);
         let cluster = Arc::new(cluster);
         self.shared.store((*cluster).clone());
         self.cluster = cluster;
@@ -673,7 +704,7 @@ impl<C> Network<C> {
             }
         };
         match self.send_at(node, &req, version, Some(Ctx::Metadata), now) {
-            Ok(()) => self.schedule.in_flight = true,
+            Ok(()) => self.schedule.on_sent(),
             Err(e) => {
                 log::warn!("metadata request failed: {e}");
                 self.schedule.on_failure(now);
@@ -712,6 +743,7 @@ impl<C> Network<C> {
 
     /// Timeouts, idle connections and the metadata schedule.
     pub fn maintain(&mut self, now: Instant) {
+        self.close_broken(now);
         let expired: Vec<NodeId> = self
             .conns
             .iter()
@@ -762,7 +794,10 @@ impl<C> Network<C> {
         for c in self.conns.values() {
             consider(c.next_deadline());
             if c.is_idle() {
-                consider(Some(c.last_activity + self.config.connections_max_idle));
+                consider(Some(crate::deadline::after(
+                    c.last_activity,
+                    self.config.connections_max_idle,
+                )));
             }
         }
         if self.schedule.due_at().is_some() {
@@ -780,8 +815,10 @@ impl<C> Network<C> {
         next
     }
 
-    /// Takes responses (and failures) for the driver.
-    pub fn pop_completion(&mut self) -> Option<(C, Result<Response>)> {
+    /// Takes responses (and failures) for the driver. Connections a response decoded
+    /// by the driver marked broken are closed first, so their requests fail here too.
+    pub fn pop_completion(&mut self, now: Instant) -> Option<(C, Result<Response>)> {
+        self.close_broken(now);
         self.completions.pop_front()
     }
 

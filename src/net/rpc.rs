@@ -32,6 +32,8 @@ pub(crate) struct RpcCall {
     /// Highest version to use, below the generated maximum.
     pub max_version: Option<i16>,
     pub deadline: Instant,
+    /// The time the caller gave the call, for the error if it runs out.
+    pub timeout: Duration,
     pub reply: SyncSender<Result<Response>>,
 }
 
@@ -47,7 +49,8 @@ impl RpcCall {
             target,
             body: Box::new(body),
             max_version: None,
-            deadline: Instant::now() + timeout,
+            deadline: crate::deadline::from_now(timeout),
+            timeout,
             reply,
         };
         (call, rx)
@@ -61,7 +64,7 @@ pub(crate) fn wait_response<M: Message>(
     what: &str,
 ) -> Result<(NodeId, M)> {
     // The I/O thread enforces the deadline; the extra second covers its reply.
-    match rx.recv_timeout(timeout + Duration::from_secs(1)) {
+    match rx.recv_timeout(timeout.saturating_add(Duration::from_secs(1))) {
         Ok(Ok(resp)) => {
             let node = resp.node;
             Ok((node, resp.decode::<M>()?))
@@ -101,7 +104,7 @@ impl RpcQueue {
                     .unwrap_or_else(|| {
                         Error::timeout(
                             format!("a {} response", call.body.api_key().name()),
-                            Duration::ZERO,
+                            call.timeout,
                         )
                     });
                 let _ = call.reply.send(Err(err));

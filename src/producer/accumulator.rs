@@ -320,7 +320,7 @@ impl Accumulator {
 
     /// Blocks until every record appended so far completes, for at most `timeout`.
     pub fn wait_all_complete(&self, timeout: Duration) -> Result<()> {
-        let deadline = Instant::now() + timeout;
+        let deadline = crate::deadline::from_now(timeout);
         let mut guard = lock(&self.completion_lock);
         loop {
             let n = self.incomplete.load(Ordering::SeqCst);

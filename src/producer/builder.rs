@@ -53,9 +53,18 @@ impl ProducerBuilder {
         self.set("compression.level", &level.to_string())
     }
 
-    /// Time a batch waits for more records before it is sent. Default 5 ms. Java:
-    /// `linger.ms`.
+    /// Time a batch waits for more records before it is sent, in whole milliseconds
+    /// (as `linger.ms`); a non-zero linger under 1 ms is rejected at `build()` rather
+    /// than silently made 0. Default 5 ms. Java: `linger.ms`.
     pub fn linger(self, linger: Duration) -> Self {
+        if !linger.is_zero() && linger < Duration::from_millis(1) {
+            let reason = "below linger.ms's 1 ms resolution; use Duration::ZERO or at least 1 ms";
+            return self.set_error(ConfigError::invalid(
+                "linger.ms",
+                format!("{linger:?}"),
+                reason,
+            ));
+        }
         self.set("linger.ms", &linger.as_millis().to_string())
     }
 
@@ -98,6 +107,12 @@ impl ProducerBuilder {
     /// never duplicate records. Default true. Java: `enable.idempotence`.
     pub fn enable_idempotence(self, on: bool) -> Self {
         self.set("enable.idempotence", if on { "true" } else { "false" })
+    }
+
+    /// Records the first error, reported by `build()`.
+    fn set_error(mut self, e: ConfigError) -> Self {
+        self.error.get_or_insert(e);
+        self
     }
 
     /// Sets any property by its Java, librdkafka or kafka-python name; an unknown key or

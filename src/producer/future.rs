@@ -167,7 +167,7 @@ impl DeliveryFuture {
     /// Blocks for at most `timeout`; a `Timeout` error if the delivery is still pending.
     pub fn wait_timeout(&self, timeout: Duration) -> Result<RecordMetadata> {
         self.batch
-            .wait(Some(Instant::now() + timeout), self.info)
+            .wait(Some(crate::deadline::from_now(timeout)), self.info)
             .unwrap_or_else(|| Err(Error::timeout("record delivery", timeout)))
     }
 

@@ -657,6 +657,14 @@ impl Driver for Sender {
             })
     }
 
+    fn required_apis(&self) -> Vec<(ApiKey, i16, i16)> {
+        vec![(
+            ApiKey::PRODUCE,
+            PRODUCE_MIN_VERSION,
+            ProduceRequest::MAX_VERSION,
+        )]
+    }
+
     fn on_exit(&mut self, error: Error) {
         self.acc.close();
         self.fail_everything(&error);

@@ -402,6 +402,7 @@ mod tests {
             node: 1,
             version,
             body: Reader::new(Bytes::from(out)),
+            broken: Default::default(),
         }
     }
 
