@@ -348,24 +348,27 @@ impl Fetcher {
                 s.in_flight = false;
             }
         }
-        let decoded = result.map(|r| r.decode::<FetchResponse>());
-        let resp = match decoded {
-            Ok(Ok(r)) => r,
-            Err(e) | Ok(Err(e)) => {
+        // Only an answer that does not decode is the data's fault (its connection is
+        // closed as broken); a lost connection is retried by the network layer.
+        let resp = match result {
+            Ok(r) => r.decode::<FetchResponse>().map_err(|e| {
+                Some(DecodeError::Malformed(format!(
+                    "the fetch response does not decode: {e}"
+                )))
+            }),
+            Err(e) => {
                 log::debug!("fetch from {} failed: {e}", net.node_label(node));
+                Err(None)
+            }
+        };
+        let resp = match resp {
+            Ok(r) => r,
+            Err(error) => {
                 if let Some(s) = self.sessions.get_mut(&node) {
                     s.reset();
                 }
-                // Only an answer that does not decode is the data's fault; a lost
-                // connection is retried (and reported) by the network layer.
                 for (tp, epoch) in &epochs {
-                    let error = match &e {
-                        Error::Protocol(why) => Some(DecodeError::Malformed(format!(
-                            "the fetch response does not decode: {why}"
-                        ))),
-                        _ => None,
-                    };
-                    self.fail(tp, *epoch, error, now);
+                    self.fail(tp, *epoch, error.clone(), now);
                 }
                 return;
             }
