@@ -200,7 +200,6 @@ fn reset_offset_on_start_acts_at_start_not_at_every_rebalance() {
         .build()
         .unwrap();
     b.subscribe([topic.as_str()]).unwrap();
-    let mut reread: Vec<(i32, i64)> = Vec::new();
     let mut poll_both = |a: &mut Consumer, b: &mut Consumer, seen: &mut Vec<(i32, i64, usize)>| {
         for c in [a, b] {
             for r in c
@@ -232,7 +231,11 @@ fn reset_offset_on_start_acts_at_start_not_at_every_rebalance() {
         );
         poll_both(&mut a, &mut b, &mut seen);
     }
-    reread.extend(seen.iter().filter(|s| s.2 < 10).map(|s| (s.0, s.1)));
+    let reread: Vec<(i32, i64)> = seen
+        .iter()
+        .filter(|s| s.2 < 10)
+        .map(|s| (s.0, s.1))
+        .collect();
     assert!(
         reread.is_empty(),
         "records read again after the rebalance: {reread:?}"

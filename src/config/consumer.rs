@@ -69,8 +69,9 @@ pub struct ConsumerConfig {
     /// Where to start when there is no committed offset, or it is out of range. Default
     /// [`OffsetReset::Latest`]. Java: `auto.offset.reset`.
     pub auto_offset_reset: OffsetReset,
-    /// pykafka's rule: when true, start every assigned partition from
-    /// `auto_offset_reset` even where the group has committed an offset. Default false.
+    /// pykafka's rule: when true, the consumer starts its first assignment from
+    /// `auto_offset_reset` even where the group has committed an offset; partitions
+    /// assigned by later rebalances resume from the committed offsets. Default false.
     /// kafka-sync: `reset.offset.on.start` (kafka-python: `reset_offset_on_start`).
     pub reset_offset_on_start: bool,
     /// Commit consumed positions in the background every `auto_commit_interval`. Only
