@@ -200,7 +200,7 @@ fn reset_offset_on_start_acts_at_start_not_at_every_rebalance() {
         .build()
         .unwrap();
     b.subscribe([topic.as_str()]).unwrap();
-    let mut poll_both = |a: &mut Consumer, b: &mut Consumer, seen: &mut Vec<(i32, i64, usize)>| {
+    let poll_both = |a: &mut Consumer, b: &mut Consumer, seen: &mut Vec<(i32, i64, usize)>| {
         for c in [a, b] {
             for r in c
                 .poll(Duration::from_millis(100))
@@ -261,4 +261,78 @@ fn lookups_do_not_create_topics() {
         .unwrap();
     let topics: BTreeSet<String> = admin.list_topics().unwrap().into_iter().collect();
     assert!(!topics.contains(&missing), "{missing} was created");
+}
+
+/// kafka-python users commit inside their loop; here through a `Committer`.
+#[test]
+fn commits_from_inside_the_iteration_loop() {
+    let topic = topic("commit-in-loop", 2);
+    let group = unique_name("commit-in-loop-g");
+    produce_numbered(&topic, 0, 0..5);
+    produce_numbered(&topic, 1, 0..3);
+    let mut c = consumer()
+        .group_id(&group)
+        .enable_auto_commit(false)
+        .consumer_timeout(Duration::from_secs(3))
+        .build()
+        .unwrap();
+    c.subscribe([topic.as_str()]).unwrap();
+    let committer = c.committer();
+    let mut read = 0;
+    for msg in &mut c {
+        let msg = msg.unwrap();
+        read += 1;
+        // Commit everything but the last record of partition 0.
+        if !(msg.partition == 0 && msg.offset == 4) {
+            committer.commit(&msg).unwrap();
+        }
+    }
+    assert_eq!(read, 8);
+    let mut watcher = consumer().group_id(&group).build().unwrap();
+    let committed = |w: &mut Consumer, p: i32| {
+        w.committed(&TopicPartition::new(topic.as_str(), p))
+            .unwrap()
+            .map(|om| om.offset)
+    };
+    assert_eq!(committed(&mut watcher, 0), Some(4));
+    assert_eq!(committed(&mut watcher, 1), Some(3));
+    // A new member of the group resumes after the committed records only.
+    c.close(Duration::from_secs(5));
+    let mut next = consumer()
+        .group_id(&group)
+        .enable_auto_commit(false)
+        .consumer_timeout(Duration::from_secs(3))
+        .build()
+        .unwrap();
+    next.subscribe([topic.as_str()]).unwrap();
+    let again: Vec<(i32, i64)> = next
+        .iter()
+        .map(|m| m.unwrap())
+        .map(|m| (m.partition, m.offset))
+        .collect();
+    assert_eq!(again, [(0, 4)]);
+}
+
+/// Subscribing with `allow_auto_create_topics(false)` creates nothing either.
+#[test]
+fn subscribing_without_auto_create_creates_nothing() {
+    let missing = unique_name("not-auto-created");
+    let mut c = consumer()
+        .group_id(unique_name("no-auto-create-g"))
+        .allow_auto_create_topics(false)
+        .build()
+        .unwrap();
+    c.subscribe([missing.as_str()]).unwrap();
+    let until = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < until {
+        assert!(c.poll(Duration::from_millis(200)).unwrap().is_empty());
+    }
+    let admin = AdminClient::builder()
+        .bootstrap_servers(bootstrap())
+        .build()
+        .unwrap();
+    assert!(
+        !admin.list_topics().unwrap().contains(&missing),
+        "{missing} was created"
+    );
 }

@@ -10,10 +10,11 @@ use std::time::{Duration, Instant};
 
 use crate::config::{ConsumerConfig, IsolationLevel};
 use crate::error::{Error, Result};
-use crate::net::io_thread::IoHandle;
+use crate::net::io_thread::{CommandSender, IoHandle};
 use crate::TopicPartition;
 
 use super::buffer::{FetchBuffer, FetchedData, Item, Next};
+use super::committer::{commit_and_wait, CommitFence};
 use super::driver::{Committed, ConsumerCommand, PollClock};
 use super::group::GroupEvent;
 use super::listener::ConsumerRebalanceListener;
@@ -74,12 +75,11 @@ pub(crate) struct ConsumerCore {
     /// A record that could not be read after others were collected in the same poll:
     /// those go out first, this error with the next call (as the Java client does).
     pending_error: Option<(TopicPartition, Error)>,
-    /// Assignments the user thread has taken from the group, counted.
-    assignments_seen: u64,
     /// Set when a commit found the member out of its generation (or the group
     /// rebalancing): no record goes out until the next assignment, since the partitions
-    /// may belong to another member by now.
-    fenced: bool,
+    /// may belong to another member by now. Shared with the [`Committer`]s.
+    pub(crate) fence: Arc<CommitFence>,
+    pub(crate) commands: CommandSender<ConsumerCommand>,
 }
 
 impl ConsumerCore {
@@ -90,6 +90,7 @@ impl ConsumerCore {
         clock: Arc<PollClock>,
     ) -> Self {
         ConsumerCore {
+            commands: io.sender(),
             io,
             config,
             buffer,
@@ -104,8 +105,7 @@ impl ConsumerCore {
             handed_out_since_clock: 0,
             topic_names: HashMap::new(),
             pending_error: None,
-            assignments_seen: 0,
-            fenced: false,
+            fence: Arc::new(CommitFence::default()),
         }
     }
 
@@ -138,7 +138,7 @@ impl ConsumerCore {
             return Err(Error::InvalidArgument("empty topic name".into()));
         }
         self.mode = Mode::Subscribed(topics.clone());
-        self.fenced = false;
+        self.fence.lift();
         self.send(ConsumerCommand::Subscribe(topics))
     }
 
@@ -169,7 +169,7 @@ impl ConsumerCore {
             self.assignment.entry(tp.clone()).or_default();
         }
         self.drop_unassigned();
-        self.fenced = false;
+        self.fence.lift();
         self.mode = if wanted.is_empty() {
             Mode::None
         } else {
@@ -192,7 +192,7 @@ impl ConsumerCore {
         }
         self.assignment.clear();
         self.drop_unassigned();
-        self.fenced = false;
+        self.fence.lift();
         self.mode = Mode::None;
         self.send(ConsumerCommand::Unsubscribe)
     }
@@ -347,49 +347,19 @@ impl ConsumerCore {
         &mut self,
         offsets: BTreeMap<TopicPartition, OffsetAndMetadata>,
     ) -> Result<()> {
-        if !self.has_group() {
-            return Err(Error::IllegalState("commit needs a group_id".into()));
-        }
-        if offsets.is_empty() {
-            return Ok(());
-        }
-        let timeout = self.config.default_api_timeout;
-        let (reply, rx) = sync_channel(1);
-        let sent_at = self.assignments_seen;
-        self.send(ConsumerCommand::Commit {
+        commit_and_wait(
+            &self.commands,
+            &self.fence,
+            self.config.default_api_timeout,
+            self.has_group(),
             offsets,
-            deadline: Instant::now() + timeout,
-            reply,
-        })?;
-        let result = recv(rx, timeout, "the offset commit");
-        self.note_commit_outcome(&result, sent_at);
-        result
+        )
     }
 
-    /// A commit the group refused because this member is out of its generation (or the
-    /// group is rebalancing) means its partitions may already be another member's: hand
-    /// out nothing more until the group assigns partitions again. An assignment that
-    /// came after the commit was sent already settled it.
-    fn note_commit_outcome(&mut self, result: &Result<()>, sent_at: u64) {
-        let fencing = result
-            .as_ref()
-            .err()
-            .and_then(Error::code)
-            .is_some_and(|c| {
-                matches!(
-                    c,
-                    crate::ErrorCode::ILLEGAL_GENERATION
-                        | crate::ErrorCode::REBALANCE_IN_PROGRESS
-                        | crate::ErrorCode::UNKNOWN_MEMBER_ID
-                )
-            });
-        if fencing
-            && sent_at == self.assignments_seen
-            && matches!(self.mode, Mode::Subscribed(_) | Mode::Pattern(_))
-        {
-            log::info!("a commit found the group moved on; no records until it assigns again");
-            self.fenced = true;
-        }
+    /// True when the group may have moved this member's partitions elsewhere: nothing
+    /// is handed out until it assigns again.
+    fn fenced(&self) -> bool {
+        matches!(self.mode, Mode::Subscribed(_) | Mode::Pattern(_)) && self.fence.is_fenced()
     }
 
     pub fn commit_async(
@@ -408,7 +378,7 @@ impl ConsumerCore {
             reply,
         })?;
         self.async_commits
-            .push((rx, callback, self.assignments_seen));
+            .push((rx, callback, self.fence.assignments()));
         Ok(())
     }
 
@@ -419,7 +389,7 @@ impl ConsumerCore {
             match self.async_commits[i].0.try_recv() {
                 Ok(r) => {
                     let (_, cb, sent_at) = self.async_commits.swap_remove(i);
-                    self.note_commit_outcome(&r, sent_at);
+                    self.fence.note(&r, sent_at);
                     cb(r);
                 }
                 Err(std::sync::mpsc::TryRecvError::Empty) => i += 1,
@@ -549,7 +519,7 @@ impl ConsumerCore {
     /// Hands out records from the decoded fetches in arrival order.
     fn drain_readers(&mut self, max: usize, sink: &mut RecordSink<'_>) -> Result<usize> {
         let mut n = 0;
-        if self.fenced {
+        if self.fenced() {
             return Ok(0);
         }
         // A group event waiting (checked per record, one atomic load) ends the batch.
@@ -623,7 +593,7 @@ impl ConsumerCore {
 
     /// Takes one thing from the I/O thread and applies it.
     fn pump(&mut self, deadline: Option<Instant>) -> Result<Pumped> {
-        let (next, refill) = self.buffer.next_of(deadline, !self.fenced);
+        let (next, refill) = self.buffer.next_of(deadline, !self.fenced());
         if refill {
             self.io.wake();
         }
@@ -718,8 +688,7 @@ impl ConsumerCore {
             GroupEvent::Assigned {
                 added, assignment, ..
             } => {
-                self.assignments_seen += 1;
-                self.fenced = false;
+                self.fence.on_assigned();
                 let keep: BTreeSet<&TopicPartition> = assignment.iter().collect();
                 self.assignment.retain(|tp, _| keep.contains(tp));
                 for tp in &assignment {

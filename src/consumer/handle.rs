@@ -14,6 +14,7 @@ use crate::TopicPartition;
 
 use super::buffer::FetchBuffer;
 use super::builder::ConsumerBuilder;
+use super::committer::Committer;
 use super::core::{ConsumerCore, Mode};
 use super::driver::ConsumerCommand;
 use super::listener::ConsumerRebalanceListener;
@@ -337,6 +338,36 @@ impl<K, V> Consumer<K, V> {
     /// offset is the next one to read (last consumed + 1).
     pub fn commit(&mut self) -> Result<()> {
         self.core.commit_positions()
+    }
+
+    /// A handle that commits while a loop holds the consumer: `for msg in &mut consumer`
+    /// borrows it for the whole loop, so `consumer.commit()` cannot be called inside.
+    /// [`Committer::commit`] commits one record as processed (its offset + 1).
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # fn main() -> kafka_sync::Result<()> {
+    /// let mut consumer = kafka_sync::Consumer::builder()
+    ///     .bootstrap_servers("127.0.0.1:9092")
+    ///     .group_id("billing")
+    ///     .enable_auto_commit(false)
+    ///     .build()?;
+    /// consumer.subscribe(["invoices"])?;
+    /// let committer = consumer.committer();
+    /// for msg in &mut consumer {
+    ///     let msg = msg?;
+    ///     // ... process msg ...
+    ///     committer.commit(&msg)?;
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn committer(&self) -> Committer {
+        Committer::new(
+            self.core.commands.clone(),
+            self.core.fence.clone(),
+            self.core.config.default_api_timeout,
+            self.core.config.group_id.is_some(),
+        )
     }
 
     /// Commits explicit offsets (each the next offset to read), with metadata.

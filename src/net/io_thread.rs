@@ -99,6 +99,14 @@ impl<C: Send + 'static> IoHandle<C> {
         Ok(())
     }
 
+    /// A cloneable sender of commands, for a handle that lives beside this one.
+    pub fn sender(&self) -> CommandSender<C> {
+        CommandSender {
+            tx: self.tx.clone(),
+            waker: self.waker.clone(),
+        }
+    }
+
     /// Wakes the loop without a command (new data in shared state).
     pub fn wake(&self) {
         let _ = self.waker.wake();
@@ -125,6 +133,33 @@ impl<C: Send + 'static> IoHandle<C> {
             Ok(g) => g.as_ref().is_none_or(|h| h.is_finished()),
             Err(_) => true,
         }
+    }
+}
+
+/// Sends commands to an I/O thread, like [`IoHandle::send`]; fails with `Closed` once the
+/// thread has stopped.
+pub(crate) struct CommandSender<C> {
+    tx: Sender<Envelope<C>>,
+    waker: Arc<Waker>,
+}
+
+impl<C> Clone for CommandSender<C> {
+    fn clone(&self) -> Self {
+        CommandSender {
+            tx: self.tx.clone(),
+            waker: self.waker.clone(),
+        }
+    }
+}
+
+impl<C> CommandSender<C> {
+    /// Sends a command and wakes the loop.
+    pub fn send(&self, cmd: C) -> Result<()> {
+        self.tx
+            .send(Envelope::Command(cmd))
+            .map_err(|_| Error::Closed)?;
+        let _ = self.waker.wake();
+        Ok(())
     }
 }
 
