@@ -33,7 +33,7 @@ fn main() -> kafka_sync::Result<()> {
         );
         processed += 1;
         // Commit every 100 records (a commit is a round trip to the coordinator).
-        if processed % 100 == 0 {
+        if processed.is_multiple_of(100) {
             committer.commit(&msg)?;
         }
     }

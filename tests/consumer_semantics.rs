@@ -253,7 +253,7 @@ fn lookups_do_not_create_topics() {
         .unwrap();
     assert_eq!(c.partitions_for_topic(&missing).unwrap(), None);
     let tp = TopicPartition::new(missing.as_str(), 0);
-    assert!(c.end_offsets(&[tp.clone()]).is_err());
+    assert!(c.end_offsets(std::slice::from_ref(&tp)).is_err());
     assert!(c.beginning_offsets(&[tp]).is_err());
     let admin = AdminClient::builder()
         .bootstrap_servers(bootstrap())

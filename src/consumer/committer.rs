@@ -135,18 +135,27 @@ impl Committer {
         commit_and_wait(
             &self.commands,
             &self.fence,
-            self.timeout,
+            CommitWait::Api(self.timeout),
             self.has_group,
             offsets,
         )
     }
 }
 
+/// How long a commit may take.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum CommitWait {
+    /// A call's `default_api_timeout`: the caller hears within it plus a second.
+    Api(Duration),
+    /// Part of a close's budget: the caller stops waiting at the end of it.
+    Strict(Duration),
+}
+
 /// Sends a commit to the I/O thread and waits for its outcome, which the fence notes.
 pub(crate) fn commit_and_wait(
     commands: &CommandSender<ConsumerCommand>,
     fence: &CommitFence,
-    timeout: Duration,
+    wait: CommitWait,
     has_group: bool,
     offsets: BTreeMap<TopicPartition, OffsetAndMetadata>,
 ) -> Result<()> {
@@ -156,6 +165,10 @@ pub(crate) fn commit_and_wait(
     if offsets.is_empty() {
         return Ok(());
     }
+    let (timeout, slack) = match wait {
+        CommitWait::Api(t) => (t, Duration::from_secs(1)),
+        CommitWait::Strict(t) => (t, Duration::ZERO),
+    };
     let (reply, rx) = sync_channel(1);
     let sent_at = fence.assignments();
     commands.send(ConsumerCommand::Commit {
@@ -163,7 +176,7 @@ pub(crate) fn commit_and_wait(
         deadline: Instant::now() + timeout,
         reply,
     })?;
-    let result = match rx.recv_timeout(timeout + Duration::from_secs(1)) {
+    let result = match rx.recv_timeout(timeout + slack) {
         Ok(r) => r,
         Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
             Err(Error::timeout("the offset commit", timeout))

@@ -14,7 +14,7 @@ use crate::net::io_thread::{CommandSender, IoHandle};
 use crate::TopicPartition;
 
 use super::buffer::{FetchBuffer, FetchedData, Item, Next};
-use super::committer::{commit_and_wait, CommitFence};
+use super::committer::{commit_and_wait, CommitFence, CommitWait};
 use super::driver::{Committed, ConsumerCommand, PollClock};
 use super::group::GroupEvent;
 use super::listener::ConsumerRebalanceListener;
@@ -350,7 +350,7 @@ impl ConsumerCore {
         commit_and_wait(
             &self.commands,
             &self.fence,
-            self.config.default_api_timeout,
+            CommitWait::Api(self.config.default_api_timeout),
             self.has_group(),
             offsets,
         )
@@ -728,15 +728,27 @@ impl ConsumerCore {
         }
     }
 
-    /// Commits (with auto-commit on), leaves the group and stops the I/O thread.
+    /// Commits (with auto-commit on), leaves the group and stops the I/O thread, all
+    /// within `timeout`: the commit may use half of it, the leave and the thread's stop
+    /// the rest.
     pub fn close(&mut self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
         if self.auto_commit() && !self.io.is_closed() {
-            if let Err(e) = self.commit_positions() {
+            let offsets = self.consumed_offsets();
+            let commit = commit_and_wait(
+                &self.commands,
+                &self.fence,
+                CommitWait::Strict(timeout / 2),
+                self.has_group(),
+                offsets,
+            );
+            if let Err(e) = commit {
                 log::warn!("auto-commit on close failed: {e}");
             }
         }
         self.finish_async_commits();
-        self.io.close(timeout);
+        self.io
+            .close(deadline.saturating_duration_since(Instant::now()));
         self.buffer.close();
     }
 }

@@ -112,7 +112,9 @@ impl<C: Send + 'static> IoHandle<C> {
         let _ = self.waker.wake();
     }
 
-    /// Asks the loop to finish its work within `timeout`, then waits for the thread.
+    /// Asks the loop to finish its work within `timeout`, then waits for the thread, but
+    /// no longer than that: a thread still busy then is left to end by itself (it stops
+    /// at the same deadline).
     pub fn close(&self, timeout: Duration) {
         let handle = match self.thread.lock() {
             Ok(mut g) => g.take(),
@@ -122,8 +124,16 @@ impl<C: Send + 'static> IoHandle<C> {
         let deadline = Instant::now() + timeout;
         let _ = self.tx.send(Envelope::Close { deadline });
         self.wake();
-        if handle.thread().id() != std::thread::current().id() {
+        if handle.thread().id() == std::thread::current().id() {
+            return;
+        }
+        while !handle.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        if handle.is_finished() {
             let _ = handle.join();
+        } else {
+            log::warn!("the I/O thread did not stop within {timeout:?}; leaving it to finish");
         }
     }
 
