@@ -56,6 +56,21 @@ fn number(value: &Option<Bytes>) -> usize {
         .unwrap()
 }
 
+/// Polls until `n` records came (within 30 s).
+fn read_count(c: &mut Consumer, n: usize) {
+    let mut read = 0;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while read < n {
+        assert!(Instant::now() < deadline, "read only {read} of {n}");
+        read += c
+            .poll(Duration::from_millis(200))
+            .unwrap()
+            .values()
+            .map(Vec::len)
+            .sum::<usize>();
+    }
+}
+
 /// A value deserializer that fails on the record whose value is "5".
 fn failing_on_five(_topic: &str, data: &Bytes) -> Result<String, String> {
     match data.as_ref() {
@@ -136,17 +151,7 @@ fn auto_commit_commits_while_the_consumer_idles() {
         .build()
         .unwrap();
     c.subscribe([topic.as_str()]).unwrap();
-    let mut read = 0;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while read < 7 {
-        assert!(Instant::now() < deadline, "read only {read} of 7");
-        read += c
-            .poll(Duration::from_millis(200))
-            .unwrap()
-            .values()
-            .map(Vec::len)
-            .sum::<usize>();
-    }
+    read_count(&mut c, 7);
     // Another client of the group (not a member) watches the committed offset while this
     // one keeps polling and finds nothing.
     let mut watcher = consumer().group_id(&group).build().unwrap();
@@ -181,17 +186,7 @@ fn reset_offset_on_start_acts_at_start_not_at_every_rebalance() {
         .build()
         .unwrap();
     a.subscribe([topic.as_str()]).unwrap();
-    let mut read = 0;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while read < 20 {
-        assert!(Instant::now() < deadline, "read only {read} of 20");
-        read += a
-            .poll(Duration::from_millis(200))
-            .unwrap()
-            .values()
-            .map(Vec::len)
-            .sum::<usize>();
-    }
+    read_count(&mut a, 20);
     a.commit().unwrap();
     // A second member joins; both poll until they share the two partitions.
     let mut b = consumer()
