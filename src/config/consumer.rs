@@ -98,7 +98,8 @@ pub struct ConsumerConfig {
     /// Leave internal topics (`__consumer_offsets`, ...) out of pattern subscriptions.
     /// Default true. Java: `exclude.internal.topics`.
     pub exclude_internal_topics: bool,
-    /// Let subscribing to a missing topic create it, where the broker allows it. Default
+    /// Let subscribing to (or assigning) a missing topic create it, where the broker
+    /// allows it; lookups such as `partitions_for_topic` never create topics. Default
     /// true. Java: `allow.auto.create.topics`.
     pub allow_auto_create_topics: bool,
     /// Iteration over the consumer ends after this long without a record; `None` blocks

@@ -221,6 +221,11 @@ impl<K, V> Consumer<K, V> {
     /// Up to `max_poll_records` records grouped by partition, waiting up to `timeout`
     /// for the first (kafka-python's `poll(timeout_ms)`).
     ///
+    /// A record that fails to decode or deserialize ends the batch: the records before it
+    /// are returned, and the next call fails with [`Error::Record`] naming its partition
+    /// and offset. The position stays at that record (polling again meets it again);
+    /// [`seek`](Self::seek) past it to skip it.
+    ///
     /// The client reconnects by itself. When no broker has been reachable for
     /// `default_api_timeout`, the poll fails with `NoBrokersAvailable` (never connected)
     /// or `Disconnected`, as pykafka's consumer does; polling again goes on trying.
@@ -335,7 +340,12 @@ impl<K, V> Consumer<K, V> {
     }
 
     /// Commits the position of every assigned partition, synchronously. The committed
-    /// offset is the next one to read (last consumed + 1).
+    /// offset is the next one to read (last consumed + 1). Inside `for msg in &mut
+    /// consumer`, commit through a [`committer`](Self::committer) instead.
+    ///
+    /// A commit the group refuses because the member is out of its generation
+    /// (ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID, REBALANCE_IN_PROGRESS) also stops the
+    /// consumer from handing out records until the group has assigned partitions again.
     pub fn commit(&mut self) -> Result<()> {
         self.core.commit_positions()
     }
