@@ -99,7 +99,16 @@ fn close_keeps_its_timeout_and_members_resume_soon_after_a_long_outage() {
     let _lock = cluster_fault_lock();
     let bs = cluster_bootstrap();
     let topic = unique_name("outage");
-    kafka_python_create_topic(&bs, &topic, 1, 3);
+    // The cluster may just be back from another fault test: retry until it takes it.
+    retry(
+        "creating the topic",
+        Duration::from_secs(60),
+        Duration::from_secs(1),
+        || match try_kafka_python_create_topic(&bs, &topic, 1, 3, &[]) {
+            Err(e) if !e.contains("TopicAlreadyExists") => Err(e),
+            _ => Ok(()),
+        },
+    );
     produce(&bs, &topic, 0..10);
     let session = Duration::from_secs(20);
     let member = |group: &str| {
