@@ -78,7 +78,7 @@ mod topic_partition;
 
 pub use config::{Acks, AssignmentStrategy, IsolationLevel, OffsetReset};
 pub use consumer::{
-    Consumer, ConsumerBuilder, ConsumerRebalanceListener, ConsumerRecord, Deserializer,
+    Committer, Consumer, ConsumerBuilder, ConsumerRebalanceListener, ConsumerRecord, Deserializer,
     OffsetAndMetadata, RebalanceContext, WakeupHandle,
 };
 pub use error::{Error, ErrorCode, Result};

@@ -75,8 +75,9 @@ pub struct ConsumerConfig {
     /// Where to start when there is no committed offset, or it is out of range. Default
     /// [`OffsetReset::Latest`]. Java: `auto.offset.reset`.
     pub auto_offset_reset: OffsetReset,
-    /// pykafka's rule: when true, start every assigned partition from
-    /// `auto_offset_reset` even where the group has committed an offset. Default false.
+    /// pykafka's rule: when true, the consumer starts its first assignment from
+    /// `auto_offset_reset` even where the group has committed an offset; partitions
+    /// assigned by later rebalances resume from the committed offsets. Default false.
     /// kafka-sync: `reset.offset.on.start` (kafka-python: `reset_offset_on_start`).
     pub reset_offset_on_start: bool,
     /// Commit consumed positions in the background every `auto_commit_interval`. Only
@@ -112,7 +113,8 @@ pub struct ConsumerConfig {
     /// Leave internal topics (`__consumer_offsets`, ...) out of pattern subscriptions.
     /// Default true. Java: `exclude.internal.topics`.
     pub exclude_internal_topics: bool,
-    /// Let subscribing to a missing topic create it, where the broker allows it. Default
+    /// Let subscribing to (or assigning) a missing topic create it, where the broker
+    /// allows it; lookups such as `partitions_for_topic` never create topics. Default
     /// true. Java: `allow.auto.create.topics`.
     pub allow_auto_create_topics: bool,
     /// Iteration over the consumer ends after this long without a record; `None` blocks

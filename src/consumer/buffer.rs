@@ -8,7 +8,7 @@
 //! decoding cannot multiply what the bound lets in.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering, Ordering::SeqCst};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::Instant;
 
@@ -130,6 +130,9 @@ pub(crate) struct FetchBuffer {
     ready: Condvar,
     limit: usize,
     decoded: Arc<DecodedBytes>,
+    /// True while group events wait: the user thread checks it before every record it
+    /// hands out, so a rebalance never waits behind records already prefetched.
+    events_pending: AtomicBool,
 }
 
 impl FetchBuffer {
@@ -139,6 +142,7 @@ impl FetchBuffer {
             ready: Condvar::new(),
             limit,
             decoded: Arc::default(),
+            events_pending: AtomicBool::new(false),
         }
     }
 
@@ -185,8 +189,30 @@ impl FetchBuffer {
     }
 
     pub fn push_event(&self, event: GroupEvent) {
-        self.lock().events.push_back(event);
+        let mut st = self.lock();
+        st.events.push_back(event);
+        self.events_pending.store(true, Ordering::Release);
+        drop(st);
         self.ready.notify_one();
+    }
+
+    /// True while group events wait for the user thread.
+    pub fn has_events(&self) -> bool {
+        self.events_pending.load(Ordering::Acquire)
+    }
+
+    /// User thread: the next group event, if one waits; costs one atomic load when none
+    /// does.
+    pub fn take_event(&self) -> Option<GroupEvent> {
+        if !self.events_pending.load(Ordering::Acquire) {
+            return None;
+        }
+        let mut st = self.lock();
+        let event = st.events.pop_front();
+        if st.events.is_empty() {
+            self.events_pending.store(false, Ordering::Release);
+        }
+        event
     }
 
     /// Any thread: makes a blocked or the next `poll` return `Woken`.
@@ -200,10 +226,12 @@ impl FetchBuffer {
         self.ready.notify_all();
     }
 
-    /// User thread: the next event or item, waiting until `deadline` (`None`: forever).
+    /// User thread: the next event or item, waiting until `deadline` (`None`: forever);
+    /// data items only when `data` is true (a consumer that may no longer own its
+    /// partitions waits for the group's verdict and leaves the data queued, and bounded).
     /// Returns whether the queue fell below half its limit, so the I/O thread should be
     /// woken to fetch more.
-    pub fn next(&self, deadline: Option<Instant>) -> (Next, bool) {
+    pub fn next_of(&self, deadline: Option<Instant>, data: bool) -> (Next, bool) {
         let mut st = self.lock();
         loop {
             if st.woken {
@@ -211,9 +239,12 @@ impl FetchBuffer {
                 return (Next::Woken, false);
             }
             if let Some(e) = st.events.pop_front() {
+                if st.events.is_empty() {
+                    self.events_pending.store(false, Ordering::Release);
+                }
                 return (Next::Group(e), false);
             }
-            if let Some(item) = st.items.pop_front() {
+            if let Some(item) = data.then(|| st.items.pop_front()).flatten() {
                 let mut refill = false;
                 if let Item::Data(d) = &item {
                     let before = st.bytes;
@@ -290,7 +321,7 @@ mod tests {
         assert!(b.has_room());
         b.push_item(data(60));
         assert!(!b.has_room());
-        let (_, refill) = b.next(Some(Instant::now()));
+        let (_, refill) = b.next_of(Some(Instant::now()), true);
         assert!(refill, "dropping below the limit asks for more");
         assert!(b.has_room());
     }
@@ -325,18 +356,39 @@ mod tests {
         // Taking queued data makes room too, and asks for a refill.
         let _held = decoded.charge(70);
         assert!(!b.has_room());
-        let (_, refill) = b.next(Some(Instant::now()));
+        let (_, refill) = b.next_of(Some(Instant::now()), true);
         assert!(refill);
+    }
+
+    #[test]
+    fn events_jump_the_data_and_data_can_be_left_queued() {
+        let b = FetchBuffer::new(1000);
+        b.push_item(data(10));
+        assert!(!b.has_events());
+        assert!(b.take_event().is_none());
+        b.push_event(GroupEvent::Lost(vec![TopicPartition::new("t", 0)]));
+        assert!(b.has_events());
+        assert!(matches!(b.take_event(), Some(GroupEvent::Lost(_))));
+        assert!(!b.has_events());
+        let (next, _) = b.next_of(Some(Instant::now()), false);
+        assert!(matches!(next, Next::TimedOut), "data stays queued");
+        assert!(matches!(
+            b.next_of(Some(Instant::now()), true).0,
+            Next::Item(Item::Data(_))
+        ));
     }
 
     #[test]
     fn wakeup_interrupts_a_blocked_wait() {
         let b = std::sync::Arc::new(FetchBuffer::new(100));
         let b2 = b.clone();
-        let t = std::thread::spawn(move || matches!(b2.next(None).0, Next::Woken));
+        let t = std::thread::spawn(move || matches!(b2.next_of(None, true).0, Next::Woken));
         std::thread::sleep(Duration::from_millis(50));
         b.wakeup();
         assert!(t.join().unwrap());
-        assert!(matches!(b.next(Some(Instant::now())).0, Next::TimedOut));
+        assert!(matches!(
+            b.next_of(Some(Instant::now()), true).0,
+            Next::TimedOut
+        ));
     }
 }

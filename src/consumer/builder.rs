@@ -74,8 +74,10 @@ impl<K, V> ConsumerBuilder<K, V> {
         self.set("auto.offset.reset", v)
     }
 
-    /// pykafka's rule: when true, start from `auto_offset_reset` even where the group
-    /// has committed offsets. Default false. kafka-sync: `reset.offset.on.start`.
+    /// pykafka's rule: when true, the consumer starts from `auto_offset_reset` even
+    /// where the group has committed offsets; partitions that later rebalances assign
+    /// resume from the committed offsets. Default false. kafka-sync:
+    /// `reset.offset.on.start`.
     pub fn reset_offset_on_start(self, on: bool) -> Self {
         self.set("reset.offset.on.start", if on { "true" } else { "false" })
     }
@@ -179,6 +181,22 @@ impl<K, V> ConsumerBuilder<K, V> {
     /// Java: `exclude.internal.topics`.
     pub fn exclude_internal_topics(self, on: bool) -> Self {
         self.set("exclude.internal.topics", if on { "true" } else { "false" })
+    }
+
+    /// Let subscribing to (or assigning) a topic that does not exist create it, where
+    /// the broker's `auto.create.topics.enable` allows it. Lookups such as
+    /// `partitions_for_topic` never create topics. Default true. Java:
+    /// `allow.auto.create.topics`.
+    ///
+    /// # Examples
+    /// ```
+    /// let consumer = kafka_sync::Consumer::builder().allow_auto_create_topics(false);
+    /// ```
+    pub fn allow_auto_create_topics(self, on: bool) -> Self {
+        self.set(
+            "allow.auto.create.topics",
+            if on { "true" } else { "false" },
+        )
     }
 
     /// Timeout of blocking calls such as `commit`, `position` and `committed`; also how

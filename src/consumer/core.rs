@@ -10,10 +10,11 @@ use std::time::{Duration, Instant};
 
 use crate::config::{ConsumerConfig, IsolationLevel};
 use crate::error::{Error, Result};
-use crate::net::io_thread::IoHandle;
+use crate::net::io_thread::{CommandSender, IoHandle};
 use crate::TopicPartition;
 
 use super::buffer::{FetchBuffer, FetchedData, Item, Next};
+use super::committer::{commit_and_wait, CommitFence, CommitWait};
 use super::driver::{Committed, ConsumerCommand, PollClock};
 use super::group::GroupEvent;
 use super::listener::ConsumerRebalanceListener;
@@ -48,7 +49,12 @@ pub(crate) type RecordSink<'a> =
 /// Between waits, auto-commit checks the clock once per this many records handed out.
 const AUTO_COMMIT_CLOCK_EVERY: usize = 64;
 
-type AsyncCommit = (Receiver<Result<()>>, Box<dyn FnOnce(Result<()>) + Send>);
+/// An async commit's reply, its callback, and the assignment count when it was sent.
+type AsyncCommit = (
+    Receiver<Result<()>>,
+    Box<dyn FnOnce(Result<()>) + Send>,
+    u64,
+);
 
 pub(crate) struct ConsumerCore {
     pub(crate) io: IoHandle<ConsumerCommand>,
@@ -66,6 +72,14 @@ pub(crate) struct ConsumerCore {
     /// Records handed out since auto-commit last looked at the clock.
     handed_out_since_clock: usize,
     topic_names: HashMap<String, Arc<str>>,
+    /// A record that could not be read after others were collected in the same poll:
+    /// those go out first, this error with the next call (as the Java client does).
+    pending_error: Option<(TopicPartition, Error)>,
+    /// Set when a commit found the member out of its generation (or the group
+    /// rebalancing): no record goes out until the next assignment, since the partitions
+    /// may belong to another member by now. Shared with the [`Committer`]s.
+    pub(crate) fence: Arc<CommitFence>,
+    pub(crate) commands: CommandSender<ConsumerCommand>,
 }
 
 impl ConsumerCore {
@@ -76,6 +90,7 @@ impl ConsumerCore {
         clock: Arc<PollClock>,
     ) -> Self {
         ConsumerCore {
+            commands: io.sender(),
             io,
             config,
             buffer,
@@ -89,6 +104,8 @@ impl ConsumerCore {
             last_auto_commit: Instant::now(),
             handed_out_since_clock: 0,
             topic_names: HashMap::new(),
+            pending_error: None,
+            fence: Arc::new(CommitFence::default()),
         }
     }
 
@@ -121,6 +138,7 @@ impl ConsumerCore {
             return Err(Error::InvalidArgument("empty topic name".into()));
         }
         self.mode = Mode::Subscribed(topics.clone());
+        self.fence.lift();
         self.send(ConsumerCommand::Subscribe(topics))
     }
 
@@ -151,6 +169,7 @@ impl ConsumerCore {
             self.assignment.entry(tp.clone()).or_default();
         }
         self.drop_unassigned();
+        self.fence.lift();
         self.mode = if wanted.is_empty() {
             Mode::None
         } else {
@@ -173,6 +192,7 @@ impl ConsumerCore {
         }
         self.assignment.clear();
         self.drop_unassigned();
+        self.fence.lift();
         self.mode = Mode::None;
         self.send(ConsumerCommand::Unsubscribe)
     }
@@ -187,6 +207,13 @@ impl ConsumerCore {
             .retain(|r| assigned.get(&r.tp).is_some_and(|s| s.epoch == r.epoch));
         self.parked.retain(|r| assigned.contains_key(&r.tp));
         self.buffer.retain(|tp| assigned.contains_key(tp));
+        if self
+            .pending_error
+            .as_ref()
+            .is_some_and(|(tp, _)| !assigned.contains_key(tp))
+        {
+            self.pending_error = None;
+        }
     }
 
     fn state(&mut self, tp: &TopicPartition) -> Result<&mut PartitionState> {
@@ -209,6 +236,7 @@ impl ConsumerCore {
         let epoch = st.epoch;
         self.readers.retain(|r| &r.tp != tp);
         self.parked.retain(|r| &r.tp != tp);
+        self.forget_error_of(tp);
         self.send(ConsumerCommand::Seek {
             tp: tp.clone(),
             offset,
@@ -229,9 +257,17 @@ impl ConsumerCore {
             let epoch = st.epoch;
             self.readers.retain(|r| r.tp != tp);
             self.parked.retain(|r| r.tp != tp);
+            self.forget_error_of(&tp);
             self.send(ConsumerCommand::Reset { tp, spec, epoch })?;
         }
         Ok(())
+    }
+
+    /// A seek replaces the failed record's error: the user chose where to go on.
+    fn forget_error_of(&mut self, tp: &TopicPartition) {
+        if self.pending_error.as_ref().is_some_and(|(t, _)| t == tp) {
+            self.pending_error = None;
+        }
     }
 
     /// The offset of the next record `poll` will return for `tp`, waiting (up to
@@ -311,20 +347,19 @@ impl ConsumerCore {
         &mut self,
         offsets: BTreeMap<TopicPartition, OffsetAndMetadata>,
     ) -> Result<()> {
-        if !self.has_group() {
-            return Err(Error::IllegalState("commit needs a group_id".into()));
-        }
-        if offsets.is_empty() {
-            return Ok(());
-        }
-        let timeout = self.config.default_api_timeout;
-        let (reply, rx) = sync_channel(1);
-        self.send(ConsumerCommand::Commit {
+        commit_and_wait(
+            &self.commands,
+            &self.fence,
+            CommitWait::Api(self.config.default_api_timeout),
+            self.has_group(),
             offsets,
-            deadline: Instant::now() + timeout,
-            reply,
-        })?;
-        recv(rx, timeout, "the offset commit")
+        )
+    }
+
+    /// True when the group may have moved this member's partitions elsewhere: nothing
+    /// is handed out until it assigns again.
+    fn fenced(&self) -> bool {
+        matches!(self.mode, Mode::Subscribed(_) | Mode::Pattern(_)) && self.fence.is_fenced()
     }
 
     pub fn commit_async(
@@ -342,7 +377,8 @@ impl ConsumerCore {
             deadline: Instant::now() + self.config.default_api_timeout,
             reply,
         })?;
-        self.async_commits.push((rx, callback));
+        self.async_commits
+            .push((rx, callback, self.fence.assignments()));
         Ok(())
     }
 
@@ -352,12 +388,13 @@ impl ConsumerCore {
         while i < self.async_commits.len() {
             match self.async_commits[i].0.try_recv() {
                 Ok(r) => {
-                    let (_, cb) = self.async_commits.swap_remove(i);
+                    let (_, cb, sent_at) = self.async_commits.swap_remove(i);
+                    self.fence.note(&r, sent_at);
                     cb(r);
                 }
                 Err(std::sync::mpsc::TryRecvError::Empty) => i += 1,
                 Err(std::sync::mpsc::TryRecvError::Disconnected) => {
-                    let (_, cb) = self.async_commits.swap_remove(i);
+                    let (_, cb, _) = self.async_commits.swap_remove(i);
                     cb(Err(Error::Closed));
                 }
             }
@@ -437,28 +474,56 @@ impl ConsumerCore {
                 "no subscription or assignment; call subscribe() or assign() first".into(),
             ));
         }
+        if let Some((_, error)) = self.pending_error.take() {
+            return Err(error);
+        }
         let mut waited = false;
         loop {
             self.finish_async_commits();
             self.maybe_auto_commit(waited);
+            // Rebalances first: a revoke runs now, not after the prefetched records.
+            while let Some(event) = self.buffer.take_event() {
+                self.on_group_event(event)?;
+            }
             let n = self.drain_readers(max, sink)?;
             if n > 0 {
                 self.handed_out_since_clock += n;
                 return Ok(n);
             }
+            if self.buffer.has_events() {
+                continue;
+            }
             waited = true;
             let until = *deadline.get_or_insert_with(|| timeout.map(crate::deadline::from_now));
-            match self.pump(until)? {
-                Pumped::TimedOut => return Ok(0),
-                Pumped::Progress => {}
+            // An idle consumer still auto-commits on time: the wait ends for it.
+            let wait = match self.next_auto_commit() {
+                Some(t) => Some(until.map_or(t, |u| u.min(t))),
+                None => until,
+            };
+            match self.pump(wait)? {
+                Pumped::TimedOut if wait == until => {
+                    self.maybe_auto_commit(true);
+                    return Ok(0);
+                }
+                Pumped::TimedOut | Pumped::Progress => {}
             }
         }
+    }
+
+    /// When auto-commit is next due, if it is on.
+    fn next_auto_commit(&self) -> Option<Instant> {
+        self.auto_commit()
+            .then(|| self.last_auto_commit + self.config.auto_commit_interval)
     }
 
     /// Hands out records from the decoded fetches in arrival order.
     fn drain_readers(&mut self, max: usize, sink: &mut RecordSink<'_>) -> Result<usize> {
         let mut n = 0;
-        while n < max {
+        if self.fenced() {
+            return Ok(0);
+        }
+        // A group event waiting (checked per record, one atomic load) ends the batch.
+        while n < max && !self.buffer.has_events() {
             let Some(reader) = self.readers.front_mut() else {
                 break;
             };
@@ -477,33 +542,58 @@ impl ConsumerCore {
                 continue;
             }
             let position = st.position.unwrap_or(0);
-            match reader.next_record(position) {
+            let failed = match reader.next_record(position) {
                 Some(Ok(raw)) => {
-                    st.position = Some(raw.record.offset + 1);
-                    if raw.leader_epoch.is_some() {
-                        st.leader_epoch = raw.leader_epoch;
+                    let (offset, leader_epoch) = (raw.record.offset, raw.leader_epoch);
+                    match sink(&reader.topic, &reader.tp, raw) {
+                        Ok(()) => {
+                            st.position = Some(offset + 1);
+                            if leader_epoch.is_some() {
+                                st.leader_epoch = leader_epoch;
+                            }
+                            n += 1;
+                            continue;
+                        }
+                        Err(e) => (offset, e),
                     }
-                    n += 1;
-                    sink(&reader.topic, &reader.tp, raw)?;
                 }
-                Some(Err(e)) => {
-                    // The position stays at the bad record; seek past it to skip it.
-                    self.readers.pop_front();
-                    return Err(e);
-                }
+                Some(Err(e)) => (position, e),
                 None => {
                     st.position = Some(position.max(reader.end_offset));
                     st.high_watermark = Some(reader.high_watermark);
                     self.readers.pop_front();
+                    continue;
                 }
-            }
+            };
+            return self.record_failed(failed, n);
         }
         Ok(n)
     }
 
+    /// The front reader's record at `offset` could not be read. The records collected
+    /// before it go out now and the error with the next call; the position stays at the
+    /// bad record, fetched again from there, so polling on meets it again until the user
+    /// seeks past it (as the Java client).
+    fn record_failed(&mut self, (offset, error): (i64, Error), handed_out: usize) -> Result<usize> {
+        let Some(reader) = self.readers.pop_front() else {
+            return Err(error);
+        };
+        let error = Error::Record {
+            partition: reader.tp.clone(),
+            offset,
+            source: Box::new(error),
+        };
+        self.seek(&reader.tp, offset)?;
+        if handed_out == 0 {
+            return Err(error);
+        }
+        self.pending_error = Some((reader.tp, error));
+        Ok(handed_out)
+    }
+
     /// Takes one thing from the I/O thread and applies it.
     fn pump(&mut self, deadline: Option<Instant>) -> Result<Pumped> {
-        let (next, refill) = self.buffer.next(deadline);
+        let (next, refill) = self.buffer.next_of(deadline, !self.fenced());
         if refill {
             self.io.wake();
         }
@@ -598,6 +688,7 @@ impl ConsumerCore {
             GroupEvent::Assigned {
                 added, assignment, ..
             } => {
+                self.fence.on_assigned();
                 let keep: BTreeSet<&TopicPartition> = assignment.iter().collect();
                 self.assignment.retain(|tp, _| keep.contains(tp));
                 for tp in &assignment {
@@ -637,15 +728,27 @@ impl ConsumerCore {
         }
     }
 
-    /// Commits (with auto-commit on), leaves the group and stops the I/O thread.
+    /// Commits (with auto-commit on), leaves the group and stops the I/O thread, all
+    /// within `timeout`: the commit may use half of it, the leave and the thread's stop
+    /// the rest.
     pub fn close(&mut self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
         if self.auto_commit() && !self.io.is_closed() {
-            if let Err(e) = self.commit_positions() {
+            let offsets = self.consumed_offsets();
+            let commit = commit_and_wait(
+                &self.commands,
+                &self.fence,
+                CommitWait::Strict(timeout / 2),
+                self.has_group(),
+                offsets,
+            );
+            if let Err(e) = commit {
                 log::warn!("auto-commit on close failed: {e}");
             }
         }
         self.finish_async_commits();
-        self.io.close(timeout);
+        self.io
+            .close(deadline.saturating_duration_since(Instant::now()));
         self.buffer.close();
     }
 }

@@ -139,6 +139,9 @@ pub(crate) struct ConsumerDriver {
     /// Since when the consumer has needed a broker and none was ready (see
     /// [`Self::report_unreachable`]).
     unreachable_since: Option<Instant>,
+    /// `reset_offset_on_start` still to apply: pykafka resets where the consumer starts,
+    /// its first assignment; later rebalances resume from the committed offsets.
+    reset_on_start: bool,
 }
 
 impl ConsumerDriver {
@@ -153,7 +156,7 @@ impl ConsumerDriver {
         };
         Ok(ConsumerDriver {
             fetcher: Fetcher::new(config.clone(), buffer.clone()),
-            config,
+            config: config.clone(),
             group,
             subscription: Subscription::None,
             buffer,
@@ -166,11 +169,24 @@ impl ConsumerDriver {
             topic_waiters: Vec::new(),
             events: Vec::new(),
             unreachable_since: None,
+            reset_on_start: config.reset_offset_on_start,
         })
     }
 
     fn use_committed(&self) -> bool {
-        self.group.is_some() && !self.config.reset_offset_on_start
+        self.group.is_some() && !self.reset_on_start
+    }
+
+    /// Gives the fetcher a new assignment; returns the partitions whose committed
+    /// offsets it needs. The first non-empty one uses up `reset_offset_on_start`.
+    fn assign_fetcher(&mut self, assignment: &[TopicPartition]) -> Vec<TopicPartition> {
+        let need = self
+            .fetcher
+            .set_assignment(assignment, self.use_committed());
+        if !assignment.is_empty() {
+            self.reset_on_start = false;
+        }
+        need
     }
 
     /// Starts the fetcher's lookup of committed offsets for `partitions`.
@@ -191,9 +207,7 @@ impl ConsumerDriver {
         for event in std::mem::take(&mut self.events) {
             match event {
                 GroupEvent::Assigned { ref assignment, .. } => {
-                    let need = self
-                        .fetcher
-                        .set_assignment(assignment, self.use_committed());
+                    let need = self.assign_fetcher(assignment);
                     self.buffer.push_event(event);
                     self.request_committed(need, now);
                 }
@@ -207,7 +221,7 @@ impl ConsumerDriver {
                         .filter(|tp| !revoked.contains(tp))
                         .cloned()
                         .collect();
-                    self.fetcher.set_assignment(&keep, self.use_committed());
+                    self.assign_fetcher(&keep);
                     self.buffer.push_event(event);
                 }
                 GroupEvent::Committed { id, result } => match self.committed_waiters.remove(&id) {
@@ -361,9 +375,7 @@ impl Driver for ConsumerDriver {
             ConsumerCommand::Assign(partitions) => {
                 net.schedule
                     .add_topics(partitions.iter().map(|tp| tp.topic.as_str()));
-                let need = self
-                    .fetcher
-                    .set_assignment(&partitions, self.use_committed());
+                let need = self.assign_fetcher(&partitions);
                 self.request_committed(need, now);
                 self.subscription = Subscription::Assigned;
             }
@@ -450,6 +462,9 @@ impl Driver for ConsumerDriver {
     }
 
     fn poll(&mut self, net: &mut Network<ConsumerCtx>, now: Instant) -> Option<Instant> {
+        // Lookups check a topic exists before adding it to the refreshed topics, so
+        // only subscribed or assigned topics can be created by a refresh.
+        net.schedule.allow_auto_topic_creation = self.config.allow_auto_create_topics;
         self.note_user_polls(now);
         if self.group.as_ref().is_some_and(|g| g.awaits_user_poll()) {
             self.clock.wake_on_poll.store(true, Ordering::Relaxed);

@@ -9,11 +9,12 @@ use bytes::Bytes;
 
 use crate::error::{Error, Result};
 use crate::net::rpc::{wait_response, RpcCall, Target};
-use crate::protocol::api::metadata::{MetadataRequest, MetadataResponse};
+use crate::protocol::api::metadata::{MetadataRequest, MetadataRequestTopic, MetadataResponse};
 use crate::TopicPartition;
 
 use super::buffer::FetchBuffer;
 use super::builder::ConsumerBuilder;
+use super::committer::Committer;
 use super::core::{ConsumerCore, Mode};
 use super::driver::ConsumerCommand;
 use super::listener::ConsumerRebalanceListener;
@@ -220,6 +221,11 @@ impl<K, V> Consumer<K, V> {
     /// Up to `max_poll_records` records grouped by partition, waiting up to `timeout`
     /// for the first (kafka-python's `poll(timeout_ms)`).
     ///
+    /// A record that fails to decode or deserialize ends the batch: the records before it
+    /// are returned, and the next call fails with [`Error::Record`] naming its partition
+    /// and offset. The position stays at that record (polling again meets it again);
+    /// [`seek`](Self::seek) past it to skip it.
+    ///
     /// The client reconnects by itself. When no broker has been reachable for
     /// `default_api_timeout`, the poll fails with `NoBrokersAvailable` (never connected)
     /// or `Disconnected`, as pykafka's consumer does; polling again goes on trying.
@@ -334,9 +340,44 @@ impl<K, V> Consumer<K, V> {
     }
 
     /// Commits the position of every assigned partition, synchronously. The committed
-    /// offset is the next one to read (last consumed + 1).
+    /// offset is the next one to read (last consumed + 1). Inside `for msg in &mut
+    /// consumer`, commit through a [`committer`](Self::committer) instead.
+    ///
+    /// A commit the group refuses because the member is out of its generation
+    /// (ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID, REBALANCE_IN_PROGRESS) also stops the
+    /// consumer from handing out records until the group has assigned partitions again.
     pub fn commit(&mut self) -> Result<()> {
         self.core.commit_positions()
+    }
+
+    /// A handle that commits while a loop holds the consumer: `for msg in &mut consumer`
+    /// borrows it for the whole loop, so `consumer.commit()` cannot be called inside.
+    /// [`Committer::commit`] commits one record as processed (its offset + 1).
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # fn main() -> kafka_sync::Result<()> {
+    /// let mut consumer = kafka_sync::Consumer::builder()
+    ///     .bootstrap_servers("127.0.0.1:9092")
+    ///     .group_id("billing")
+    ///     .enable_auto_commit(false)
+    ///     .build()?;
+    /// consumer.subscribe(["invoices"])?;
+    /// let committer = consumer.committer();
+    /// for msg in &mut consumer {
+    ///     let msg = msg?;
+    ///     // ... process msg ...
+    ///     committer.commit(&msg)?;
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn committer(&self) -> Committer {
+        Committer::new(
+            self.core.commands.clone(),
+            self.core.fence.clone(),
+            self.core.config.default_api_timeout,
+            self.core.config.group_id.is_some(),
+        )
     }
 
     /// Commits explicit offsets (each the next offset to read), with metadata.
@@ -477,6 +518,16 @@ impl<K, V> Consumer<K, V> {
         if topics.iter().all(|t| metadata.topic(t).is_some()) {
             return Ok(());
         }
+        // Only topics that exist join the metadata the client keeps up to date: a lookup
+        // never creates a topic, whatever the broker's auto-create setting.
+        for topic in topics.iter().filter(|t| metadata.topic(t).is_none()) {
+            if self.lookup_partitions(topic, deadline)?.is_none() {
+                return Err(Error::broker(
+                    crate::ErrorCode::UNKNOWN_TOPIC_OR_PARTITION,
+                    Some(format!("topic {topic}")),
+                ));
+            }
+        }
         let (reply, rx) = std::sync::mpsc::sync_channel(1);
         self.core.io.send(ConsumerCommand::WaitForTopics {
             topics,
@@ -490,21 +541,70 @@ impl<K, V> Consumer<K, V> {
         }
     }
 
-    /// The partition ids of `topic`, or `None` if the topic does not exist.
+    /// The partition ids of `topic`, or `None` if the topic does not exist. It never
+    /// creates the topic, whatever the broker's `auto.create.topics.enable`.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # fn main() -> kafka_sync::Result<()> {
+    /// # let mut consumer = kafka_sync::Consumer::builder().build()?;
+    /// if consumer.partitions_for_topic("orders")?.is_none() {
+    ///     println!("no topic orders");
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn partitions_for_topic(&mut self, topic: &str) -> Result<Option<BTreeSet<i32>>> {
-        let deadline = Instant::now() + self.core.config.default_api_timeout;
-        match self.wait_for_topics(vec![topic.to_owned()], deadline) {
-            Ok(()) => {}
-            Err(Error::Broker { code, .. })
-                if code == crate::ErrorCode::UNKNOWN_TOPIC_OR_PARTITION =>
-            {
-                return Ok(None)
-            }
-            Err(e) => return Err(e),
-        }
         let m = self.core.io.metadata.load();
-        Ok(m.topic(topic)
-            .map(|t| t.partitions.iter().map(|p| p.partition).collect()))
+        if let Some(t) = m.topic(topic) {
+            return Ok(Some(t.partitions.iter().map(|p| p.partition).collect()));
+        }
+        let deadline = Instant::now() + self.core.config.default_api_timeout;
+        self.lookup_partitions(topic, deadline)
+    }
+
+    /// Asks a broker for `topic` with auto-creation off: its partition ids, or `None` if
+    /// it does not exist. Retriable topic errors are retried until `deadline`.
+    fn lookup_partitions(
+        &mut self,
+        topic: &str,
+        deadline: Instant,
+    ) -> Result<Option<BTreeSet<i32>>> {
+        loop {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            let req = MetadataRequest {
+                topics: Some(vec![MetadataRequestTopic {
+                    name: Some(topic.to_owned()),
+                    ..Default::default()
+                }]),
+                allow_auto_topic_creation: false,
+                ..Default::default()
+            };
+            let (call, rx) = RpcCall::new(Target::Any, req, remaining);
+            self.core.io.send(ConsumerCommand::Rpc(call))?;
+            let (_, resp): (_, MetadataResponse) = wait_response(rx, remaining, "topic metadata")?;
+            let Some(t) = resp
+                .topics
+                .into_iter()
+                .find(|t| t.name.as_deref() == Some(topic))
+            else {
+                return Ok(None);
+            };
+            let code = crate::ErrorCode(t.error_code);
+            if code.is_ok() {
+                return Ok(Some(
+                    t.partitions.iter().map(|p| p.partition_index).collect(),
+                ));
+            }
+            if code == crate::ErrorCode::UNKNOWN_TOPIC_OR_PARTITION {
+                return Ok(None);
+            }
+            if !code.is_retriable()
+                || Instant::now() + self.core.config.client.retry_backoff >= deadline
+            {
+                return Err(Error::broker(code, Some(format!("topic {topic}"))));
+            }
+            std::thread::sleep(self.core.config.client.retry_backoff);
+        }
     }
 
     /// Every topic in the cluster (internal ones too unless `exclude_internal_topics`).

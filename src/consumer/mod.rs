@@ -7,6 +7,7 @@
 pub mod assignor;
 mod buffer;
 mod builder;
+mod committer;
 mod core;
 mod driver;
 mod fetch_retry;
@@ -21,6 +22,7 @@ mod record;
 
 pub use self::core::RebalanceContext;
 pub use builder::ConsumerBuilder;
+pub use committer::Committer;
 pub use handle::{Consumer, Iter, WakeupHandle};
 pub use listener::ConsumerRebalanceListener;
 pub use record::{

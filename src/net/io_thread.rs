@@ -115,12 +115,22 @@ impl<C: Send + 'static> IoHandle<C> {
         self.waker.clone()
     }
 
+    /// A cloneable sender of commands, for a handle that lives beside this one.
+    pub fn sender(&self) -> CommandSender<C> {
+        CommandSender {
+            tx: self.tx.clone(),
+            waker: self.waker.clone(),
+        }
+    }
+
     /// Wakes the loop without a command (new data in shared state).
     pub fn wake(&self) {
         let _ = self.waker.wake();
     }
 
-    /// Asks the loop to finish its work within `timeout`, then waits for the thread.
+    /// Asks the loop to finish its work within `timeout`, then waits for the thread, but
+    /// no longer than that: a thread still busy then is left to end by itself (it stops
+    /// at the same deadline).
     pub fn close(&self, timeout: Duration) {
         let handle = match self.thread.lock() {
             Ok(mut g) => g.take(),
@@ -130,8 +140,16 @@ impl<C: Send + 'static> IoHandle<C> {
         let deadline = crate::deadline::from_now(timeout);
         let _ = self.tx.send(Envelope::Close { deadline });
         self.wake();
-        if handle.thread().id() != std::thread::current().id() {
+        if handle.thread().id() == std::thread::current().id() {
+            return;
+        }
+        while !handle.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        if handle.is_finished() {
             let _ = handle.join();
+        } else {
+            log::warn!("the I/O thread did not stop within {timeout:?}; leaving it to finish");
         }
     }
 
@@ -141,6 +159,33 @@ impl<C: Send + 'static> IoHandle<C> {
             Ok(g) => g.as_ref().is_none_or(|h| h.is_finished()),
             Err(_) => true,
         }
+    }
+}
+
+/// Sends commands to an I/O thread, like [`IoHandle::send`]; fails with `Closed` once the
+/// thread has stopped.
+pub(crate) struct CommandSender<C> {
+    tx: Sender<Envelope<C>>,
+    waker: Arc<Waker>,
+}
+
+impl<C> Clone for CommandSender<C> {
+    fn clone(&self) -> Self {
+        CommandSender {
+            tx: self.tx.clone(),
+            waker: self.waker.clone(),
+        }
+    }
+}
+
+impl<C> CommandSender<C> {
+    /// Sends a command and wakes the loop.
+    pub fn send(&self, cmd: C) -> Result<()> {
+        self.tx
+            .send(Envelope::Command(cmd))
+            .map_err(|_| Error::Closed)?;
+        let _ = self.waker.wake();
+        Ok(())
     }
 }
 

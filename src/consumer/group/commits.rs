@@ -3,6 +3,11 @@
 //!
 //! Sending is the caller's job ([`super::GroupCoordinator`]); this keeps the queue and the
 //! verdicts, so it is tested without a broker.
+//!
+//! At most one OffsetCommit is in flight, and at most one waits behind it: a newer commit
+//! merges into the waiting one (its offsets win) and both callers get that commit's
+//! outcome. Commits therefore reach the coordinator in the order they were made, so a
+//! late answer or a retry never sets a partition back to an older offset.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
@@ -22,7 +27,8 @@ struct PendingCommit {
     offsets: BTreeMap<TopicPartition, OffsetAndMetadata>,
     started: Instant,
     deadline: Instant,
-    reply: CommitReply,
+    /// Every caller whose commit this one carries.
+    replies: Vec<CommitReply>,
     retry_at: Option<Instant>,
     backoff: Backoff,
     in_flight: bool,
@@ -99,6 +105,12 @@ impl Commits {
                 om.offset
             ))));
         }
+        if let Some(waiting) = self.commits.values_mut().find(|c| !c.in_flight) {
+            waiting.offsets.extend(offsets);
+            waiting.replies.push(reply);
+            waiting.deadline = waiting.deadline.max(deadline);
+            return;
+        }
         let key = self.key();
         let backoff = Backoff::new(self.retry_backoff, self.retry_backoff_max);
         self.commits.insert(
@@ -107,13 +119,43 @@ impl Commits {
                 offsets,
                 started: now,
                 deadline,
-                reply,
+                replies: vec![reply],
                 retry_at: None,
                 backoff,
                 in_flight: false,
                 last_error: None,
             },
         );
+    }
+
+    /// A commit in flight failed and will be retried: if a newer one waits, the older
+    /// offsets go under it (the newer win) and one commit carries both.
+    fn retry_commit(&mut self, key: u64, retry_at: Instant, error: Error) {
+        let newer = self
+            .commits
+            .iter()
+            .find(|(k, c)| **k != key && !c.in_flight)
+            .map(|(k, _)| *k);
+        let Some(newer) = newer else {
+            if let Some(c) = self.commits.get_mut(&key) {
+                c.retry_at = Some(retry_at);
+                c.last_error = Some(error);
+            }
+            return;
+        };
+        let (Some(old), Some(new)) = (self.commits.remove(&key), self.commits.get_mut(&newer))
+        else {
+            return;
+        };
+        let mut offsets = old.offsets;
+        offsets.extend(std::mem::take(&mut new.offsets));
+        new.offsets = offsets;
+        new.replies.extend(old.replies);
+        new.deadline = new.deadline.max(old.deadline);
+        new.started = new.started.min(old.started);
+        new.retry_at = Some(new.retry_at.map_or(retry_at, |t| t.max(retry_at)));
+        new.backoff = old.backoff;
+        new.last_error = Some(error);
     }
 
     pub fn add_fetch(
@@ -181,7 +223,7 @@ impl Commits {
         for key in expired {
             if let Some(c) = self.commits.remove(&key) {
                 let err = error("committing offsets", c.started, c.last_error);
-                (c.reply)(Err(err));
+                answer(c.replies, Err(err));
             }
         }
         let expired: Vec<u64> = self
@@ -201,16 +243,16 @@ impl Commits {
         }
     }
 
-    /// Commits ready to be sent now, oldest first.
+    /// The commit ready to be sent now, if any: none while one is in flight.
     pub fn due_commits(&self, now: Instant) -> Vec<u64> {
-        let mut keys: Vec<u64> = self
-            .commits
+        if self.commits.values().any(|c| c.in_flight) {
+            return Vec::new();
+        }
+        self.commits
             .iter()
-            .filter(|(_, c)| !c.in_flight && c.retry_at.is_none_or(|t| t <= now))
+            .filter(|(_, c)| c.retry_at.is_none_or(|t| t <= now))
             .map(|(k, _)| *k)
-            .collect();
-        keys.sort_unstable();
-        keys
+            .collect()
     }
 
     /// Lookups ready to be sent now, oldest first.
@@ -250,7 +292,7 @@ impl Commits {
     /// Fails a commit without sending it (not a member of the group, encoding failed, ...).
     pub fn fail_commit(&mut self, key: u64, error: Error) {
         if let Some(c) = self.commits.remove(&key) {
-            (c.reply)(Err(error));
+            answer(c.replies, Err(error));
         }
     }
 
@@ -281,17 +323,17 @@ impl Commits {
             Err(e) => {
                 verdict.coordinator_lost = is_transport_error(&e);
                 if e.is_retriable() {
-                    c.retry_at = Some(now + c.backoff.fail());
-                    c.last_error = Some(e);
+                    let retry_at = now + c.backoff.fail();
+                    self.retry_commit(key, retry_at, e);
                 } else if let Some(c) = self.commits.remove(&key) {
-                    (c.reply)(Err(e));
+                    answer(c.replies, Err(e));
                 }
                 return verdict;
             }
         };
         let Some((tp, code)) = partitions.into_iter().find(|(_, code)| !code.is_ok()) else {
             if let Some(c) = self.commits.remove(&key) {
-                (c.reply)(Ok(()));
+                answer(c.replies, Ok(()));
             }
             return verdict;
         };
@@ -304,8 +346,8 @@ impl Commits {
             is_coordinator_error(code) || code == ErrorCode::REQUEST_TIMED_OUT;
         if retry {
             log::debug!("offset commit: {err}; retrying");
-            c.retry_at = Some(now + c.backoff.fail());
-            c.last_error = Some(err);
+            let retry_at = now + c.backoff.fail();
+            self.retry_commit(key, retry_at, err);
             return verdict;
         }
         if matches!(
@@ -318,7 +360,7 @@ impl Commits {
             verdict.membership_code = Some(code);
         }
         if let Some(c) = self.commits.remove(&key) {
-            (c.reply)(Err(err));
+            answer(c.replies, Err(err));
         }
         verdict
     }
@@ -409,6 +451,13 @@ impl Commits {
     }
 }
 
+/// Gives every caller a commit carried the same outcome.
+fn answer(replies: Vec<CommitReply>, result: Result<(), Error>) {
+    for reply in replies {
+        reply(result.clone());
+    }
+}
+
 fn timeout_error(what: &str, started: Instant, now: Instant, last: Option<Error>) -> Error {
     let what = match last {
         Some(e) => format!("{what} (last error: {e})"),
@@ -494,6 +543,81 @@ mod tests {
         let err = rx.try_recv().unwrap().unwrap_err();
         assert_eq!(err.code(), Some(ErrorCode::ILLEGAL_GENERATION));
         assert!(err.to_string().contains("t-1"));
+    }
+
+    /// A commit of these offsets for `t-<partition>`, with a receiver for its reply.
+    fn add_offsets(
+        c: &mut Commits,
+        now: Instant,
+        offsets: &[(i32, i64)],
+    ) -> mpsc::Receiver<Result<(), Error>> {
+        let (tx, rx) = mpsc::channel();
+        let offsets = offsets
+            .iter()
+            .map(|(p, o)| (tp(*p), OffsetAndMetadata::new(*o)))
+            .collect();
+        c.add_commit(
+            offsets,
+            now + Duration::from_secs(5),
+            Box::new(move |r| tx.send(r).unwrap()),
+            now,
+        );
+        rx
+    }
+
+    fn sent_offsets(c: &Commits, key: u64) -> Vec<(i32, i64)> {
+        c.commit_offsets(key)
+            .unwrap()
+            .iter()
+            .map(|(tp, om)| (tp.partition, om.offset))
+            .collect()
+    }
+
+    #[test]
+    fn one_commit_in_flight_and_newer_ones_merge_into_the_waiting_one() {
+        let now = Instant::now();
+        let mut c = commits();
+        let first = add_offsets(&mut c, now, &[(0, 10), (1, 10)]);
+        let key = c.due_commits(now)[0];
+        c.commit_sent(key);
+        let second = add_offsets(&mut c, now, &[(0, 20)]);
+        let third = add_offsets(&mut c, now, &[(0, 30), (2, 5)]);
+        assert!(c.due_commits(now).is_empty(), "one in flight at a time");
+        c.on_commit(key, Ok(vec![(tp(0), ErrorCode::NONE)]), now);
+        assert!(first.try_recv().unwrap().is_ok());
+        let keys = c.due_commits(now);
+        assert_eq!(keys.len(), 1, "the two later commits went out as one");
+        assert_eq!(sent_offsets(&c, keys[0]), [(0, 30), (2, 5)]);
+        c.commit_sent(keys[0]);
+        c.on_commit(keys[0], Ok(vec![(tp(0), ErrorCode::NONE)]), now);
+        assert!(second.try_recv().unwrap().is_ok());
+        assert!(third.try_recv().unwrap().is_ok());
+        assert!(!c.has_work());
+    }
+
+    #[test]
+    fn a_retried_commit_never_lands_after_a_newer_one() {
+        let now = Instant::now();
+        let mut c = commits();
+        let old = add_offsets(&mut c, now, &[(0, 10), (1, 10)]);
+        let key = c.due_commits(now)[0];
+        c.commit_sent(key);
+        let new = add_offsets(&mut c, now, &[(0, 20)]);
+        let v = c.on_commit(key, Ok(vec![(tp(0), ErrorCode::NOT_COORDINATOR)]), now);
+        assert!(v.coordinator_lost);
+        assert!(c.due_commits(now).is_empty(), "waits for the backoff");
+        let later = now + Duration::from_millis(150);
+        let keys = c.due_commits(later);
+        assert_eq!(keys.len(), 1);
+        assert_eq!(
+            sent_offsets(&c, keys[0]),
+            [(0, 20), (1, 10)],
+            "the older offsets go under the newer ones"
+        );
+        c.commit_sent(keys[0]);
+        c.on_commit(keys[0], Ok(vec![(tp(0), ErrorCode::NONE)]), later);
+        assert!(old.try_recv().unwrap().is_ok());
+        assert!(new.try_recv().unwrap().is_ok());
     }
 
     #[test]

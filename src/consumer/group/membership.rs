@@ -276,7 +276,10 @@ impl Membership {
                 "no successful heartbeat to the group coordinator for {:?} (session_timeout); the membership is lost",
                 settings.session_timeout
             );
-            self.lose(true, events);
+            // The member id is kept: a coordinator that restarted meanwhile still counts
+            // this member, and a rejoin under a new id would wait a whole session
+            // timeout for the old one.
+            self.lose(false, events);
             coordinator_lost = true;
         }
         if self.phase == Phase::Stable {

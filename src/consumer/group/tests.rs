@@ -568,6 +568,10 @@ fn session_expiry_loses_the_partitions() {
     );
     assert!(matches!(&h.events[..], [GroupEvent::Lost(l)] if l == &vec![tp("t", 0)]));
     assert_eq!(h.m.phase, Phase::NeedJoin);
+    assert!(
+        !h.m.generation.member_id.is_empty(),
+        "the rejoin keeps the member id, so it does not wait for its old self"
+    );
 }
 
 #[test]
