@@ -163,8 +163,9 @@ pub enum Error {
     #[error("internal error: {0}; this client can no longer be used, create a new one (and please report the bug)")]
     Internal(String),
 
-    /// A record could not be read: it failed to decode, its CRC check, or the key or value
-    /// deserializer. The records before it were handed out; the partition's position
+    /// A record could not be read: the key or value deserializer failed on it (data
+    /// that does not decode is [`Error::CorruptRecords`]). The records before it were
+    /// handed out; the partition's position
     /// stays at it, so polling again meets it again (as the Java client's
     /// `RecordDeserializationException`). Seek past it to skip it.
     #[error("the record at offset {offset} of {partition} could not be read: {source}; the position stays there, seek to {} to skip it", offset + 1)]

@@ -578,10 +578,14 @@ impl ConsumerCore {
         let Some(reader) = self.readers.pop_front() else {
             return Err(error);
         };
-        let error = Error::Record {
-            partition: reader.tp.clone(),
-            offset,
-            source: Box::new(error),
+        // Data that does not decode already names its partition and offset.
+        let error = match error {
+            e @ Error::CorruptRecords { .. } => e,
+            e => Error::Record {
+                partition: reader.tp.clone(),
+                offset,
+                source: Box::new(e),
+            },
         };
         self.seek(&reader.tp, offset)?;
         if handed_out == 0 {
