@@ -143,6 +143,16 @@ pub enum Error {
     /// An invalid argument was passed.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+
+    /// [`Producer::flush`](crate::Producer::flush) found records that failed since the
+    /// previous flush; each record's future holds its own error.
+    #[error("{failed} records failed since the previous flush; the first error: {first}")]
+    DeliveryFailed {
+        /// How many records failed.
+        failed: u64,
+        /// The first of their errors.
+        first: Box<Error>,
+    },
 }
 
 impl Error {
