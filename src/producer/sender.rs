@@ -576,8 +576,9 @@ impl Driver for Sender {
         // producer id, no broker at all.
         let mut next = self.expire(now);
         next = opt_min(next, self.answer_waiters(net, now));
-        next = opt_min(next, self.maintain_producer_id(net, now));
-        opt_min(next, self.send_ready(net, now))
+        // Sending first: it is where partitions ask for a new epoch.
+        next = opt_min(next, self.send_ready(net, now));
+        opt_min(next, self.maintain_producer_id(net, now))
     }
 
     fn poll_close(&mut self, net: &mut Network<ProducerCtx>, now: Instant) -> bool {
