@@ -506,15 +506,25 @@ impl Sender {
     }
 
     pub(super) fn fail_everything(&mut self, err: &Error) {
+        let now = Instant::now();
+        // Batches in flight, or whose earlier answer was lost, may be written: their
+        // error says so.
+        let fail = |b: SentBatch| {
+            let e = if b.ambiguous {
+                unknown_outcome(&b, Some(err), now)
+            } else {
+                err.clone()
+            };
+            complete_sent(&self.acc, &self.metrics, &b, Err(e));
+        };
         for (_, req) in std::mem::take(&mut self.in_flight) {
-            for b in req.batches.into_iter().filter(|b| !b.expired) {
-                complete_sent(&self.acc, &self.metrics, &b, Err(err.clone()));
+            for mut b in req.batches.into_iter().filter(|b| !b.expired) {
+                b.ambiguous = true;
+                fail(b);
             }
         }
         for (_, state) in std::mem::take(&mut self.partitions) {
-            for b in state.retries {
-                complete_sent(&self.acc, &self.metrics, &b, Err(err.clone()));
-            }
+            state.retries.into_iter().for_each(fail);
         }
         for topic in self.acc.topics() {
             for queue in &topic.partitions {
