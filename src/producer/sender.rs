@@ -203,10 +203,14 @@ impl Sender {
         }
         for (err, completion, records, reserved) in unencodable {
             self.metrics.on_error();
-            self.acc.records_failed(records as u64, &err);
-            completion.complete(Err(err));
-            self.acc.release(reserved);
-            self.acc.records_completed(records as u64);
+            complete(
+                &self.acc,
+                &self.metrics,
+                &completion,
+                records,
+                reserved,
+                Err(err),
+            );
         }
         if want_metadata {
             net.schedule.request_update();
@@ -679,15 +683,7 @@ pub(super) fn complete_sent(
     b: &SentBatch,
     outcome: std::result::Result<BatchOutcome, Error>,
 ) {
-    if outcome.is_ok() {
-        metrics.on_delivered(b.records as u64);
-    }
-    if let Err(e) = &outcome {
-        acc.records_failed(b.records as u64, e);
-    }
-    b.completion.complete(outcome);
-    acc.release(b.reserved);
-    acc.records_completed(b.records as u64);
+    complete(acc, metrics, &b.completion, b.records, b.reserved, outcome);
 }
 
 /// Completes a batch that was never sealed.
@@ -698,14 +694,25 @@ pub(super) fn finish_batch(
     records: i32,
     outcome: std::result::Result<BatchOutcome, Error>,
 ) {
-    if outcome.is_ok() {
-        metrics.on_delivered(records as u64);
+    complete(acc, metrics, &b.completion, records, b.reserved, outcome);
+}
+
+/// Reports a batch's outcome to its futures, counts it for flush and frees its memory.
+fn complete(
+    acc: &Accumulator,
+    metrics: &Metrics,
+    completion: &BatchCompletion,
+    records: i32,
+    reserved: usize,
+    outcome: std::result::Result<BatchOutcome, Error>,
+) {
+    match &outcome {
+        Ok(_) => metrics.on_delivered(records as u64),
+        // Counted before the records complete, so a flush that sees them done sees this.
+        Err(e) => acc.records_failed(records as u64, e),
     }
-    if let Err(e) = &outcome {
-        acc.records_failed(records as u64, e);
-    }
-    b.completion.complete(outcome);
-    acc.release(b.reserved);
+    completion.complete(outcome);
+    acc.release(reserved);
     acc.records_completed(records as u64);
 }
 
