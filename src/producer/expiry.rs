@@ -8,13 +8,17 @@
 //! batches are not refused for good because of the hole it may leave.
 
 use std::collections::VecDeque;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::error::Error;
 
 use super::accumulator::lock;
 use super::sender::{complete_sent, finish_batch, min_time, unknown_outcome, Sender};
 use super::sequence::SentBatch;
+
+/// The shortest time between two scans for expired batches: well inside the 1 s that
+/// an outcome may come after `delivery_timeout`.
+const SCAN_INTERVAL: Duration = Duration::from_millis(50);
 
 impl Sender {
     /// Fails whatever passed `delivery_timeout`; returns when to look again. Scans
@@ -99,7 +103,10 @@ impl Sender {
                 state.on_lost_sequence(pid, base_sequence, records);
             }
         }
-        let next = oldest.map_or(now + timeout, |t| t + timeout);
+        // At most one scan per SCAN_INTERVAL, however many batches expire one by one.
+        let next = oldest
+            .map_or(now + timeout, |t| t + timeout)
+            .max(now + SCAN_INTERVAL);
         self.next_expiry = Some(next);
         Some(next)
     }
