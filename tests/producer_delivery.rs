@@ -46,6 +46,8 @@ enum Reply {
     Close,
     /// Produce answered with this error code.
     Error(ErrorCode),
+    /// Produce answered with this error code after 200 ms.
+    SlowError(ErrorCode),
 }
 
 /// What the fake broker received.
@@ -64,8 +66,40 @@ struct Script {
     produce: VecDeque<Reply>,
 }
 
+/// The partition's log as the fake broker keeps it.
+#[derive(Debug, Default)]
+struct Log {
+    /// The next offset.
+    end: i64,
+    /// The producer id, epoch and last sequence written.
+    producer: Option<(i64, i16, i32)>,
+    /// (epoch, first sequence, records) of each batch written, in order.
+    appended: Vec<(i16, i32, i32)>,
+}
+
+/// A broker's sequence check: the next sequence is written, the first sequence of a
+/// written batch is a duplicate, any other is out of order; a new epoch starts at 0; a producer the
+/// partition does not know may start anywhere.
+fn check_sequence(log: &Log, pid: i64, epoch: i16, seq: i32) -> ErrorCode {
+    match log.producer {
+        Some((p, e, last)) if p == pid && e == epoch => {
+            if seq == last + 1 {
+                ErrorCode::NONE
+            } else if log.appended.iter().any(|a| (a.0, a.1) == (epoch, seq)) {
+                ErrorCode::DUPLICATE_SEQUENCE_NUMBER
+            } else {
+                ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER
+            }
+        }
+        Some((p, e, _)) if p == pid && epoch < e => ErrorCode::INVALID_PRODUCER_EPOCH,
+        Some((p, _, _)) if p == pid && seq != 0 => ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER,
+        _ => ErrorCode::NONE,
+    }
+}
+
 struct FakeBroker {
     addr: String,
+    log: Arc<Mutex<Log>>,
     seen: Arc<Mutex<Seen>>,
     stop: Arc<AtomicBool>,
     conns: Arc<Mutex<Vec<TcpStream>>>,
@@ -79,18 +113,20 @@ impl FakeBroker {
         let port = listener.local_addr().unwrap().port();
         let broker = FakeBroker {
             addr: format!("127.0.0.1:{port}"),
+            log: Arc::default(),
             seen: Arc::default(),
             stop: Arc::default(),
             conns: Arc::default(),
         };
-        let (seen, stop, conns) = (
+        let (log, seen, stop, conns) = (
+            broker.log.clone(),
             broker.seen.clone(),
             broker.stop.clone(),
             broker.conns.clone(),
         );
         let script = Arc::new(Mutex::new(script));
         thread::spawn(move || {
-            let offset = Arc::new(Mutex::new(0i64));
+            let offset = log.clone();
             while !stop.load(Ordering::SeqCst) {
                 match listener.accept() {
                     Ok((conn, _)) => {
@@ -132,7 +168,7 @@ fn serve(
     port: u16,
     seen: &Mutex<Seen>,
     script: &Mutex<Script>,
-    offset: &Mutex<i64>,
+    offset: &Mutex<Log>,
 ) {
     loop {
         let mut size = [0u8; 4];
@@ -214,13 +250,25 @@ fn serve(
                     .produce
                     .pop_front()
                     .unwrap_or(Reply::Normal);
+                let (pid, epoch, seq, _) = *seen.lock().unwrap().batches.last().unwrap();
                 let (code, base_offset) = match reply {
                     Reply::Error(code) => (code, -1),
+                    Reply::SlowError(code) => {
+                        thread::sleep(Duration::from_millis(200));
+                        (code, -1)
+                    }
                     _ => {
-                        let mut next = offset.lock().unwrap();
-                        let base = *next;
-                        *next += records as i64;
-                        (ErrorCode::NONE, base)
+                        let mut log = offset.lock().unwrap();
+                        match check_sequence(&log, pid, epoch, seq) {
+                            ErrorCode::NONE => {
+                                let base = log.end;
+                                log.end += records as i64;
+                                log.producer = Some((pid, epoch, seq + records - 1));
+                                log.appended.push((epoch, seq, records));
+                                (ErrorCode::NONE, base)
+                            }
+                            refused => (refused, -1),
+                        }
                     }
                 };
                 ProduceResponse {
@@ -246,7 +294,7 @@ fn serve(
             Reply::Silent => continue,
             Reply::Close => return drop(conn.shutdown(Shutdown::Both)),
             Reply::Garbage => body = vec![0xff; 7],
-            Reply::Normal | Reply::Error(_) => {}
+            Reply::Normal | Reply::Error(_) | Reply::SlowError(_) => {}
         }
         let mut out = correlation.to_be_bytes().to_vec();
         if api::response_header_version(key, version) >= 1 {
@@ -377,6 +425,7 @@ fn a_lost_produce_response_is_resent_with_the_same_sequence() {
     let p = producer(&broker.addr);
     let (result, _) = outcome(&p, "v");
     result.unwrap();
+    assert_eq!(broker.log.lock().unwrap().appended.len(), 1, "written once");
     let seen = broker.seen();
     assert_eq!(seen.batches.len(), 3, "{seen:?}");
     assert!(
@@ -472,4 +521,74 @@ fn a_killed_leader_fails_its_records_at_delivery_timeout() {
         took <= DELIVERY_TIMEOUT + Duration::from_secs(1),
         "took {took:?}"
     );
+}
+
+/// Sends 60 records to partition 0, 5 ms apart, with `replies` for the first Produce
+/// requests; every record must be written once, in order, with contiguous sequences.
+fn sixty_records_in_order(replies: &[Reply]) {
+    let broker = FakeBroker::start(Script {
+        produce: replies.iter().copied().collect(),
+        ..Script::default()
+    });
+    let p = Producer::builder()
+        .bootstrap_servers(&broker.addr)
+        .batch_size(200)
+        .linger(Duration::from_millis(0))
+        .request_timeout(Duration::from_secs(2))
+        .delivery_timeout(DELIVERY_TIMEOUT)
+        .retry_backoff(Duration::from_millis(20))
+        .build()
+        .unwrap();
+    p.partitions_for(TOPIC).unwrap();
+    let futures: Vec<_> = (0..60)
+        .map(|i| {
+            p.send(
+                ProducerRecord::new(TOPIC)
+                    .partition(0)
+                    .value(format!("record {i:04}")),
+            )
+            .unwrap()
+        })
+        .collect();
+    let flushed = p.flush();
+    let outcomes: Vec<_> = futures
+        .into_iter()
+        .map(|f| f.wait().map(|m| m.offset))
+        .collect();
+    assert!(flushed.is_ok(), "{flushed:?}: {outcomes:?}");
+    let offsets: Vec<i64> = outcomes.into_iter().map(Result::unwrap).collect();
+    assert_eq!(
+        offsets,
+        (0..60).collect::<Vec<i64>>(),
+        "written once, in order"
+    );
+    let log = broker.log.lock().unwrap();
+    let mut next = 0;
+    for (epoch, seq, records) in &log.appended {
+        assert_eq!((*epoch, *seq), (0, next), "{:?}", log.appended);
+        next += records;
+    }
+    assert_eq!(next, 60);
+    let seen = broker.seen();
+    assert!(
+        seen.batches.len() > log.appended.len(),
+        "the refused batch went twice: {seen:?}"
+    );
+}
+
+/// A batch refused with NOT_LEADER_OR_FOLLOWER while later ones are in flight: those are
+/// refused as out of order, and all go again in sequence order.
+#[test]
+fn a_retried_batch_goes_before_the_later_ones_in_flight() {
+    sixty_records_in_order(&[
+        Reply::Normal,
+        Reply::Error(ErrorCode::NOT_LEADER_OR_FOLLOWER),
+    ]);
+}
+
+/// The first batch refused (as a new topic's leader does for a moment): a broker takes
+/// any sequence from a producer it does not know, so no later batch may overtake it.
+#[test]
+fn the_refused_first_batch_is_not_overtaken() {
+    sixty_records_in_order(&[Reply::SlowError(ErrorCode::NOT_LEADER_OR_FOLLOWER)]);
 }
