@@ -592,3 +592,25 @@ fn a_retried_batch_goes_before_the_later_ones_in_flight() {
 fn the_refused_first_batch_is_not_overtaken() {
     sixty_records_in_order(&[Reply::SlowError(ErrorCode::NOT_LEADER_OR_FOLLOWER)]);
 }
+
+/// `retries(0)`: a refused batch is not sent again, and its error says what the broker
+/// answered (nothing was written).
+#[test]
+fn retries_zero_sends_a_batch_once() {
+    let broker = FakeBroker::start(Script {
+        produce: [Reply::Error(ErrorCode::NOT_LEADER_OR_FOLLOWER)].into(),
+        ..Script::default()
+    });
+    let p = Producer::builder()
+        .bootstrap_servers(&broker.addr)
+        .enable_idempotence(false)
+        .retries(0)
+        .build()
+        .unwrap();
+    let (result, _) = outcome(&p, "v");
+    assert_eq!(
+        result.unwrap_err().code(),
+        Some(ErrorCode::NOT_LEADER_OR_FOLLOWER)
+    );
+    assert_eq!(broker.seen().batches.len(), 1);
+}

@@ -447,7 +447,8 @@ impl Sender {
     /// Retries a batch within `retries` and `delivery_timeout`; fails it otherwise.
     fn retry_or_fail(&mut self, mut b: SentBatch, err: Error, now: Instant, retriable: bool) {
         let expired = now.duration_since(b.created) >= self.config.delivery_timeout;
-        if retriable && !expired && b.attempts < self.config.retries.saturating_add(1) {
+        // `retries` counts the attempts after the first (0: none), as in the Java client.
+        if retriable && !expired && b.attempts < self.config.retries {
             b.attempts += 1;
             self.metrics.on_retry();
             log::debug!(
