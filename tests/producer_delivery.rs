@@ -62,6 +62,8 @@ struct Seen {
 /// Replies to take in order; `Normal` once a list runs out.
 #[derive(Default)]
 struct Script {
+    /// The partition has no leader (Metadata says -1).
+    no_leader: bool,
     init: VecDeque<Reply>,
     produce: VecDeque<Reply>,
 }
@@ -209,7 +211,12 @@ fn serve(
                 Reply::Normal
             }
             ApiKey::METADATA => {
-                metadata(port).encode(&mut body, version).unwrap();
+                let leader = if script.lock().unwrap().no_leader {
+                    -1
+                } else {
+                    0
+                };
+                metadata(port, leader).encode(&mut body, version).unwrap();
                 Reply::Normal
             }
             ApiKey::INIT_PRODUCER_ID => {
@@ -309,7 +316,7 @@ fn serve(
     }
 }
 
-fn metadata(port: u16) -> MetadataResponse {
+fn metadata(port: u16, leader: i32) -> MetadataResponse {
     MetadataResponse {
         brokers: vec![MetadataResponseBroker {
             node_id: 0,
@@ -323,7 +330,7 @@ fn metadata(port: u16) -> MetadataResponse {
             name: Some(TOPIC.into()),
             partitions: vec![MetadataResponsePartition {
                 partition_index: 0,
-                leader_id: 0,
+                leader_id: leader,
                 replica_nodes: vec![0],
                 isr_nodes: vec![0],
                 ..Default::default()
@@ -613,4 +620,16 @@ fn retries_zero_sends_a_batch_once() {
         Some(ErrorCode::NOT_LEADER_OR_FOLLOWER)
     );
     assert_eq!(broker.seen().batches.len(), 1);
+}
+
+#[test]
+fn no_leader_fails_the_record_at_delivery_timeout() {
+    let broker = FakeBroker::start(Script {
+        no_leader: true,
+        ..Script::default()
+    });
+    let p = producer(&broker.addr);
+    let (result, _) = outcome(&p, "v");
+    assert!(matches!(result, Err(Error::Timeout { .. })), "{result:?}");
+    assert!(broker.seen().batches.is_empty());
 }
