@@ -37,8 +37,10 @@ const PRODUCER_ID: i64 = 1000;
 enum Reply {
     /// A correct answer (Produce: written at the next offset).
     Normal,
-    /// No answer, ever.
+    /// No answer, ever (Produce: written all the same, the answer is what got lost).
     Silent,
+    /// Produce: no answer and nothing written, as a request lost on the way.
+    Drop,
     /// A frame with the right correlation id and a body that does not decode.
     Garbage,
     /// Close the connection without answering (after the request was read, as a broker
@@ -259,6 +261,7 @@ fn serve(
                     .unwrap_or(Reply::Normal);
                 let (pid, epoch, seq, _) = *seen.lock().unwrap().batches.last().unwrap();
                 let (code, base_offset) = match reply {
+                    Reply::Drop => (ErrorCode::NONE, -1),
                     Reply::Error(code) => (code, -1),
                     Reply::SlowError(code) => {
                         thread::sleep(Duration::from_millis(200));
@@ -298,7 +301,7 @@ fn serve(
             other => panic!("the fake broker got an unexpected {other:?}"),
         };
         match reply {
-            Reply::Silent => continue,
+            Reply::Silent | Reply::Drop => continue,
             Reply::Close => return drop(conn.shutdown(Shutdown::Both)),
             Reply::Garbage => body = vec![0xff; 7],
             Reply::Normal | Reply::Error(_) | Reply::SlowError(_) => {}
@@ -632,4 +635,28 @@ fn no_leader_fails_the_record_at_delivery_timeout() {
     let (result, _) = outcome(&p, "v");
     assert!(matches!(result, Err(Error::Timeout { .. })), "{result:?}");
     assert!(broker.seen().batches.is_empty());
+}
+
+/// A batch that expires unanswered and unwritten leaves a hole in the sequences: the next
+/// batch is refused as out of order until the partition takes a new epoch, instead of
+/// failing (and every batch after it) for good.
+#[test]
+fn an_expired_batch_does_not_poison_the_next_ones() {
+    let broker = FakeBroker::start(Script {
+        // The lost batch goes twice: at once, and after its first request times out.
+        produce: [Reply::Normal, Reply::Drop, Reply::Drop].into(),
+        ..Script::default()
+    });
+    let p = producer(&broker.addr);
+    let (first, _) = outcome(&p, "first");
+    assert_eq!(first.unwrap().offset, 0);
+    let (lost, _) = outcome(&p, "lost");
+    let err = lost.unwrap_err();
+    assert!(err.to_string().contains("may have written"), "{err}");
+    for (i, v) in ["next", "and next"].into_iter().enumerate() {
+        let (result, _) = outcome(&p, v);
+        assert_eq!(result.unwrap().offset, 1 + i as i64);
+    }
+    let log = broker.log.lock().unwrap();
+    assert_eq!(log.appended, [(0, 0, 1), (1, 0, 1), (1, 1, 1)]);
 }
