@@ -399,6 +399,8 @@ fn no_producer_id_yet_fails_the_record_at_delivery_timeout() {
         matches!(p.flush(), Err(Error::DeliveryFailed { failed: 1, .. })),
         "a checked flush reports the failed record"
     );
+    p.flush().expect("the next flush starts counting again");
+    assert_eq!(p.metrics().records_failed, 1);
 }
 
 #[test]

@@ -710,7 +710,10 @@ fn complete(
     match &outcome {
         Ok(_) => metrics.on_delivered(records as u64),
         // Counted before the records complete, so a flush that sees them done sees this.
-        Err(e) => acc.records_failed(records as u64, e),
+        Err(e) => {
+            metrics.on_failed(records as u64);
+            acc.records_failed(records as u64, e);
+        }
     }
     completion.complete(outcome);
     acc.release(reserved);
