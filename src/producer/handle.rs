@@ -300,8 +300,10 @@ impl Producer {
     }
 
     /// Sends what is queued, waits up to `timeout` for it, then stops the I/O thread.
-    /// Records still pending at the deadline fail with `Closed`; every accepted record
-    /// gets an outcome. Other clones of this producer stop working too.
+    /// Records still pending at the deadline fail: with `Closed` if they were never sent,
+    /// with a `Timeout` saying the broker may have written them if they were in flight.
+    /// Every accepted record gets an outcome. Other clones of this producer stop working
+    /// too.
     ///
     /// # Examples
     /// ```no_run
