@@ -179,13 +179,16 @@ fn all_brokers_down_for_35_s_loses_nothing_and_recovers_quickly() {
         .iter()
         .filter(|(i, _)| in_log.contains(i))
         .collect();
+    // Zero when acknowledgements resumed before the last node's restart returned.
     let resumed = first_ack_after_return.map(|t| t.saturating_duration_since(back));
+    let since_restart = first_ack_after_return.map(|t| t - restart_began);
     eprintln!(
         "sent {sent}; send() refused {}; outcomes {}: delivered {delivered}, \
          timed out (may be written) {maybe} of which {maybe_in_log} in the log, \
          failed (not written) {}; in the log {}, duplicates {duplicates}; \
          reported not written but in the log {}; slowest outcome {slowest:?}; \
-         restarts took {:?}; first ack {resumed:?} after the brokers were back; flush {flushed:?}",
+         restarts took {:?}; first ack {since_restart:?} after the restarts began, \
+         {resumed:?} after the last was back; flush {flushed:?}",
         send_failures.lock().unwrap(),
         outcomes.len(),
         not_written.len(),
