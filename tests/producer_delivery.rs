@@ -506,7 +506,14 @@ fn a_killed_leader_fails_its_records_at_delivery_timeout() {
     let bootstrap = cluster_bootstrap();
     let topic = unique_name("unreachable-leader");
     kafka_python_create_topic(&bootstrap, &topic, 1, 1);
-    let leader = try_kafka_python_describe_topic(&bootstrap, &topic).unwrap()[0].leader;
+    // A node still settling after an earlier fault test may refuse a connection.
+    let leader = retry(
+        "describing the topic",
+        Duration::from_secs(30),
+        Duration::from_secs(1),
+        || try_kafka_python_describe_topic(&bootstrap, &topic),
+    )[0]
+    .leader;
     let p = producer(&bootstrap);
     let send = |v: &str| {
         let start = Instant::now();
