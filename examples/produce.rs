@@ -25,7 +25,9 @@ fn main() -> kafka_sync::Result<()> {
         result.partition, result.offset
     );
 
-    // Block until all pending messages are delivered.
+    // Block until all pending messages are delivered. The flush is checked: it fails with
+    // Error::DeliveryFailed (how many, and the first error) if any record since the
+    // previous flush was not delivered, so the futures above need not be kept.
     producer.flush()?;
 
     // Use a key for hashed partitioning (the same partition as the Java client picks).

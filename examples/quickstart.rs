@@ -41,6 +41,8 @@ fn main() -> kafka_sync::Result<()> {
             progress("produce", i, RECORDS, started);
         }
     }
+    // A checked flush: if any record was not delivered, it fails with
+    // Error::DeliveryFailed, which says how many, so no future needs to be kept.
     producer.flush()?;
     progress("produce", RECORDS, RECORDS, started);
     let produce_secs = started.elapsed().as_secs_f64();

@@ -165,18 +165,26 @@ pub enum Error {
 
     /// A record could not be read: the key or value deserializer failed on it (data
     /// that does not decode is [`Error::CorruptRecords`]). The records before it were
-    /// handed out; the partition's position
-    /// stays at it, so polling again meets it again (as the Java client's
-    /// `RecordDeserializationException`). Seek past it to skip it.
+    /// handed out; the partition's position stays at it, so polling again meets it again
+    /// (as the Java client's `RecordDeserializationException`). Seek past it to skip it.
     #[error("the record at offset {offset} of {partition} could not be read: {source}; the position stays there, seek to {} to skip it", offset + 1)]
     Record {
         /// The partition.
         partition: crate::TopicPartition,
-        /// The record's offset (for a batch that does not decode, its first offset at
-        /// or after the position).
+        /// The record's offset.
         offset: i64,
         /// What went wrong.
         source: Box<Error>,
+    },
+
+    /// [`Producer::flush`](crate::Producer::flush) found records that failed since the
+    /// previous flush; each record's future holds its own error.
+    #[error("{failed} records failed since the previous flush; the first error: {first}")]
+    DeliveryFailed {
+        /// How many records failed.
+        failed: u64,
+        /// The first of their errors.
+        first: Box<Error>,
     },
 }
 

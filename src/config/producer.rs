@@ -69,6 +69,12 @@ pub struct ProducerConfig {
     pub retries: u32,
     /// Upper bound on the time from `send` to the record's outcome, retries included;
     /// at least `linger + request_timeout`. Default 120 s. Java: `delivery.timeout.ms`.
+    ///
+    /// It holds whatever the state (no leader, no broker reachable, no producer id yet),
+    /// give or take the I/O thread's reaction time. A record that runs out of time fails
+    /// with `Error::Timeout`; its message says whether the broker may have written it
+    /// (it was sent and no answer came), as indeterminate as Java's `TimeoutException`.
+    /// Every other delivery error means the record was not written.
     pub delivery_timeout: Duration,
     /// Producer id and sequence numbers, so retries never duplicate or reorder records.
     /// Needs `acks = All`, `retries > 0` and at most 5 requests in flight; when it was

@@ -50,6 +50,27 @@ impl PartitionQueue {
         self.open.as_ref().map(|b| b.created + linger)
     }
 
+    /// The size of the oldest batch, uncompressed: what it adds to a request at most.
+    pub fn front_size(&self) -> Option<usize> {
+        self.closed
+            .front()
+            .or(self.open.as_ref())
+            .map(|b| b.builder.size_in_bytes())
+    }
+
+    /// When the oldest batch was created.
+    pub fn oldest(&self) -> Option<Instant> {
+        self.closed
+            .front()
+            .or(self.open.as_ref())
+            .map(|b| b.created)
+    }
+
+    /// Takes the oldest batch, ready or not.
+    pub fn pop_oldest(&mut self) -> Option<ClosedBatch> {
+        self.closed.pop_front().or_else(|| self.open.take())
+    }
+
     /// Takes the oldest batch if it is ready at `now` (or `force`: flush or close).
     pub fn take_ready(
         &mut self,
@@ -129,6 +150,15 @@ pub(crate) struct Accumulator {
     /// Flushes in progress: while non-zero every batch is ready at once.
     flushing: AtomicUsize,
     closed: AtomicBool,
+    /// Records that failed since a flush last reported them, and the first error.
+    failures: Mutex<Failures>,
+}
+
+/// Failed records not yet reported by a flush.
+#[derive(Default)]
+struct Failures {
+    count: u64,
+    first: Option<Error>,
 }
 
 impl Accumulator {
@@ -148,6 +178,7 @@ impl Accumulator {
             all_complete: Condvar::new(),
             flushing: AtomicUsize::new(0),
             closed: AtomicBool::new(false),
+            failures: Mutex::new(Failures::default()),
         }
     }
 
@@ -316,6 +347,22 @@ impl Accumulator {
         if before <= records {
             self.all_complete.notify_all();
         }
+    }
+
+    /// Counts `records` records that failed with `error`, for the next flush. Called
+    /// before the records are marked complete, so a flush that saw them complete also
+    /// sees them counted.
+    pub fn records_failed(&self, records: u64, error: &Error) {
+        let mut f = lock(&self.failures);
+        f.count += records;
+        f.first.get_or_insert_with(|| error.clone());
+    }
+
+    /// The records that failed since the last call, and the first of their errors.
+    pub fn take_failures(&self) -> Option<(u64, Error)> {
+        let mut f = lock(&self.failures);
+        let count = std::mem::take(&mut f.count);
+        f.first.take().filter(|_| count > 0).map(|e| (count, e))
     }
 
     /// Blocks until every record appended so far completes, for at most `timeout`.

@@ -23,6 +23,8 @@ use super::serializer::{Serializer, TypedProducer};
 /// Bound on `Drop`'s wait for pending records, as the Java client's `close()` without a
 /// timeout would wait forever.
 const DROP_CLOSE_TIMEOUT: Duration = Duration::from_secs(30);
+/// What `flush` waits beyond `delivery_timeout`: the I/O thread's reaction time.
+const FLUSH_SLACK: Duration = Duration::from_secs(1);
 
 /// A thread-safe Kafka producer, as kafka-python's `KafkaProducer`.
 ///
@@ -242,13 +244,27 @@ impl Producer {
     }
 
     /// Sends every queued record now and waits until all of them are delivered or failed,
-    /// for at most `timeout`.
+    /// for at most `timeout`. A checked flush: it also tells whether they were delivered.
+    ///
+    /// - `Ok(())`: every record sent before this call was delivered, and so was every
+    ///   other record that completed since the previous flush returned.
+    /// - [`Error::DeliveryFailed`]: that many records failed since the previous flush
+    ///   (from any clone of this producer), with the first error; each record's future
+    ///   holds its own. The count restarts at zero.
+    /// - [`Error::Timeout`]: records are still pending; their failures, if any, are
+    ///   reported by a later flush.
     ///
     /// # Examples
     /// ```no_run
     /// # fn main() -> kafka_sync::Result<()> {
     /// # let producer = kafka_sync::Producer::builder().build()?;
-    /// producer.flush_timeout(std::time::Duration::from_secs(10))?;
+    /// match producer.flush_timeout(std::time::Duration::from_secs(10)) {
+    ///     Ok(()) => println!("all delivered"),
+    ///     Err(kafka_sync::Error::DeliveryFailed { failed, first }) => {
+    ///         eprintln!("{failed} records were not delivered: {first}")
+    ///     }
+    ///     Err(e) => return Err(e),
+    /// }
     /// # Ok(()) }
     /// ```
     pub fn flush_timeout(&self, timeout: Duration) -> Result<()> {
@@ -257,26 +273,37 @@ impl Producer {
         self.inner.io.wake();
         let result = acc.wait_all_complete(timeout);
         acc.end_flush();
-        result
+        result?;
+        match acc.take_failures() {
+            Some((failed, first)) => Err(Error::DeliveryFailed {
+                failed,
+                first: Box::new(first),
+            }),
+            None => Ok(()),
+        }
     }
 
-    /// [`flush_timeout`](Self::flush_timeout) bounded by `delivery_timeout`, after which
-    /// every record has an outcome anyway.
+    /// [`flush_timeout`](Self::flush_timeout) bounded by `delivery_timeout` (and
+    /// `linger`), after which every record has an outcome anyway. Returns
+    /// [`Error::DeliveryFailed`] if any record failed since the previous flush.
     ///
     /// # Examples
     /// ```no_run
     /// # fn main() -> kafka_sync::Result<()> {
     /// # let producer = kafka_sync::Producer::builder().build()?;
-    /// producer.flush()?;
+    /// producer.flush()?; // an error if any record was not delivered
     /// # Ok(()) }
     /// ```
     pub fn flush(&self) -> Result<()> {
-        self.flush_timeout(self.inner.config.delivery_timeout + self.inner.config.linger)
+        let config = &self.inner.config;
+        self.flush_timeout(config.delivery_timeout + config.linger + FLUSH_SLACK)
     }
 
     /// Sends what is queued, waits up to `timeout` for it, then stops the I/O thread.
-    /// Records still pending at the deadline fail with `Closed`; every accepted record
-    /// gets an outcome. Other clones of this producer stop working too.
+    /// Records still pending at the deadline fail: with `Closed` if they were never sent,
+    /// with a `Timeout` saying the broker may have written them if they were in flight.
+    /// Every accepted record gets an outcome. Other clones of this producer stop working
+    /// too.
     ///
     /// # Examples
     /// ```no_run

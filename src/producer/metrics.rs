@@ -27,6 +27,9 @@ pub struct ProducerMetrics {
     pub retries: u64,
     /// Batches that failed for good.
     pub errors: u64,
+    /// Records that failed for good (each future holds its error; `flush` reports them
+    /// too).
+    pub records_failed: u64,
     /// Mean time from request to response.
     pub request_latency_avg: Duration,
     /// Longest time from request to response.
@@ -54,6 +57,7 @@ pub(crate) struct Metrics {
     requests_sent: AtomicU64,
     retries: AtomicU64,
     errors: AtomicU64,
+    records_failed: AtomicU64,
     responses: AtomicU64,
     latency_total_us: AtomicU64,
     latency_max_us: AtomicU64,
@@ -80,6 +84,9 @@ impl Metrics {
     pub fn on_error(&self) {
         self.errors.fetch_add(1, Relaxed);
     }
+    pub fn on_failed(&self, records: u64) {
+        self.records_failed.fetch_add(records, Relaxed);
+    }
 
     pub fn snapshot(&self, buffer_in_use: usize) -> ProducerMetrics {
         let responses = self.responses.load(Relaxed);
@@ -90,6 +97,7 @@ impl Metrics {
             requests_sent: self.requests_sent.load(Relaxed),
             retries: self.retries.load(Relaxed),
             errors: self.errors.load(Relaxed),
+            records_failed: self.records_failed.load(Relaxed),
             request_latency_avg: Duration::from_micros(
                 self.latency_total_us
                     .load(Relaxed)

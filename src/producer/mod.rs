@@ -4,12 +4,15 @@
 mod accumulator;
 mod block_budget;
 mod builder;
+mod expiry;
 mod future;
 mod handle;
 mod metrics;
 mod partitioner;
+mod producer_id;
 mod record;
 mod sender;
+mod sequence;
 mod serializer;
 
 pub use builder::ProducerBuilder;

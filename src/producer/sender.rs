@@ -1,32 +1,34 @@
 //! The producer's half of the I/O thread: drains ready batches into Produce requests,
-//! one request per broker, handles responses, retries and idempotent sequence numbers.
+//! one request per broker, and handles responses and retries. Sequence numbers live in
+//! [`super::sequence`], the producer id in [`super::producer_id`], and
+//! `delivery_timeout` in [`super::expiry`].
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::mpsc::SyncSender;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-use bytes::Bytes;
 
 use crate::config::{Acks, ProducerConfig};
 use crate::error::{Error, Result};
 use crate::net::io_thread::Driver;
 use crate::net::metadata::NodeId;
 use crate::net::network::{Network, Response};
-use crate::protocol::api::init_producer_id::{InitProducerIdRequest, InitProducerIdResponse};
 use crate::protocol::api::produce::{
     PartitionProduceData, ProduceRequest, ProduceResponse, TopicProduceData,
 };
 use crate::protocol::api::{ApiKey, Message};
 use crate::protocol::error_code::ErrorCode;
-use crate::protocol::records;
 
 use super::accumulator::{Accumulator, ClosedBatch};
 use super::future::{BatchCompletion, BatchOutcome};
 use super::metrics::Metrics;
+use super::sequence::{PartitionState, ProducerIdEpoch, SentBatch};
 
 /// Produce v3 is the first with record batches v2; v11 is the newest this client speaks.
 const PRODUCE_MIN_VERSION: i16 = 3;
+/// With idempotence a broker remembers the last 5 batches of each producer and
+/// partition for duplicate detection, so at most 5 may be in flight.
+const MAX_IN_FLIGHT_IDEMPOTENT: usize = 5;
 
 /// Commands from producer handles.
 pub(crate) enum ProducerCommand {
@@ -44,50 +46,36 @@ pub(crate) enum ProducerCtx {
     InitProducerId,
 }
 
-/// A batch that has been closed and encoded, on its way to the broker.
-struct SentBatch {
-    topic: Arc<str>,
-    partition: i32,
-    bytes: Bytes,
-    completion: Arc<BatchCompletion>,
-    records: i32,
-    reserved: usize,
-    created: Instant,
-    attempts: u32,
-    base_sequence: i32,
-    producer_id: i64,
-}
-
-/// Per-partition send state kept on the I/O thread.
-#[derive(Default)]
-struct PartitionState {
-    /// Batches to send again, in sequence order.
-    retries: VecDeque<SentBatch>,
-    retry_not_before: Option<Instant>,
-    in_flight: usize,
-    next_sequence: i32,
-}
-
-struct TopicWaiter {
+pub(super) struct TopicWaiter {
     topic: String,
     deadline: Instant,
     reply: SyncSender<Result<()>>,
 }
 
+/// A Produce request awaiting its response.
+pub(super) struct InFlightRequest {
+    pub sent_at: Instant,
+    pub batches: Vec<SentBatch>,
+}
+
 pub(crate) struct Sender {
-    config: ProducerConfig,
-    acc: Arc<Accumulator>,
-    metrics: Arc<Metrics>,
-    idempotent: bool,
-    producer_id: i64,
-    producer_epoch: i16,
-    init_in_flight: bool,
-    init_not_before: Option<Instant>,
-    partitions: HashMap<(Arc<str>, i32), PartitionState>,
-    in_flight: HashMap<u64, (Instant, Vec<SentBatch>)>,
+    pub(super) config: ProducerConfig,
+    pub(super) acc: Arc<Accumulator>,
+    pub(super) metrics: Arc<Metrics>,
+    pub(super) idempotent: bool,
+    /// The newest producer id and epoch; partitions move to it when they can.
+    pub(super) pid: ProducerIdEpoch,
+    /// A partition's sequences cannot continue under `pid`: ask for a new epoch.
+    pub(super) bump_requested: bool,
+    pub(super) init_in_flight: bool,
+    pub(super) init_not_before: Option<Instant>,
+    pub(super) partitions: HashMap<(Arc<str>, i32), PartitionState>,
+    pub(super) in_flight: HashMap<u64, InFlightRequest>,
     next_request_id: u64,
     waiters: Vec<TopicWaiter>,
-    fatal: Option<Error>,
+    pub(super) fatal: Option<Error>,
+    /// When the oldest pending batch reaches `delivery_timeout`.
+    pub(super) next_expiry: Option<Instant>,
 }
 
 impl Sender {
@@ -98,8 +86,8 @@ impl Sender {
             acc,
             metrics,
             idempotent,
-            producer_id: -1,
-            producer_epoch: -1,
+            pid: ProducerIdEpoch::NONE,
+            bump_requested: false,
             init_in_flight: false,
             init_not_before: None,
             partitions: HashMap::new(),
@@ -107,62 +95,8 @@ impl Sender {
             next_request_id: 0,
             waiters: Vec::new(),
             fatal: None,
+            next_expiry: None,
         }
-    }
-
-    fn has_producer_id(&self) -> bool {
-        !self.idempotent || self.producer_id >= 0
-    }
-
-    fn init_producer_id(&mut self, net: &mut Network<ProducerCtx>, now: Instant) {
-        if self.init_in_flight || self.init_not_before.is_some_and(|t| t > now) {
-            return;
-        }
-        let Some(node) = net.least_loaded_node(now) else {
-            return;
-        };
-        let req = InitProducerIdRequest {
-            transactional_id: None,
-            transaction_timeout_ms: i32::MAX,
-            producer_id: self.producer_id,
-            producer_epoch: self.producer_epoch,
-        };
-        match net.send(node, &req, None, ProducerCtx::InitProducerId, now) {
-            Ok(_) => self.init_in_flight = true,
-            Err(e) => self.fail_init(e, now),
-        }
-    }
-
-    fn fail_init(&mut self, e: Error, now: Instant) {
-        log::warn!("InitProducerId failed: {e}");
-        self.init_in_flight = false;
-        if e.is_retriable() {
-            self.init_not_before = Some(now + self.config.client.retry_backoff);
-        } else {
-            self.fatal = Some(e);
-        }
-    }
-
-    fn on_init_response(&mut self, result: Result<Response>, now: Instant) {
-        let resp = match result.and_then(|r| r.decode::<InitProducerIdResponse>()) {
-            Ok(r) => r,
-            Err(e) => return self.fail_init(e, now),
-        };
-        if resp.error_code != 0 {
-            return self.fail_init(Error::broker(ErrorCode(resp.error_code), None), now);
-        }
-        self.init_in_flight = false;
-        self.producer_id = resp.producer_id;
-        self.producer_epoch = resp.producer_epoch;
-        // A new epoch starts every partition's sequence at zero.
-        for state in self.partitions.values_mut() {
-            state.next_sequence = 0;
-        }
-        log::debug!(
-            "producer id {} epoch {}",
-            self.producer_id,
-            self.producer_epoch
-        );
     }
 
     /// Sends every ready batch whose leader can take a request. Returns the next time a
@@ -171,30 +105,36 @@ impl Sender {
         let force = self.acc.is_flushing() || self.acc.is_closed();
         let linger = self.config.linger;
         let max_request = self.config.max_request_size;
+        let idempotent = self.idempotent;
+        let max_per_partition = if idempotent {
+            MAX_IN_FLIGHT_IDEMPOTENT
+        } else {
+            usize::MAX
+        };
+        let current = self.pid;
         let cluster = net.cluster().clone();
         let mut next: Option<Instant> = None;
         let mut per_node: HashMap<NodeId, (usize, Vec<SentBatch>)> = HashMap::new();
         let mut want_metadata = false;
-        let max_per_partition = if self.idempotent { 5 } else { usize::MAX };
+        let mut want_bump = false;
+        let mut unencodable = Vec::new();
 
         for topic in self.acc.topics() {
             for (index, queue) in topic.partitions.iter().enumerate() {
                 let partition = index as i32;
                 let key = (topic.name.clone(), partition);
                 let state = self.partitions.entry(key).or_default();
+                if idempotent {
+                    state.resolve();
+                    state.catch_up(current);
+                    want_bump |= state.needs_reset && state.pid == current;
+                }
                 let mut q = super::accumulator::lock(queue);
                 if q.is_empty() && state.retries.is_empty() {
                     continue;
                 }
                 let Some(leader) = cluster.leader(&topic.name, partition) else {
                     want_metadata = true;
-                    expire_unsendable(
-                        &mut q.closed,
-                        &self.acc,
-                        &self.metrics,
-                        self.config.delivery_timeout,
-                        now,
-                    );
                     continue;
                 };
                 if !net.ready_or_connect(leader, now) {
@@ -206,71 +146,77 @@ impl Sender {
                 if !per_node.contains_key(&leader) && !net.can_send(leader) {
                     continue;
                 }
-                // Retries go first, one at a time, so sequence order holds.
-                let batch = if let Some(first) = state.retries.front() {
-                    if state.in_flight > 0 {
-                        continue;
-                    }
-                    if let Some(t) = state.retry_not_before.filter(|t| *t > now) {
+                let used = per_node.get(&leader).map_or(0, |(size, _)| *size);
+                let fits = |len: usize| used == 0 || used + len <= max_request;
+                let batch = match state.retry_ready(now) {
+                    Err(t) => {
                         next = min_time(next, t);
                         continue;
                     }
-                    let stale = first.producer_id != self.producer_id;
-                    let mut b = state.retries.pop_front();
-                    if let (true, Some(batch)) = (stale, b.as_mut()) {
-                        restamp(batch, state, self.producer_id, self.producer_epoch);
+                    // Retries go first, one at a time, with their sequences.
+                    Ok(true) => {
+                        if !fits(state.retries[0].bytes.len()) {
+                            next = Some(now);
+                            continue;
+                        }
+                        match state.retries.pop_front() {
+                            Some(b) => b,
+                            None => continue,
+                        }
                     }
-                    b.map(Ok)
-                } else {
-                    if state.in_flight >= max_per_partition {
-                        continue;
-                    }
-                    match q.take_ready(linger, now, force) {
-                        Some(b) => Some(seal(
-                            b,
-                            state,
-                            self.producer_id,
-                            self.producer_epoch,
-                            &self.config,
-                        )),
-                        None => {
-                            if let Some(t) = q.ready_at(linger) {
+                    Ok(false) if !state.retries.is_empty() => continue,
+                    Ok(false) => {
+                        if !state.can_send_new(idempotent, max_per_partition) {
+                            continue;
+                        }
+                        match q.ready_at(linger) {
+                            Some(t) if t > now && !force => {
                                 next = min_time(next, t);
+                                continue;
                             }
-                            None
+                            None => continue,
+                            Some(_) => {}
+                        }
+                        if !q.front_size().is_none_or(fits) {
+                            // The request is full; this batch waits for the next one.
+                            next = Some(now);
+                            continue;
+                        }
+                        let Some(b) = q.take_ready(linger, now, true) else {
+                            continue;
+                        };
+                        match seal(b, state, &self.config) {
+                            Ok(b) => b,
+                            Err(failed) => {
+                                unencodable.push(failed);
+                                continue;
+                            }
                         }
                     }
                 };
                 drop(q);
-                let Some(batch) = batch else { continue };
-                let batch = match batch {
-                    Ok(b) => b,
-                    Err((e, completion, records, reserved)) => {
-                        finish_batch(
-                            &self.acc,
-                            &self.metrics,
-                            &completion,
-                            records,
-                            reserved,
-                            Err(e),
-                        );
-                        continue;
-                    }
-                };
-                let (size, list) = per_node.entry(leader).or_default();
-                if !list.is_empty() && *size + batch.bytes.len() > max_request {
-                    // The request is full; this batch goes back for the next one.
-                    state.retries.push_front(batch);
-                    next = Some(now);
-                    continue;
-                }
-                *size += batch.bytes.len();
                 state.in_flight += 1;
+                let (size, list) = per_node.entry(leader).or_default();
+                *size += batch.bytes.len();
                 list.push(batch);
             }
         }
+        for (err, completion, records, reserved) in unencodable {
+            self.metrics.on_error();
+            complete(
+                &self.acc,
+                &self.metrics,
+                &completion,
+                records,
+                reserved,
+                Err(err),
+            );
+        }
         if want_metadata {
             net.schedule.request_update();
+        }
+        if want_bump {
+            self.bump_requested = true;
         }
         for (node, (_, batches)) in per_node {
             self.send_produce(net, node, batches, now);
@@ -326,24 +272,26 @@ impl Sender {
                     base_offset: -1,
                     log_append_time: -1,
                 });
-                finish_batch(
-                    &self.acc,
-                    &self.metrics,
-                    &b.completion,
-                    b.records,
-                    b.reserved,
-                    outcome,
-                );
+                complete_sent(&self.acc, &self.metrics, &b, outcome);
             }
             return;
         }
         match net.send(node, &req, None, ProducerCtx::Produce(id), now) {
             Ok(_) => {
-                self.in_flight.insert(id, (now, batches));
+                self.in_flight.insert(
+                    id,
+                    InFlightRequest {
+                        sent_at: now,
+                        batches,
+                    },
+                );
             }
             Err(e) => {
+                // Nothing went out: the batches wait for the next request.
+                let retriable = e.is_retriable();
                 for b in batches {
-                    self.retry_or_fail(b, e.clone(), now);
+                    self.release_in_flight(&b);
+                    self.retry_or_fail(b, e.clone(), now, retriable);
                 }
             }
         }
@@ -362,21 +310,28 @@ impl Sender {
         net: &mut Network<ProducerCtx>,
         now: Instant,
     ) {
-        let Some((sent_at, batches)) = self.in_flight.remove(&id) else {
+        let Some(req) = self.in_flight.remove(&id) else {
             return;
         };
-        self.metrics.on_response(now.duration_since(sent_at));
+        self.metrics.on_response(now.duration_since(req.sent_at));
         let resp = match result.and_then(|r| r.decode::<ProduceResponse>()) {
             Ok(r) => r,
             Err(e) => {
-                for b in batches {
+                // The response is lost (timeout, disconnect, undecodable): the broker may
+                // have written any of these batches. They go again, each partition's in
+                // sequence order with the same sequences, so the broker drops duplicates.
+                let retriable = !matches!(e, Error::Closed);
+                for mut b in req.batches {
                     self.release_in_flight(&b);
-                    self.retry_or_fail(b, e.clone(), now);
+                    b.ambiguous = true;
+                    self.settle_expired_or(b, None, |s, b| {
+                        s.retry_or_fail(b, e.clone(), now, retriable)
+                    });
                 }
                 return;
             }
         };
-        for b in batches {
+        for mut b in req.batches {
             self.release_in_flight(&b);
             let part = resp
                 .responses
@@ -385,29 +340,33 @@ impl Sender {
                 .flat_map(|t| t.partition_responses.iter())
                 .find(|p| p.index == b.partition);
             let Some(p) = part else {
+                b.ambiguous = true;
                 let e = Error::Protocol(format!(
                     "produce response lacks {}-{}",
                     b.topic, b.partition
                 ));
-                self.retry_or_fail(b, e, now);
+                self.settle_expired_or(b, None, |s, b| s.retry_or_fail(b, e, now, true));
                 continue;
             };
             let code = ErrorCode(p.error_code);
             if code.is_ok() || code == ErrorCode::DUPLICATE_SEQUENCE_NUMBER {
+                // DUPLICATE_SEQUENCE_NUMBER: an earlier attempt of this batch was written.
                 let outcome = BatchOutcome {
                     base_offset: if code.is_ok() { p.base_offset } else { -1 },
                     log_append_time: p.log_append_time_ms,
                 };
-                finish_batch(
-                    &self.acc,
-                    &self.metrics,
-                    &b.completion,
-                    b.records,
-                    b.reserved,
-                    Ok(outcome),
-                );
+                self.settle_expired_or(b, Some(()), |s, b| {
+                    s.state_of(&b).on_acked(&b);
+                    complete_sent(&s.acc, &s.metrics, &b, Ok(outcome));
+                });
                 continue;
             }
+            // These two mean the batch reached the leader's log but not enough replicas
+            // (yet); every other error means this attempt wrote nothing.
+            b.ambiguous |= matches!(
+                code,
+                ErrorCode::REQUEST_TIMED_OUT | ErrorCode::NOT_ENOUGH_REPLICAS_AFTER_APPEND
+            );
             let message = p.error_message.clone();
             if matches!(
                 code,
@@ -421,97 +380,100 @@ impl Sender {
             ) {
                 net.schedule.request_update();
             }
-            if self.idempotent
-                && matches!(
-                    code,
-                    ErrorCode::UNKNOWN_PRODUCER_ID | ErrorCode::INVALID_PRODUCER_EPOCH
-                )
-            {
-                // The broker lost or fenced our producer state: take a new producer id,
-                // which restarts every partition's sequence numbers.
-                self.reset_producer_id();
-                self.metrics.on_error();
-                finish_batch(
-                    &self.acc,
-                    &self.metrics,
-                    &b.completion,
-                    b.records,
-                    b.reserved,
-                    Err(Error::broker(code, message)),
-                );
-                continue;
-            }
-            if code == ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER && self.has_earlier_retry(&b) {
-                // An earlier batch of this partition failed and will be resent first.
-                self.requeue(b, now);
-                continue;
-            }
-            self.retry_or_fail(b, Error::broker(code, message), now);
+            let err = Error::broker(code, message);
+            let retriable = if self.idempotent && b.pid.is_set() {
+                self.sequence_error(&b, code).unwrap_or(code.is_retriable())
+            } else {
+                code.is_retriable()
+            };
+            self.settle_expired_or(b, None, |s, b| s.retry_or_fail(b, err, now, retriable));
         }
     }
 
-    fn has_earlier_retry(&self, b: &SentBatch) -> bool {
+    /// Sequence errors, as the Java client's `TransactionManager.canRetry` treats them.
+    /// `Some(true)`: retry (after a new epoch if the partition needs one); `None`: not a
+    /// sequence error.
+    fn sequence_error(&mut self, b: &SentBatch, code: ErrorCode) -> Option<bool> {
+        let state = self.state_of(b);
+        match code {
+            ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER => {
+                // Not the next batch: an earlier one is being retried and goes first.
+                // The next one: the broker misses sequences nothing can fill.
+                if state.out_of_order_is_gap(b) {
+                    log::debug!(
+                        "{}-{}: sequence gap before {}, a new epoch is needed",
+                        b.topic,
+                        b.partition,
+                        b.base_sequence
+                    );
+                    state.needs_reset = true;
+                }
+                Some(true)
+            }
+            ErrorCode::UNKNOWN_PRODUCER_ID | ErrorCode::INVALID_PRODUCER_EPOCH => {
+                // The broker lost (or no longer takes) our producer state for this
+                // partition: its sequences start again under a new epoch.
+                if b.pid == state.pid {
+                    state.needs_reset = true;
+                }
+                Some(true)
+            }
+            _ => None,
+        }
+    }
+
+    /// Runs `f` unless `b`'s outcome was already reported (it expired in flight); then
+    /// the answer only settles the sequence: `Some(())` if the broker wrote it.
+    fn settle_expired_or(
+        &mut self,
+        b: SentBatch,
+        written: Option<()>,
+        f: impl FnOnce(&mut Self, SentBatch),
+    ) {
+        if !b.expired {
+            return f(self, b);
+        }
+        if written.is_some() {
+            self.state_of(&b).on_acked(&b);
+        }
+    }
+
+    pub(super) fn state_of(&mut self, b: &SentBatch) -> &mut PartitionState {
         self.partitions
-            .get(&(b.topic.clone(), b.partition))
-            .and_then(|s| s.retries.front())
-            .is_some_and(|r| r.base_sequence < b.base_sequence)
+            .entry((b.topic.clone(), b.partition))
+            .or_default()
     }
 
-    /// Forgets the producer id, so the next poll asks for a new one and every partition's
-    /// sequence numbers restart.
-    fn reset_producer_id(&mut self) {
-        if !self.init_in_flight {
-            self.init_not_before = None;
-            self.producer_id = -1;
-            self.producer_epoch = -1;
-        }
-    }
-
-    /// Retries a batch that failed retriably, within `delivery_timeout`; fails it otherwise.
-    fn retry_or_fail(&mut self, mut b: SentBatch, err: Error, now: Instant) {
+    /// Retries a batch within `retries` and `delivery_timeout`; fails it otherwise.
+    fn retry_or_fail(&mut self, mut b: SentBatch, err: Error, now: Instant, retriable: bool) {
         let expired = now.duration_since(b.created) >= self.config.delivery_timeout;
-        if err.is_retriable() && !expired && b.attempts < self.config.retries.saturating_add(1) {
+        // `retries` counts the attempts after the first (0: none), as in the Java client.
+        if retriable && !expired && b.attempts < self.config.retries {
             b.attempts += 1;
             self.metrics.on_retry();
-            log::debug!("retrying {}-{} after {err}", b.topic, b.partition);
-            self.requeue(b, now);
+            log::debug!(
+                "retrying {}-{} (sequence {}) after {err}",
+                b.topic,
+                b.partition,
+                b.base_sequence
+            );
+            let not_before = now + self.config.client.retry_backoff;
+            self.state_of(&b).requeue(b, not_before);
             return;
         }
-        self.metrics.on_error();
-        let err = if expired && err.is_retriable() {
-            Error::timeout(
-                format!(
-                    "delivery of {} records to {}-{} (last error: {err})",
-                    b.records, b.topic, b.partition
-                ),
-                self.config.delivery_timeout,
-            )
+        let err = if expired || b.ambiguous {
+            unknown_outcome(&b, Some(&err), now)
         } else {
             err
         };
-        finish_batch(
-            &self.acc,
-            &self.metrics,
-            &b.completion,
-            b.records,
-            b.reserved,
-            Err(err),
-        );
+        self.fail_sent(b, err);
     }
 
-    fn requeue(&mut self, b: SentBatch, now: Instant) {
-        let backoff = self.config.client.retry_backoff;
-        let state = self
-            .partitions
-            .entry((b.topic.clone(), b.partition))
-            .or_default();
-        let pos = state
-            .retries
-            .iter()
-            .position(|r| r.base_sequence > b.base_sequence)
-            .unwrap_or(state.retries.len());
-        state.retries.insert(pos, b);
-        state.retry_not_before = Some(now + backoff);
+    /// Fails a sealed batch for good; its sequence may now be missing from the log.
+    pub(super) fn fail_sent(&mut self, b: SentBatch, err: Error) {
+        self.state_of(&b).on_lost(&b);
+        self.metrics.on_error();
+        complete_sent(&self.acc, &self.metrics, &b, Err(err));
     }
 
     fn answer_waiters(&mut self, net: &mut Network<ProducerCtx>, now: Instant) -> Option<Instant> {
@@ -548,30 +510,26 @@ impl Sender {
         next
     }
 
-    fn fail_everything(&mut self, err: &Error) {
-        for (_, (_, batches)) in std::mem::take(&mut self.in_flight) {
-            for b in batches {
-                finish_batch(
-                    &self.acc,
-                    &self.metrics,
-                    &b.completion,
-                    b.records,
-                    b.reserved,
-                    Err(err.clone()),
-                );
+    pub(super) fn fail_everything(&mut self, err: &Error) {
+        let now = Instant::now();
+        // Batches in flight, or whose earlier answer was lost, may be written: their
+        // error says so.
+        let fail = |b: SentBatch| {
+            let e = if b.ambiguous {
+                unknown_outcome(&b, Some(err), now)
+            } else {
+                err.clone()
+            };
+            complete_sent(&self.acc, &self.metrics, &b, Err(e));
+        };
+        for (_, req) in std::mem::take(&mut self.in_flight) {
+            for mut b in req.batches.into_iter().filter(|b| !b.expired) {
+                b.ambiguous = true;
+                fail(b);
             }
         }
         for (_, state) in std::mem::take(&mut self.partitions) {
-            for b in state.retries {
-                finish_batch(
-                    &self.acc,
-                    &self.metrics,
-                    &b.completion,
-                    b.records,
-                    b.reserved,
-                    Err(err.clone()),
-                );
-            }
+            state.retries.into_iter().for_each(fail);
         }
         for topic in self.acc.topics() {
             for queue in &topic.partitions {
@@ -579,14 +537,7 @@ impl Sender {
                 let open = q.open.take();
                 for b in q.closed.drain(..).chain(open) {
                     let records = b.builder.record_count() as i32;
-                    finish_batch(
-                        &self.acc,
-                        &self.metrics,
-                        &b.completion,
-                        records,
-                        b.reserved,
-                        Err(err.clone()),
-                    );
+                    finish_batch(&self.acc, &self.metrics, &b, records, Err(err.clone()));
                 }
             }
         }
@@ -636,13 +587,13 @@ impl Driver for Sender {
             self.fail_everything(&err);
             self.fatal = Some(err);
         }
-        let mut next = self.answer_waiters(net, now);
-        if !self.has_producer_id() {
-            self.init_producer_id(net, now);
-            next = opt_min(next, self.init_not_before);
-            return next;
-        }
-        opt_min(next, self.send_ready(net, now))
+        // delivery_timeout holds in every state: leader unknown or unreachable, no
+        // producer id, no broker at all.
+        let mut next = self.expire(now);
+        next = opt_min(next, self.answer_waiters(net, now));
+        // Sending first: it is where partitions ask for a new epoch.
+        next = opt_min(next, self.send_ready(net, now));
+        opt_min(next, self.maintain_producer_id(net, now))
     }
 
     fn poll_close(&mut self, net: &mut Network<ProducerCtx>, now: Instant) -> bool {
@@ -671,108 +622,92 @@ impl Driver for Sender {
     }
 }
 
-/// Closes a batch for sending: assigns its sequence numbers and encodes it.
-#[allow(clippy::type_complexity)]
+/// A batch that could not be encoded: its completion, record count and memory.
+type Unencodable = (Error, Arc<BatchCompletion>, i32, usize);
+
+/// Closes a batch for sending: gives it the partition's next sequence and encodes it.
 fn seal(
     b: ClosedBatch,
     state: &mut PartitionState,
-    producer_id: i64,
-    producer_epoch: i16,
     config: &ProducerConfig,
-) -> std::result::Result<SentBatch, (Error, Arc<BatchCompletion>, i32, usize)> {
+) -> std::result::Result<SentBatch, Unencodable> {
     let records = b.builder.record_count() as i32;
-    let base_sequence = if producer_id >= 0 {
-        state.next_sequence
-    } else {
-        -1
-    };
-    let topic = b.completion.topic.clone();
-    let partition = b.completion.partition;
+    let before = state.next_sequence;
+    let (pid, base_sequence) = state.take_sequence(records);
     match b.builder.finish(
         config.compression_type,
         config.compression_level,
-        producer_id,
-        producer_epoch,
+        pid.id,
+        pid.epoch,
         base_sequence,
         false,
     ) {
-        Ok(bytes) => {
-            if producer_id >= 0 {
-                state.next_sequence = state.next_sequence.wrapping_add(records);
-            }
-            Ok(SentBatch {
-                topic,
-                partition,
-                bytes,
-                completion: b.completion,
-                records,
-                reserved: b.reserved,
-                created: b.created,
-                attempts: 0,
-                base_sequence,
-                producer_id,
-            })
-        }
-        Err(e) => Err((
-            Error::Protocol(format!("could not encode batch: {e}")),
-            b.completion,
+        Ok(bytes) => Ok(SentBatch {
+            topic: b.completion.topic.clone(),
+            partition: b.completion.partition,
+            bytes,
+            completion: b.completion,
             records,
-            b.reserved,
-        )),
+            reserved: b.reserved,
+            created: b.created,
+            attempts: 0,
+            base_sequence,
+            pid,
+            ambiguous: false,
+            expired: false,
+        }),
+        Err(e) => {
+            state.next_sequence = before;
+            let err = Error::Protocol(format!("could not encode batch: {e}"));
+            Err((err, b.completion, records, b.reserved))
+        }
     }
 }
 
-/// Gives a batch encoded under an older producer id the current id and the partition's
-/// next sequence number.
-fn restamp(b: &mut SentBatch, state: &mut PartitionState, producer_id: i64, producer_epoch: i16) {
-    let sequence = if producer_id >= 0 {
-        state.next_sequence
+/// The error for a batch out of time (or out of retries with its fate unknown): a
+/// `Timeout` that says whether the broker may have written it, as indeterminate as the
+/// Java client's `TimeoutException`.
+pub(super) fn unknown_outcome(b: &SentBatch, last: Option<&Error>, now: Instant) -> Error {
+    let fate = if b.ambiguous {
+        "the broker may have written them"
     } else {
-        -1
+        "they were not written"
     };
-    let mut bytes = b.bytes.to_vec();
-    records::set_producer_state(&mut bytes, producer_id, producer_epoch, sequence);
-    b.bytes = Bytes::from(bytes);
-    b.base_sequence = sequence;
-    b.producer_id = producer_id;
-    if producer_id >= 0 {
-        state.next_sequence = state.next_sequence.wrapping_add(b.records);
-    }
+    let last = last
+        .map(|e| format!("; last error: {e}"))
+        .unwrap_or_default();
+    Error::timeout(
+        format!(
+            "delivery of {} records to {}-{} ({fate}{last})",
+            b.records, b.topic, b.partition
+        ),
+        now.duration_since(b.created),
+    )
 }
 
-/// Fails batches that waited past `delivery_timeout` for a partition with no leader.
-fn expire_unsendable(
-    closed: &mut VecDeque<ClosedBatch>,
+/// Completes a sealed batch.
+pub(super) fn complete_sent(
     acc: &Accumulator,
     metrics: &Metrics,
-    delivery_timeout: Duration,
-    now: Instant,
+    b: &SentBatch,
+    outcome: std::result::Result<BatchOutcome, Error>,
 ) {
-    while closed
-        .front()
-        .is_some_and(|b| now.duration_since(b.created) >= delivery_timeout)
-    {
-        if let Some(b) = closed.pop_front() {
-            let err = Error::timeout(
-                format!(
-                    "a leader for {}-{}",
-                    b.completion.topic, b.completion.partition
-                ),
-                delivery_timeout,
-            );
-            finish_batch(
-                acc,
-                metrics,
-                &b.completion,
-                b.builder.record_count() as i32,
-                b.reserved,
-                Err(err),
-            );
-        }
-    }
+    complete(acc, metrics, &b.completion, b.records, b.reserved, outcome);
 }
 
-fn finish_batch(
+/// Completes a batch that was never sealed.
+pub(super) fn finish_batch(
+    acc: &Accumulator,
+    metrics: &Metrics,
+    b: &ClosedBatch,
+    records: i32,
+    outcome: std::result::Result<BatchOutcome, Error>,
+) {
+    complete(acc, metrics, &b.completion, records, b.reserved, outcome);
+}
+
+/// Reports a batch's outcome to its futures, counts it for flush and frees its memory.
+fn complete(
     acc: &Accumulator,
     metrics: &Metrics,
     completion: &BatchCompletion,
@@ -780,19 +715,24 @@ fn finish_batch(
     reserved: usize,
     outcome: std::result::Result<BatchOutcome, Error>,
 ) {
-    if outcome.is_ok() {
-        metrics.on_delivered(records as u64);
+    match &outcome {
+        Ok(_) => metrics.on_delivered(records as u64),
+        // Counted before the records complete, so a flush that sees them done sees this.
+        Err(e) => {
+            metrics.on_failed(records as u64);
+            acc.records_failed(records as u64, e);
+        }
     }
     completion.complete(outcome);
     acc.release(reserved);
     acc.records_completed(records as u64);
 }
 
-fn min_time(a: Option<Instant>, b: Instant) -> Option<Instant> {
+pub(super) fn min_time(a: Option<Instant>, b: Instant) -> Option<Instant> {
     Some(a.map_or(b, |a| a.min(b)))
 }
 
-fn opt_min(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+pub(super) fn opt_min(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
