@@ -79,11 +79,20 @@ pub(crate) fn wait_response<M: Message>(
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct RpcId(u64);
 
+/// A call sent to a broker: its caller hears by its deadline, answered or not (a broker
+/// that never answers must not hold the caller until the request timeout).
+struct InFlightCall {
+    reply: SyncSender<Result<Response>>,
+    deadline: Instant,
+    timeout: Duration,
+    api: &'static str,
+}
+
 /// Calls waiting for a broker, and calls in flight.
 #[derive(Default)]
 pub(crate) struct RpcQueue {
     waiting: Vec<RpcCall>,
-    in_flight: HashMap<RpcId, SyncSender<Result<Response>>>,
+    in_flight: HashMap<RpcId, InFlightCall>,
     next_id: u64,
 }
 
@@ -92,9 +101,17 @@ impl RpcQueue {
         self.waiting.push(call);
     }
 
-    /// Sends every waiting call whose broker is ready; fails those past their deadline.
-    /// Returns the earliest deadline still waiting.
+    /// Sends every waiting call whose broker is ready; fails those past their deadline,
+    /// sent or not. Returns the earliest deadline still pending.
     pub fn poll<C: From<RpcId>>(&mut self, net: &mut Network<C>, now: Instant) -> Option<Instant> {
+        self.in_flight.retain(|_, call| {
+            if call.deadline > now {
+                return true;
+            }
+            let what = format!("a {} response", call.api);
+            let _ = call.reply.send(Err(Error::timeout(what, call.timeout)));
+            false
+        });
         let mut still_waiting = Vec::new();
         for call in std::mem::take(&mut self.waiting) {
             if call.deadline <= now {
@@ -129,7 +146,13 @@ impl RpcQueue {
                     self.next_id += 1;
                     match net.send(node, call.body.as_ref(), call.max_version, C::from(id), now) {
                         Ok(_) => {
-                            self.in_flight.insert(id, call.reply);
+                            let sent = InFlightCall {
+                                reply: call.reply,
+                                deadline: call.deadline,
+                                timeout: call.timeout,
+                                api: call.body.api_key().name(),
+                            };
+                            self.in_flight.insert(id, sent);
                         }
                         Err(e) => {
                             let _ = call.reply.send(Err(e));
@@ -139,15 +162,17 @@ impl RpcQueue {
                 None => still_waiting.push(call),
             }
         }
-        let next = still_waiting.iter().map(|c| c.deadline).min();
         self.waiting = still_waiting;
-        next
+        let waiting = self.waiting.iter().map(|c| c.deadline);
+        waiting
+            .chain(self.in_flight.values().map(|c| c.deadline))
+            .min()
     }
 
     /// Hands a response to the call that sent it.
     pub fn on_response(&mut self, id: RpcId, result: Result<Response>) {
-        if let Some(reply) = self.in_flight.remove(&id) {
-            let _ = reply.send(result);
+        if let Some(call) = self.in_flight.remove(&id) {
+            let _ = call.reply.send(result);
         }
     }
 
@@ -156,8 +181,8 @@ impl RpcQueue {
         for call in self.waiting.drain(..) {
             let _ = call.reply.send(Err(error.clone()));
         }
-        for (_, reply) in self.in_flight.drain() {
-            let _ = reply.send(Err(error.clone()));
+        for (_, call) in self.in_flight.drain() {
+            let _ = call.reply.send(Err(error.clone()));
         }
     }
 }
