@@ -4,9 +4,8 @@
 //! lost, none is duplicated, and every partition keeps each thread's order.
 //!
 //! In CI it runs short (3 kills). `tests/chaos-run` runs the long form (20 kills, or
-//! `KAFKA_SYNC_CHAOS_KILLS`). It kills cluster nodes, so run it under the cluster lock:
-//! `flock -o /tmp/kafka-sync-cluster.lock cargo test --all-features --test chaos` (`-o`, so
-//! the brokers it restarts do not inherit, and keep, the lock).
+//! `KAFKA_SYNC_CHAOS_KILLS`). It kills cluster nodes: nothing else may kill or restart
+//! them while it runs.
 
 mod common;
 

@@ -2,8 +2,8 @@
 //! keep to their timeouts while no broker answers, and a group member resumes within a
 //! few seconds of the brokers' return even when the outage outlasted its session.
 //!
-//! It stops every node, so run it under the machine-wide cluster lock:
-//! `flock /tmp/kafka-sync-cluster.lock cargo test --test consumer_outage`.
+//! It stops every node: nothing else may use the cluster while it runs (`tests/run`
+//! runs test binaries one at a time).
 
 mod common;
 

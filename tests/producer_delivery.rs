@@ -2,8 +2,7 @@
 //! sequences survive lost responses and broker refusals. A scripted fake broker plays the
 //! faults a real one will not produce (an InitProducerId that never comes back, a garbage
 //! answer, a lost Produce response, a sequence gap); the 3-node cluster plays a partition
-//! leader killed with `kill -9`, so run this file under the cluster lock:
-//! `flock /tmp/kafka-sync-cluster.lock cargo test --all-features --test producer_delivery`.
+//! leader killed with `kill -9` (nothing else may kill or restart cluster nodes meanwhile).
 
 mod common;
 

@@ -4,8 +4,8 @@
 //! delivery_timeout + 1 s, and acknowledgements resume within a few seconds of the
 //! brokers' return.
 //!
-//! It stops the whole shared cluster for a minute, so it is a command of its own:
-//! `flock /tmp/kafka-sync-cluster.lock cargo test --all-features --test producer_outage -- --ignored --nocapture`
+//! It stops the whole cluster for a minute, so it is a command of its own:
+//! `cargo test --all-features --test producer_outage -- --ignored --nocapture`
 
 mod common;
 
