@@ -128,31 +128,6 @@ impl<C: Send + 'static> IoHandle<C> {
         let _ = self.waker.wake();
     }
 
-    /// Asks the loop to finish its work within `timeout`, then waits for the thread, but
-    /// no longer than that: a thread still busy then is left to end by itself (it stops
-    /// at the same deadline).
-    pub fn close(&self, timeout: Duration) {
-        let handle = match self.thread.lock() {
-            Ok(mut g) => g.take(),
-            Err(p) => p.into_inner().take(),
-        };
-        let Some(handle) = handle else { return };
-        let deadline = crate::deadline::from_now(timeout);
-        let _ = self.tx.send(Envelope::Close { deadline });
-        self.wake();
-        if handle.thread().id() == std::thread::current().id() {
-            return;
-        }
-        while !handle.is_finished() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        if handle.is_finished() {
-            let _ = handle.join();
-        } else {
-            log::warn!("the I/O thread did not stop within {timeout:?}; leaving it to finish");
-        }
-    }
-
     /// True once the thread has stopped.
     pub fn is_closed(&self) -> bool {
         match self.thread.lock() {
@@ -189,20 +164,37 @@ impl<C> CommandSender<C> {
     }
 }
 
-impl<C> Drop for IoHandle<C> {
-    fn drop(&mut self) {
-        let handle = match self.thread.get_mut() {
-            Ok(h) => h.take(),
+impl<C> IoHandle<C> {
+    /// Asks the loop to finish its work within `timeout`, then waits for the thread, but
+    /// no longer than that: a thread still busy then is left to end by itself (it stops
+    /// at the same deadline).
+    pub fn close(&self, timeout: Duration) {
+        let handle = match self.thread.lock() {
+            Ok(mut g) => g.take(),
             Err(p) => p.into_inner().take(),
         };
-        if let Some(handle) = handle {
-            let deadline = Instant::now() + Duration::from_secs(5);
-            let _ = self.tx.send(Envelope::Close { deadline });
-            let _ = self.waker.wake();
-            if handle.thread().id() != std::thread::current().id() {
-                let _ = handle.join();
-            }
+        let Some(handle) = handle else { return };
+        let deadline = crate::deadline::from_now(timeout);
+        let _ = self.tx.send(Envelope::Close { deadline });
+        let _ = self.waker.wake();
+        if handle.thread().id() == std::thread::current().id() {
+            return;
         }
+        while !handle.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        if handle.is_finished() {
+            let _ = handle.join();
+        } else {
+            log::warn!("the I/O thread did not stop within {timeout:?}; leaving it to finish");
+        }
+    }
+}
+
+impl<C> Drop for IoHandle<C> {
+    /// A handle dropped without `close` gives the thread 5 s to finish, and waits no longer.
+    fn drop(&mut self) {
+        self.close(Duration::from_secs(5));
     }
 }
 
