@@ -63,12 +63,14 @@ fn after_an_io_thread_panic_every_producer_call_fails_within_its_timeout() {
         .and_then(|f| f.wait())
         .unwrap_err();
     assert!(is_typed_shutdown(&err), "send after: {err}");
-    // Nothing is pending any more (every record has its outcome): flush returns at once.
+    // Nothing is pending any more (every record has its outcome): flush returns at once,
+    // reporting the record that failed since the last flush, or the shutdown.
     let flushed = producer.flush_timeout(Duration::from_secs(5));
-    assert!(
-        flushed.as_ref().map_or_else(is_typed_shutdown, |()| true),
-        "{flushed:?}"
-    );
+    let reported = |e: &Error| match e {
+        Error::DeliveryFailed { failed: 1, first } => matches!(**first, Error::Internal(_)),
+        e => is_typed_shutdown(e),
+    };
+    assert!(flushed.as_ref().is_err_and(reported), "{flushed:?}");
     let err = producer
         .partitions_for(&common::unique_name("panic-unknown"))
         .unwrap_err();

@@ -106,7 +106,7 @@ impl AdminClient {
     /// deadline would pass first.
     pub(super) fn backoff(&self, deadline: Instant) -> bool {
         let backoff = self.config.client.retry_backoff;
-        if Instant::now() + backoff >= deadline {
+        if crate::deadline::from_now(backoff) >= deadline {
             return false;
         }
         self.refresh_metadata();

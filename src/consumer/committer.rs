@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::sync_channel;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::net::io_thread::CommandSender;
@@ -173,7 +173,7 @@ pub(crate) fn commit_and_wait(
     let sent_at = fence.assignments();
     commands.send(ConsumerCommand::Commit {
         offsets,
-        deadline: Instant::now() + timeout,
+        deadline: crate::deadline::from_now(timeout),
         reply,
     })?;
     let result = match rx.recv_timeout(timeout + slack) {

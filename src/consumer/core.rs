@@ -273,7 +273,7 @@ impl ConsumerCore {
     /// The offset of the next record `poll` will return for `tp`, waiting (up to
     /// `default_api_timeout`) while it is being looked up.
     pub fn position(&mut self, tp: &TopicPartition) -> Result<i64> {
-        let deadline = Instant::now() + self.config.default_api_timeout;
+        let deadline = crate::deadline::from_now(self.config.default_api_timeout);
         loop {
             if let Some(p) = self.state(tp)?.position {
                 return Ok(p);
@@ -374,7 +374,7 @@ impl ConsumerCore {
         let (reply, rx) = sync_channel(1);
         self.send(ConsumerCommand::Commit {
             offsets,
-            deadline: Instant::now() + self.config.default_api_timeout,
+            deadline: crate::deadline::from_now(self.config.default_api_timeout),
             reply,
         })?;
         self.async_commits
@@ -432,7 +432,7 @@ impl ConsumerCore {
         let (reply, rx) = sync_channel(1);
         self.send(ConsumerCommand::Committed {
             partitions,
-            deadline: Instant::now() + timeout,
+            deadline: crate::deadline::from_now(timeout),
             reply,
         })?;
         recv(rx, timeout, "committed offsets")
@@ -736,7 +736,7 @@ impl ConsumerCore {
     /// within `timeout`: the commit may use half of it, the leave and the thread's stop
     /// the rest.
     pub fn close(&mut self, timeout: Duration) {
-        let deadline = Instant::now() + timeout;
+        let deadline = crate::deadline::from_now(timeout);
         if self.auto_commit() && !self.io.is_closed() {
             let offsets = self.consumed_offsets();
             let commit = commit_and_wait(

@@ -457,7 +457,7 @@ impl<K, V> Consumer<K, V> {
         specs: &[(TopicPartition, OffsetSpec)],
     ) -> Result<HashMap<TopicPartition, (i64, i64)>> {
         let timeout = self.core.config.default_api_timeout;
-        let deadline = Instant::now() + timeout;
+        let deadline = crate::deadline::from_now(timeout);
         let topics: Vec<String> = specs
             .iter()
             .map(|(tp, _)| tp.topic.clone())
@@ -558,7 +558,7 @@ impl<K, V> Consumer<K, V> {
         if let Some(t) = m.topic(topic) {
             return Ok(Some(t.partitions.iter().map(|p| p.partition).collect()));
         }
-        let deadline = Instant::now() + self.core.config.default_api_timeout;
+        let deadline = crate::deadline::from_now(self.core.config.default_api_timeout);
         self.lookup_partitions(topic, deadline)
     }
 
@@ -599,7 +599,7 @@ impl<K, V> Consumer<K, V> {
                 return Ok(None);
             }
             if !code.is_retriable()
-                || Instant::now() + self.core.config.client.retry_backoff >= deadline
+                || crate::deadline::from_now(self.core.config.client.retry_backoff) >= deadline
             {
                 return Err(Error::broker(code, Some(format!("topic {topic}"))));
             }
