@@ -334,8 +334,10 @@ import sys
 from kafka import KafkaConsumer
 from kafka.coordinator.assignors.range import RangePartitionAssignor
 bootstrap, topic, group = sys.argv[1:4]
+# metadata_max_age_ms: a member that joins before the new topic's metadata reaches it
+# gets no partitions, and rejoins only once a refresh shows them (5 min by default).
 c = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=group, session_timeout_ms=6000,
-                  heartbeat_interval_ms=500, enable_auto_commit=False,
+                  heartbeat_interval_ms=500, enable_auto_commit=False, metadata_max_age_ms=1000,
                   partition_assignment_strategy=[RangePartitionAssignor])
 last = None
 while True:

@@ -155,7 +155,8 @@ bootstrap, topics, group, assignor, session_ms = sys.argv[1:6]
 assignor = {"range": RangePartitionAssignor, "roundrobin": RoundRobinPartitionAssignor}[assignor]
 c = KafkaConsumer(*topics.split(","), bootstrap_servers=bootstrap, group_id=group,
                   partition_assignment_strategy=[assignor], auto_offset_reset="earliest",
-                  session_timeout_ms=int(session_ms), heartbeat_interval_ms=500)
+                  session_timeout_ms=int(session_ms), heartbeat_interval_ms=500,
+                  metadata_max_age_ms=1000)  # a new topic's partitions seen within 1 s
 while True:
     for tp, msgs in c.poll(timeout_ms=100).items():
         for m in msgs:
