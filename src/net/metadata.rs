@@ -231,6 +231,9 @@ pub(crate) struct MetadataSchedule {
     last_refresh: Option<Instant>,
     /// Set when someone asked for an early refresh since the last request went out.
     requested: bool,
+    /// Set when topics were added since the last request went out: their refresh goes out
+    /// at once, not after the backoff (as the Java client's `requestUpdateForNewTopics`).
+    new_topics: bool,
     /// Earliest time an early refresh may go out (backoff after errors).
     not_before: Instant,
     /// Grows while refreshes fail or come back incomplete (a leader unknown).
@@ -250,6 +253,7 @@ impl MetadataSchedule {
             max_age,
             last_refresh: None,
             requested: true,
+            new_topics: false,
             not_before: Instant::now(),
             backoff: Backoff::new(retry_backoff, retry_backoff_max),
             in_flight: false,
@@ -272,6 +276,7 @@ impl MetadataSchedule {
         }
         if added {
             self.requested = true;
+            self.new_topics = true;
         }
         added
     }
@@ -281,6 +286,7 @@ impl MetadataSchedule {
         if self.wanted != WantedTopics::All {
             self.wanted = WantedTopics::All;
             self.requested = true;
+            self.new_topics = true;
         }
     }
 
@@ -296,6 +302,7 @@ impl MetadataSchedule {
         }
         match self.last_refresh {
             Some(t) if !self.requested => Some(crate::deadline::after(t, self.max_age)),
+            Some(t) if self.new_topics => Some(t),
             _ => Some(self.not_before),
         }
     }
@@ -329,6 +336,7 @@ impl MetadataSchedule {
         self.in_flight = true;
         self.in_flight_all = self.wanted == WantedTopics::All;
         self.requested = false;
+        self.new_topics = false;
     }
 
     /// An answer came. `complete` is false while a topic asked for lacks a leader or has
@@ -381,10 +389,12 @@ mod tests {
         s.on_success(now, true);
         assert!(!s.is_due(now + Duration::from_secs(10)));
         assert!(s.is_due(now + Duration::from_secs(301)));
-        assert!(s.add_topics(["a", "b"]));
-        assert!(!s.add_topics(["a"]));
+        s.request_update();
         assert!(!s.is_due(now), "backoff holds an early refresh");
         assert!(s.is_due(now + Duration::from_millis(120)));
+        assert!(s.add_topics(["a", "b"]));
+        assert!(!s.add_topics(["a"]));
+        assert!(s.is_due(now), "new topics are asked for at once");
         let req = s.build_request();
         assert_eq!(req.topics.map(|t| t.len()), Some(2));
         s.want_all();
@@ -399,8 +409,8 @@ mod tests {
         assert!(s.add_topics(["late"]));
         s.on_success(now, true);
         assert!(
-            s.is_due(now + Duration::from_millis(120)),
-            "the topic asked for after the request went out needs another refresh"
+            s.is_due(now),
+            "the topic asked for after the request went out needs another refresh, at once"
         );
         s.on_sent();
         s.request_update();
