@@ -53,7 +53,7 @@ impl ErrorCode {
     pub const ILLEGAL_GENERATION: ErrorCode = ErrorCode(22);
     /// The group member's supported protocols are incompatible with those of existing members or first group member tried to join with empty protocol type or empty protocol list.
     pub const INCONSISTENT_GROUP_PROTOCOL: ErrorCode = ErrorCode(23);
-    /// The configured groupId is invalid.
+    /// The group id is invalid.
     pub const INVALID_GROUP_ID: ErrorCode = ErrorCode(24);
     /// The coordinator is not aware of this member.
     pub const UNKNOWN_MEMBER_ID: ErrorCode = ErrorCode(25);
@@ -167,7 +167,7 @@ impl ErrorCode {
     pub const MEMBER_ID_REQUIRED: ErrorCode = ErrorCode(79);
     /// The preferred leader was not available.
     pub const PREFERRED_LEADER_NOT_AVAILABLE: ErrorCode = ErrorCode(80);
-    /// The consumer group has reached its max size.
+    /// The group has reached its maximum size.
     pub const GROUP_MAX_SIZE_REACHED: ErrorCode = ErrorCode(81);
     /// The broker rejected this static consumer since another consumer with the same group.instance.id has registered with a different member.id.
     pub const FENCED_INSTANCE_ID: ErrorCode = ErrorCode(82);
@@ -263,6 +263,16 @@ impl ErrorCode {
     pub const VOTER_NOT_FOUND: ErrorCode = ErrorCode(127);
     /// The regular expression is not valid.
     pub const INVALID_REGULAR_EXPRESSION: ErrorCode = ErrorCode(128);
+    /// Client metadata is stale. The client should rebootstrap to obtain new metadata.
+    pub const REBOOTSTRAP_REQUIRED: ErrorCode = ErrorCode(129);
+    /// The supplied topology is invalid.
+    pub const STREAMS_INVALID_TOPOLOGY: ErrorCode = ErrorCode(130);
+    /// The supplied topology epoch is invalid.
+    pub const STREAMS_INVALID_TOPOLOGY_EPOCH: ErrorCode = ErrorCode(131);
+    /// The supplied topology epoch is outdated.
+    pub const STREAMS_TOPOLOGY_FENCED: ErrorCode = ErrorCode(132);
+    /// The limit of share sessions has been reached.
+    pub const SHARE_SESSION_LIMIT_REACHED: ErrorCode = ErrorCode(133);
 }
 
 /// `(code, name, retriable, description)` for every code Kafka defines, by code.
@@ -292,7 +302,7 @@ pub(crate) const TABLE: &[(i16, &str, bool, &str)] = &[
     (21, "INVALID_REQUIRED_ACKS", false, "Produce request specified an invalid value for required acks."),
     (22, "ILLEGAL_GENERATION", false, "Specified group generation id is not valid."),
     (23, "INCONSISTENT_GROUP_PROTOCOL", false, "The group member's supported protocols are incompatible with those of existing members or first group member tried to join with empty protocol type or empty protocol list."),
-    (24, "INVALID_GROUP_ID", false, "The configured groupId is invalid."),
+    (24, "INVALID_GROUP_ID", false, "The group id is invalid."),
     (25, "UNKNOWN_MEMBER_ID", false, "The coordinator is not aware of this member."),
     (26, "INVALID_SESSION_TIMEOUT", false, "The session timeout is not within the range allowed by the broker (as configured by group.min.session.timeout.ms and group.max.session.timeout.ms)."),
     (27, "REBALANCE_IN_PROGRESS", false, "The group is rebalancing, so a rejoin is needed."),
@@ -349,7 +359,7 @@ pub(crate) const TABLE: &[(i16, &str, bool, &str)] = &[
     (78, "OFFSET_NOT_AVAILABLE", true, "The leader high watermark has not caught up from a recent leader election so the offsets cannot be guaranteed to be monotonically increasing."),
     (79, "MEMBER_ID_REQUIRED", false, "The group member needs to have a valid member id before actually entering a consumer group."),
     (80, "PREFERRED_LEADER_NOT_AVAILABLE", true, "The preferred leader was not available."),
-    (81, "GROUP_MAX_SIZE_REACHED", false, "The consumer group has reached its max size."),
+    (81, "GROUP_MAX_SIZE_REACHED", false, "The group has reached its maximum size."),
     (82, "FENCED_INSTANCE_ID", false, "The broker rejected this static consumer since another consumer with the same group.instance.id has registered with a different member.id."),
     (83, "ELIGIBLE_LEADERS_NOT_AVAILABLE", true, "Eligible topic partition leaders are not available."),
     (84, "ELECTION_NOT_NEEDED", true, "Leader election not needed for topic partition."),
@@ -397,4 +407,9 @@ pub(crate) const TABLE: &[(i16, &str, bool, &str)] = &[
     (126, "DUPLICATE_VOTER", false, "The voter is already part of the set of voters."),
     (127, "VOTER_NOT_FOUND", false, "The voter is not part of the set of voters."),
     (128, "INVALID_REGULAR_EXPRESSION", false, "The regular expression is not valid."),
+    (129, "REBOOTSTRAP_REQUIRED", false, "Client metadata is stale. The client should rebootstrap to obtain new metadata."),
+    (130, "STREAMS_INVALID_TOPOLOGY", false, "The supplied topology is invalid."),
+    (131, "STREAMS_INVALID_TOPOLOGY_EPOCH", false, "The supplied topology epoch is invalid."),
+    (132, "STREAMS_TOPOLOGY_FENCED", false, "The supplied topology epoch is outdated."),
+    (133, "SHARE_SESSION_LIMIT_REACHED", true, "The limit of share sessions has been reached."),
 ];

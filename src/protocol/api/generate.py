@@ -9,8 +9,16 @@ src/protocol/error_code_table.rs from Errors.java, taking each code's retriable 
 whether its exception class extends RetriableException.
 
 Usage:
-    python3 src/protocol/api/generate.py [SPEC_DIR] [--kafka-repo GIT_DIR]
+    python3 src/protocol/api/generate.py [SPEC_DIR] [--kafka-repo GIT_DIR] \
+        [--overlay DIR --overlay-note NOTE]
     cargo fmt
+
+The files in the tree were generated with the apache/kafka snapshot named in their headers
+plus --overlay taken from the Kafka 4.3.1 sources jar on Maven Central:
+    curl -sSfLO https://repo.maven.apache.org/maven2/org/apache/kafka/kafka-clients/4.3.1/kafka-clients-4.3.1-sources.jar
+    unzip -q kafka-clients-4.3.1-sources.jar 'common/message/*' 'org/*' -d overlay
+    python3 src/protocol/api/generate.py --overlay overlay/common/message \
+        --overlay-note "Apache Kafka 4.3.1 (kafka-clients-4.3.1-sources.jar)" --errors-from overlay
 
 SPEC_DIR is a directory of the JSON definitions. Without it, they are extracted from
 GIT_DIR (a clone or mirror of apache/kafka; default $KAFKA_REPO or
@@ -41,7 +49,30 @@ APIS = [
     "IncrementalAlterConfigs", "ListGroups", "DescribeGroups", "DeleteGroups",
     "OffsetDelete", "DeleteRecords", "DescribeCluster", "SaslHandshake",
     "SaslAuthenticate", "ConsumerGroupHeartbeat",
+    # Security and administration.
+    "CreateAcls", "DescribeAcls", "DeleteAcls", "DescribeUserScramCredentials",
+    "AlterUserScramCredentials", "AlterConfigs", "DescribeLogDirs",
+    "AlterPartitionReassignments", "ListPartitionReassignments", "ElectLeaders",
+    "DescribeTransactions", "ListTransactions", "DescribeProducers",
+    # KIP-848 consumer groups and KIP-932 share groups.
+    "ConsumerGroupDescribe", "ShareGroupHeartbeat", "ShareGroupDescribe", "ShareFetch",
+    "ShareAcknowledge", "DescribeShareGroupOffsets", "AlterShareGroupOffsets",
+    "DeleteShareGroupOffsets",
 ]
+
+# APIs read from the --overlay definitions (a newer Kafka release) instead of SPEC_DIR or
+# the repository: those added or finished after the repository snapshot. The others keep
+# the snapshot's definitions, whose version ranges still reach back to Kafka 2.x brokers
+# (Kafka 4 dropped the oldest Produce, Fetch and OffsetCommit versions from its own).
+OVERLAY_APIS = {
+    "CreateAcls", "DescribeAcls", "DeleteAcls", "DescribeUserScramCredentials",
+    "AlterUserScramCredentials", "AlterConfigs", "DescribeLogDirs",
+    "AlterPartitionReassignments", "ListPartitionReassignments", "ElectLeaders",
+    "DescribeTransactions", "ListTransactions", "DescribeProducers", "TxnOffsetCommit",
+    "ConsumerGroupHeartbeat", "ConsumerGroupDescribe", "ShareGroupHeartbeat",
+    "ShareGroupDescribe", "ShareFetch", "ShareAcknowledge", "DescribeShareGroupOffsets",
+    "AlterShareGroupOffsets", "DeleteShareGroupOffsets",
+}
 
 # Versioned "data" types carried inside other messages, grouped into one module each.
 DATA_MODULES = {
@@ -1188,6 +1219,11 @@ pub fn round_trip_{kind}(api_key: i16, version: i16, bytes: Bytes) -> Result<boo
 
 
 def git_show(repo: str, path: str) -> str | None:
+    """`path` (relative to the Kafka source root) from a git repository, or from a sources
+    jar unpacked into the directory `repo` (which holds `org/apache/...` at its top)."""
+    if not (Path(repo) / ".git").exists() and not (Path(repo) / "HEAD").exists():
+        f = Path(repo) / path.removeprefix("clients/src/main/java/")
+        return f.read_text(encoding="utf-8") if f.exists() else None
     r = subprocess.run(["git", "-C", repo, "show", f"HEAD:{path}"], capture_output=True)
     return r.stdout.decode("utf-8") if r.returncode == 0 else None
 
@@ -1274,6 +1310,11 @@ def main() -> None:
     ap.add_argument("spec_dir", nargs="?", help="directory of the Kafka JSON message definitions")
     ap.add_argument("--kafka-repo", default=DEFAULT_REPO, help="git clone or mirror of apache/kafka")
     ap.add_argument("--out", default=str(HERE), help="output directory (default: this script's)")
+    ap.add_argument("--overlay", help="directory of newer definitions for OVERLAY_APIS")
+    ap.add_argument("--errors-from", help="read Errors.java from this unpacked sources jar "
+                    "instead of the repository")
+    ap.add_argument("--overlay-note", default="Kafka message definitions from a local directory",
+                    help="where the --overlay definitions come from, for the file headers")
     args = ap.parse_args()
 
     tmp = None
@@ -1294,27 +1335,33 @@ def main() -> None:
         spec_note = f"apache/kafka {commit}"
     out_dir = Path(args.out)
 
-    def emit(module: Module) -> None:
-        (out_dir / f"{module.name}.rs").write_text(render_module(module, spec_note))
+    def emit(module: Module, note: str = spec_note) -> None:
+        (out_dir / f"{module.name}.rs").write_text(render_module(module, note))
         for r in module.renames:
             print(f"{module.name}: renamed {r}")
 
     apis = []
     for api in APIS:
-        req = parse_message(load_json(spec_dir, api + "Request"))
-        resp = parse_message(load_json(spec_dir, api + "Response"))
+        overlay = args.overlay and api in OVERLAY_APIS
+        src = Path(args.overlay) if overlay else spec_dir
+        req = parse_message(load_json(src, api + "Request"))
+        resp = parse_message(load_json(src, api + "Response"))
         if req.api_key != resp.api_key:
             raise SystemExit(f"{api}: request and response API keys differ")
         apis.append((api, req, resp))
-        emit(Module(snake(api), [req, resp], api))
+        emit(Module(snake(api), [req, resp], api), args.overlay_note if overlay else spec_note)
     data_modules = {}
     for mod_name, names in DATA_MODULES.items():
         msgs = [parse_message(load_json(spec_dir, n)) for n in names]
         data_modules[mod_name] = msgs
         emit(Module(mod_name, msgs, None))
-    (out_dir / "mod.rs").write_text(render_mod(apis, api_names(spec_dir), data_modules, spec_note))
+    names = dict(api_names(spec_dir))
+    if args.overlay:
+        names.update(api_names(Path(args.overlay)))
+    (out_dir / "mod.rs").write_text(render_mod(apis, sorted(names.items()), data_modules, spec_note))
 
-    table = error_table(args.kafka_repo) if repo_ok else None
+    errors_src = args.errors_from or (args.kafka_repo if repo_ok else None)
+    table = error_table(errors_src) if errors_src else None
     if table is None:
         print(f"note: no {ERRORS_JAVA} in {args.kafka_repo}; error_code_table.rs left as is",
               file=sys.stderr)

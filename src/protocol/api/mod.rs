@@ -37,17 +37,32 @@ use crate::protocol::codec::{DecodeError, EncodeError, Reader};
 
 pub mod add_offsets_to_txn;
 pub mod add_partitions_to_txn;
+pub mod alter_configs;
+pub mod alter_partition_reassignments;
+pub mod alter_share_group_offsets;
+pub mod alter_user_scram_credentials;
 pub mod api_versions;
+pub mod consumer_group_describe;
 pub mod consumer_group_heartbeat;
 pub mod consumer_protocol;
+pub mod create_acls;
 pub mod create_partitions;
 pub mod create_topics;
+pub mod delete_acls;
 pub mod delete_groups;
 pub mod delete_records;
+pub mod delete_share_group_offsets;
 pub mod delete_topics;
+pub mod describe_acls;
 pub mod describe_cluster;
 pub mod describe_configs;
 pub mod describe_groups;
+pub mod describe_log_dirs;
+pub mod describe_producers;
+pub mod describe_share_group_offsets;
+pub mod describe_transactions;
+pub mod describe_user_scram_credentials;
+pub mod elect_leaders;
 pub mod end_txn;
 pub mod fetch;
 pub mod find_coordinator;
@@ -58,6 +73,8 @@ pub mod join_group;
 pub mod leave_group;
 pub mod list_groups;
 pub mod list_offsets;
+pub mod list_partition_reassignments;
+pub mod list_transactions;
 pub mod metadata;
 pub mod offset_commit;
 pub mod offset_delete;
@@ -65,6 +82,10 @@ pub mod offset_fetch;
 pub mod produce;
 pub mod sasl_authenticate;
 pub mod sasl_handshake;
+pub mod share_acknowledge;
+pub mod share_fetch;
+pub mod share_group_describe;
+pub mod share_group_heartbeat;
 pub mod sync_group;
 #[cfg(test)]
 mod tests;
@@ -72,17 +93,44 @@ pub mod txn_offset_commit;
 
 pub use add_offsets_to_txn::{AddOffsetsToTxnRequest, AddOffsetsToTxnResponse};
 pub use add_partitions_to_txn::{AddPartitionsToTxnRequest, AddPartitionsToTxnResponse};
+pub use alter_configs::{AlterConfigsRequest, AlterConfigsResponse};
+pub use alter_partition_reassignments::{
+    AlterPartitionReassignmentsRequest, AlterPartitionReassignmentsResponse,
+};
+pub use alter_share_group_offsets::{
+    AlterShareGroupOffsetsRequest, AlterShareGroupOffsetsResponse,
+};
+pub use alter_user_scram_credentials::{
+    AlterUserScramCredentialsRequest, AlterUserScramCredentialsResponse,
+};
 pub use api_versions::{ApiVersionsRequest, ApiVersionsResponse};
+pub use consumer_group_describe::{ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse};
 pub use consumer_group_heartbeat::{ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse};
 pub use consumer_protocol::{ConsumerProtocolAssignment, ConsumerProtocolSubscription};
+pub use create_acls::{CreateAclsRequest, CreateAclsResponse};
 pub use create_partitions::{CreatePartitionsRequest, CreatePartitionsResponse};
 pub use create_topics::{CreateTopicsRequest, CreateTopicsResponse};
+pub use delete_acls::{DeleteAclsRequest, DeleteAclsResponse};
 pub use delete_groups::{DeleteGroupsRequest, DeleteGroupsResponse};
 pub use delete_records::{DeleteRecordsRequest, DeleteRecordsResponse};
+pub use delete_share_group_offsets::{
+    DeleteShareGroupOffsetsRequest, DeleteShareGroupOffsetsResponse,
+};
 pub use delete_topics::{DeleteTopicsRequest, DeleteTopicsResponse};
+pub use describe_acls::{DescribeAclsRequest, DescribeAclsResponse};
 pub use describe_cluster::{DescribeClusterRequest, DescribeClusterResponse};
 pub use describe_configs::{DescribeConfigsRequest, DescribeConfigsResponse};
 pub use describe_groups::{DescribeGroupsRequest, DescribeGroupsResponse};
+pub use describe_log_dirs::{DescribeLogDirsRequest, DescribeLogDirsResponse};
+pub use describe_producers::{DescribeProducersRequest, DescribeProducersResponse};
+pub use describe_share_group_offsets::{
+    DescribeShareGroupOffsetsRequest, DescribeShareGroupOffsetsResponse,
+};
+pub use describe_transactions::{DescribeTransactionsRequest, DescribeTransactionsResponse};
+pub use describe_user_scram_credentials::{
+    DescribeUserScramCredentialsRequest, DescribeUserScramCredentialsResponse,
+};
+pub use elect_leaders::{ElectLeadersRequest, ElectLeadersResponse};
 pub use end_txn::{EndTxnRequest, EndTxnResponse};
 pub use fetch::{FetchRequest, FetchResponse};
 pub use find_coordinator::{FindCoordinatorRequest, FindCoordinatorResponse};
@@ -95,6 +143,10 @@ pub use join_group::{JoinGroupRequest, JoinGroupResponse};
 pub use leave_group::{LeaveGroupRequest, LeaveGroupResponse};
 pub use list_groups::{ListGroupsRequest, ListGroupsResponse};
 pub use list_offsets::{ListOffsetsRequest, ListOffsetsResponse};
+pub use list_partition_reassignments::{
+    ListPartitionReassignmentsRequest, ListPartitionReassignmentsResponse,
+};
+pub use list_transactions::{ListTransactionsRequest, ListTransactionsResponse};
 pub use metadata::{MetadataRequest, MetadataResponse};
 pub use offset_commit::{OffsetCommitRequest, OffsetCommitResponse};
 pub use offset_delete::{OffsetDeleteRequest, OffsetDeleteResponse};
@@ -102,6 +154,10 @@ pub use offset_fetch::{OffsetFetchRequest, OffsetFetchResponse};
 pub use produce::{ProduceRequest, ProduceResponse};
 pub use sasl_authenticate::{SaslAuthenticateRequest, SaslAuthenticateResponse};
 pub use sasl_handshake::{SaslHandshakeRequest, SaslHandshakeResponse};
+pub use share_acknowledge::{ShareAcknowledgeRequest, ShareAcknowledgeResponse};
+pub use share_fetch::{ShareFetchRequest, ShareFetchResponse};
+pub use share_group_describe::{ShareGroupDescribeRequest, ShareGroupDescribeResponse};
+pub use share_group_heartbeat::{ShareGroupHeartbeatRequest, ShareGroupHeartbeatResponse};
 pub use sync_group::{SyncGroupRequest, SyncGroupResponse};
 pub use txn_offset_commit::{TxnOffsetCommitRequest, TxnOffsetCommitResponse};
 
@@ -338,8 +394,8 @@ impl ApiKey {
     pub const PUSH_TELEMETRY: ApiKey = ApiKey(72);
     /// AssignReplicasToDirs (API key 73).
     pub const ASSIGN_REPLICAS_TO_DIRS: ApiKey = ApiKey(73);
-    /// ListClientMetricsResources (API key 74).
-    pub const LIST_CLIENT_METRICS_RESOURCES: ApiKey = ApiKey(74);
+    /// ListConfigResources (API key 74).
+    pub const LIST_CONFIG_RESOURCES: ApiKey = ApiKey(74);
     /// DescribeTopicPartitions (API key 75).
     pub const DESCRIBE_TOPIC_PARTITIONS: ApiKey = ApiKey(75);
     /// ShareGroupHeartbeat (API key 76).
@@ -366,6 +422,16 @@ impl ApiKey {
     pub const DELETE_SHARE_GROUP_STATE: ApiKey = ApiKey(86);
     /// ReadShareGroupStateSummary (API key 87).
     pub const READ_SHARE_GROUP_STATE_SUMMARY: ApiKey = ApiKey(87);
+    /// StreamsGroupHeartbeat (API key 88).
+    pub const STREAMS_GROUP_HEARTBEAT: ApiKey = ApiKey(88);
+    /// StreamsGroupDescribe (API key 89).
+    pub const STREAMS_GROUP_DESCRIBE: ApiKey = ApiKey(89);
+    /// DescribeShareGroupOffsets (API key 90).
+    pub const DESCRIBE_SHARE_GROUP_OFFSETS: ApiKey = ApiKey(90);
+    /// AlterShareGroupOffsets (API key 91).
+    pub const ALTER_SHARE_GROUP_OFFSETS: ApiKey = ApiKey(91);
+    /// DeleteShareGroupOffsets (API key 92).
+    pub const DELETE_SHARE_GROUP_OFFSETS: ApiKey = ApiKey(92);
 
     /// The API's name, e.g. `"Metadata"`, or `"Unknown"`.
     pub fn name(self) -> &'static str {
@@ -444,7 +510,7 @@ impl ApiKey {
             ApiKey::GET_TELEMETRY_SUBSCRIPTIONS => "GetTelemetrySubscriptions",
             ApiKey::PUSH_TELEMETRY => "PushTelemetry",
             ApiKey::ASSIGN_REPLICAS_TO_DIRS => "AssignReplicasToDirs",
-            ApiKey::LIST_CLIENT_METRICS_RESOURCES => "ListClientMetricsResources",
+            ApiKey::LIST_CONFIG_RESOURCES => "ListConfigResources",
             ApiKey::DESCRIBE_TOPIC_PARTITIONS => "DescribeTopicPartitions",
             ApiKey::SHARE_GROUP_HEARTBEAT => "ShareGroupHeartbeat",
             ApiKey::SHARE_GROUP_DESCRIBE => "ShareGroupDescribe",
@@ -458,6 +524,11 @@ impl ApiKey {
             ApiKey::WRITE_SHARE_GROUP_STATE => "WriteShareGroupState",
             ApiKey::DELETE_SHARE_GROUP_STATE => "DeleteShareGroupState",
             ApiKey::READ_SHARE_GROUP_STATE_SUMMARY => "ReadShareGroupStateSummary",
+            ApiKey::STREAMS_GROUP_HEARTBEAT => "StreamsGroupHeartbeat",
+            ApiKey::STREAMS_GROUP_DESCRIBE => "StreamsGroupDescribe",
+            ApiKey::DESCRIBE_SHARE_GROUP_OFFSETS => "DescribeShareGroupOffsets",
+            ApiKey::ALTER_SHARE_GROUP_OFFSETS => "AlterShareGroupOffsets",
+            ApiKey::DELETE_SHARE_GROUP_OFFSETS => "DeleteShareGroupOffsets",
             _ => "Unknown",
         }
     }
@@ -500,14 +571,35 @@ pub const ALL_API_KEYS: &[ApiKey] = &[
     ApiKey::ADD_OFFSETS_TO_TXN,
     ApiKey::END_TXN,
     ApiKey::TXN_OFFSET_COMMIT,
+    ApiKey::DESCRIBE_ACLS,
+    ApiKey::CREATE_ACLS,
+    ApiKey::DELETE_ACLS,
     ApiKey::DESCRIBE_CONFIGS,
+    ApiKey::ALTER_CONFIGS,
+    ApiKey::DESCRIBE_LOG_DIRS,
     ApiKey::SASL_AUTHENTICATE,
     ApiKey::CREATE_PARTITIONS,
     ApiKey::DELETE_GROUPS,
+    ApiKey::ELECT_LEADERS,
     ApiKey::INCREMENTAL_ALTER_CONFIGS,
+    ApiKey::ALTER_PARTITION_REASSIGNMENTS,
+    ApiKey::LIST_PARTITION_REASSIGNMENTS,
     ApiKey::OFFSET_DELETE,
+    ApiKey::DESCRIBE_USER_SCRAM_CREDENTIALS,
+    ApiKey::ALTER_USER_SCRAM_CREDENTIALS,
     ApiKey::DESCRIBE_CLUSTER,
+    ApiKey::DESCRIBE_PRODUCERS,
+    ApiKey::DESCRIBE_TRANSACTIONS,
+    ApiKey::LIST_TRANSACTIONS,
     ApiKey::CONSUMER_GROUP_HEARTBEAT,
+    ApiKey::CONSUMER_GROUP_DESCRIBE,
+    ApiKey::SHARE_GROUP_HEARTBEAT,
+    ApiKey::SHARE_GROUP_DESCRIBE,
+    ApiKey::SHARE_FETCH,
+    ApiKey::SHARE_ACKNOWLEDGE,
+    ApiKey::DESCRIBE_SHARE_GROUP_OFFSETS,
+    ApiKey::ALTER_SHARE_GROUP_OFFSETS,
+    ApiKey::DELETE_SHARE_GROUP_OFFSETS,
 ];
 
 /// The request versions this library can encode for `api_key`, as `(min, max)`.
@@ -544,15 +636,36 @@ pub fn supported_versions(api_key: ApiKey) -> Option<(i16, i16)> {
         ApiKey::ADD_PARTITIONS_TO_TXN => Some((0, 5)),
         ApiKey::ADD_OFFSETS_TO_TXN => Some((0, 4)),
         ApiKey::END_TXN => Some((0, 5)),
-        ApiKey::TXN_OFFSET_COMMIT => Some((0, 4)),
+        ApiKey::TXN_OFFSET_COMMIT => Some((0, 5)),
+        ApiKey::DESCRIBE_ACLS => Some((1, 3)),
+        ApiKey::CREATE_ACLS => Some((1, 3)),
+        ApiKey::DELETE_ACLS => Some((1, 3)),
         ApiKey::DESCRIBE_CONFIGS => Some((0, 4)),
+        ApiKey::ALTER_CONFIGS => Some((0, 2)),
+        ApiKey::DESCRIBE_LOG_DIRS => Some((1, 5)),
         ApiKey::SASL_AUTHENTICATE => Some((0, 2)),
         ApiKey::CREATE_PARTITIONS => Some((0, 3)),
         ApiKey::DELETE_GROUPS => Some((0, 2)),
+        ApiKey::ELECT_LEADERS => Some((0, 2)),
         ApiKey::INCREMENTAL_ALTER_CONFIGS => Some((0, 1)),
+        ApiKey::ALTER_PARTITION_REASSIGNMENTS => Some((0, 1)),
+        ApiKey::LIST_PARTITION_REASSIGNMENTS => Some((0, 0)),
         ApiKey::OFFSET_DELETE => Some((0, 0)),
+        ApiKey::DESCRIBE_USER_SCRAM_CREDENTIALS => Some((0, 0)),
+        ApiKey::ALTER_USER_SCRAM_CREDENTIALS => Some((0, 0)),
         ApiKey::DESCRIBE_CLUSTER => Some((0, 1)),
+        ApiKey::DESCRIBE_PRODUCERS => Some((0, 0)),
+        ApiKey::DESCRIBE_TRANSACTIONS => Some((0, 0)),
+        ApiKey::LIST_TRANSACTIONS => Some((0, 2)),
         ApiKey::CONSUMER_GROUP_HEARTBEAT => Some((0, 1)),
+        ApiKey::CONSUMER_GROUP_DESCRIBE => Some((0, 1)),
+        ApiKey::SHARE_GROUP_HEARTBEAT => Some((1, 1)),
+        ApiKey::SHARE_GROUP_DESCRIBE => Some((1, 1)),
+        ApiKey::SHARE_FETCH => Some((1, 2)),
+        ApiKey::SHARE_ACKNOWLEDGE => Some((1, 2)),
+        ApiKey::DESCRIBE_SHARE_GROUP_OFFSETS => Some((0, 1)),
+        ApiKey::ALTER_SHARE_GROUP_OFFSETS => Some((0, 0)),
+        ApiKey::DELETE_SHARE_GROUP_OFFSETS => Some((0, 0)),
         _ => None,
     }
 }
@@ -593,14 +706,35 @@ pub fn request_header_version(api_key: ApiKey, api_version: i16) -> i16 {
         ApiKey::ADD_OFFSETS_TO_TXN => api_version >= 3,
         ApiKey::END_TXN => api_version >= 3,
         ApiKey::TXN_OFFSET_COMMIT => api_version >= 3,
+        ApiKey::DESCRIBE_ACLS => api_version >= 2,
+        ApiKey::CREATE_ACLS => api_version >= 2,
+        ApiKey::DELETE_ACLS => api_version >= 2,
         ApiKey::DESCRIBE_CONFIGS => api_version >= 4,
+        ApiKey::ALTER_CONFIGS => api_version >= 2,
+        ApiKey::DESCRIBE_LOG_DIRS => api_version >= 2,
         ApiKey::SASL_AUTHENTICATE => api_version >= 2,
         ApiKey::CREATE_PARTITIONS => api_version >= 2,
         ApiKey::DELETE_GROUPS => api_version >= 2,
+        ApiKey::ELECT_LEADERS => api_version >= 2,
         ApiKey::INCREMENTAL_ALTER_CONFIGS => api_version >= 1,
+        ApiKey::ALTER_PARTITION_REASSIGNMENTS => true,
+        ApiKey::LIST_PARTITION_REASSIGNMENTS => true,
         ApiKey::OFFSET_DELETE => false,
+        ApiKey::DESCRIBE_USER_SCRAM_CREDENTIALS => true,
+        ApiKey::ALTER_USER_SCRAM_CREDENTIALS => true,
         ApiKey::DESCRIBE_CLUSTER => true,
+        ApiKey::DESCRIBE_PRODUCERS => true,
+        ApiKey::DESCRIBE_TRANSACTIONS => true,
+        ApiKey::LIST_TRANSACTIONS => true,
         ApiKey::CONSUMER_GROUP_HEARTBEAT => true,
+        ApiKey::CONSUMER_GROUP_DESCRIBE => true,
+        ApiKey::SHARE_GROUP_HEARTBEAT => true,
+        ApiKey::SHARE_GROUP_DESCRIBE => true,
+        ApiKey::SHARE_FETCH => true,
+        ApiKey::SHARE_ACKNOWLEDGE => true,
+        ApiKey::DESCRIBE_SHARE_GROUP_OFFSETS => true,
+        ApiKey::ALTER_SHARE_GROUP_OFFSETS => true,
+        ApiKey::DELETE_SHARE_GROUP_OFFSETS => true,
         _ => false,
     };
     if flexible {
@@ -647,14 +781,35 @@ pub fn response_header_version(api_key: ApiKey, api_version: i16) -> i16 {
         ApiKey::ADD_OFFSETS_TO_TXN => api_version >= 3,
         ApiKey::END_TXN => api_version >= 3,
         ApiKey::TXN_OFFSET_COMMIT => api_version >= 3,
+        ApiKey::DESCRIBE_ACLS => api_version >= 2,
+        ApiKey::CREATE_ACLS => api_version >= 2,
+        ApiKey::DELETE_ACLS => api_version >= 2,
         ApiKey::DESCRIBE_CONFIGS => api_version >= 4,
+        ApiKey::ALTER_CONFIGS => api_version >= 2,
+        ApiKey::DESCRIBE_LOG_DIRS => api_version >= 2,
         ApiKey::SASL_AUTHENTICATE => api_version >= 2,
         ApiKey::CREATE_PARTITIONS => api_version >= 2,
         ApiKey::DELETE_GROUPS => api_version >= 2,
+        ApiKey::ELECT_LEADERS => api_version >= 2,
         ApiKey::INCREMENTAL_ALTER_CONFIGS => api_version >= 1,
+        ApiKey::ALTER_PARTITION_REASSIGNMENTS => true,
+        ApiKey::LIST_PARTITION_REASSIGNMENTS => true,
         ApiKey::OFFSET_DELETE => false,
+        ApiKey::DESCRIBE_USER_SCRAM_CREDENTIALS => true,
+        ApiKey::ALTER_USER_SCRAM_CREDENTIALS => true,
         ApiKey::DESCRIBE_CLUSTER => true,
+        ApiKey::DESCRIBE_PRODUCERS => true,
+        ApiKey::DESCRIBE_TRANSACTIONS => true,
+        ApiKey::LIST_TRANSACTIONS => true,
         ApiKey::CONSUMER_GROUP_HEARTBEAT => true,
+        ApiKey::CONSUMER_GROUP_DESCRIBE => true,
+        ApiKey::SHARE_GROUP_HEARTBEAT => true,
+        ApiKey::SHARE_GROUP_DESCRIBE => true,
+        ApiKey::SHARE_FETCH => true,
+        ApiKey::SHARE_ACKNOWLEDGE => true,
+        ApiKey::DESCRIBE_SHARE_GROUP_OFFSETS => true,
+        ApiKey::ALTER_SHARE_GROUP_OFFSETS => true,
+        ApiKey::DELETE_SHARE_GROUP_OFFSETS => true,
         _ => false,
     };
     if flexible {
@@ -718,7 +873,14 @@ pub fn decode_request_any(api_key: i16, version: i16, bytes: Bytes) -> Result<()
         ApiKey::TXN_OFFSET_COMMIT => {
             decode_body::<TxnOffsetCommitRequest>(version, bytes).map(drop)
         }
+        ApiKey::DESCRIBE_ACLS => decode_body::<DescribeAclsRequest>(version, bytes).map(drop),
+        ApiKey::CREATE_ACLS => decode_body::<CreateAclsRequest>(version, bytes).map(drop),
+        ApiKey::DELETE_ACLS => decode_body::<DeleteAclsRequest>(version, bytes).map(drop),
         ApiKey::DESCRIBE_CONFIGS => decode_body::<DescribeConfigsRequest>(version, bytes).map(drop),
+        ApiKey::ALTER_CONFIGS => decode_body::<AlterConfigsRequest>(version, bytes).map(drop),
+        ApiKey::DESCRIBE_LOG_DIRS => {
+            decode_body::<DescribeLogDirsRequest>(version, bytes).map(drop)
+        }
         ApiKey::SASL_AUTHENTICATE => {
             decode_body::<SaslAuthenticateRequest>(version, bytes).map(drop)
         }
@@ -726,13 +888,57 @@ pub fn decode_request_any(api_key: i16, version: i16, bytes: Bytes) -> Result<()
             decode_body::<CreatePartitionsRequest>(version, bytes).map(drop)
         }
         ApiKey::DELETE_GROUPS => decode_body::<DeleteGroupsRequest>(version, bytes).map(drop),
+        ApiKey::ELECT_LEADERS => decode_body::<ElectLeadersRequest>(version, bytes).map(drop),
         ApiKey::INCREMENTAL_ALTER_CONFIGS => {
             decode_body::<IncrementalAlterConfigsRequest>(version, bytes).map(drop)
         }
+        ApiKey::ALTER_PARTITION_REASSIGNMENTS => {
+            decode_body::<AlterPartitionReassignmentsRequest>(version, bytes).map(drop)
+        }
+        ApiKey::LIST_PARTITION_REASSIGNMENTS => {
+            decode_body::<ListPartitionReassignmentsRequest>(version, bytes).map(drop)
+        }
         ApiKey::OFFSET_DELETE => decode_body::<OffsetDeleteRequest>(version, bytes).map(drop),
+        ApiKey::DESCRIBE_USER_SCRAM_CREDENTIALS => {
+            decode_body::<DescribeUserScramCredentialsRequest>(version, bytes).map(drop)
+        }
+        ApiKey::ALTER_USER_SCRAM_CREDENTIALS => {
+            decode_body::<AlterUserScramCredentialsRequest>(version, bytes).map(drop)
+        }
         ApiKey::DESCRIBE_CLUSTER => decode_body::<DescribeClusterRequest>(version, bytes).map(drop),
+        ApiKey::DESCRIBE_PRODUCERS => {
+            decode_body::<DescribeProducersRequest>(version, bytes).map(drop)
+        }
+        ApiKey::DESCRIBE_TRANSACTIONS => {
+            decode_body::<DescribeTransactionsRequest>(version, bytes).map(drop)
+        }
+        ApiKey::LIST_TRANSACTIONS => {
+            decode_body::<ListTransactionsRequest>(version, bytes).map(drop)
+        }
         ApiKey::CONSUMER_GROUP_HEARTBEAT => {
             decode_body::<ConsumerGroupHeartbeatRequest>(version, bytes).map(drop)
+        }
+        ApiKey::CONSUMER_GROUP_DESCRIBE => {
+            decode_body::<ConsumerGroupDescribeRequest>(version, bytes).map(drop)
+        }
+        ApiKey::SHARE_GROUP_HEARTBEAT => {
+            decode_body::<ShareGroupHeartbeatRequest>(version, bytes).map(drop)
+        }
+        ApiKey::SHARE_GROUP_DESCRIBE => {
+            decode_body::<ShareGroupDescribeRequest>(version, bytes).map(drop)
+        }
+        ApiKey::SHARE_FETCH => decode_body::<ShareFetchRequest>(version, bytes).map(drop),
+        ApiKey::SHARE_ACKNOWLEDGE => {
+            decode_body::<ShareAcknowledgeRequest>(version, bytes).map(drop)
+        }
+        ApiKey::DESCRIBE_SHARE_GROUP_OFFSETS => {
+            decode_body::<DescribeShareGroupOffsetsRequest>(version, bytes).map(drop)
+        }
+        ApiKey::ALTER_SHARE_GROUP_OFFSETS => {
+            decode_body::<AlterShareGroupOffsetsRequest>(version, bytes).map(drop)
+        }
+        ApiKey::DELETE_SHARE_GROUP_OFFSETS => {
+            decode_body::<DeleteShareGroupOffsetsRequest>(version, bytes).map(drop)
         }
         _ => Err(unknown_api(api_key)),
     }
@@ -768,17 +974,54 @@ pub fn round_trip_request(api_key: i16, version: i16, bytes: Bytes) -> Result<bo
         ApiKey::ADD_OFFSETS_TO_TXN => round_trip::<AddOffsetsToTxnRequest>(version, bytes),
         ApiKey::END_TXN => round_trip::<EndTxnRequest>(version, bytes),
         ApiKey::TXN_OFFSET_COMMIT => round_trip::<TxnOffsetCommitRequest>(version, bytes),
+        ApiKey::DESCRIBE_ACLS => round_trip::<DescribeAclsRequest>(version, bytes),
+        ApiKey::CREATE_ACLS => round_trip::<CreateAclsRequest>(version, bytes),
+        ApiKey::DELETE_ACLS => round_trip::<DeleteAclsRequest>(version, bytes),
         ApiKey::DESCRIBE_CONFIGS => round_trip::<DescribeConfigsRequest>(version, bytes),
+        ApiKey::ALTER_CONFIGS => round_trip::<AlterConfigsRequest>(version, bytes),
+        ApiKey::DESCRIBE_LOG_DIRS => round_trip::<DescribeLogDirsRequest>(version, bytes),
         ApiKey::SASL_AUTHENTICATE => round_trip::<SaslAuthenticateRequest>(version, bytes),
         ApiKey::CREATE_PARTITIONS => round_trip::<CreatePartitionsRequest>(version, bytes),
         ApiKey::DELETE_GROUPS => round_trip::<DeleteGroupsRequest>(version, bytes),
+        ApiKey::ELECT_LEADERS => round_trip::<ElectLeadersRequest>(version, bytes),
         ApiKey::INCREMENTAL_ALTER_CONFIGS => {
             round_trip::<IncrementalAlterConfigsRequest>(version, bytes)
         }
+        ApiKey::ALTER_PARTITION_REASSIGNMENTS => {
+            round_trip::<AlterPartitionReassignmentsRequest>(version, bytes)
+        }
+        ApiKey::LIST_PARTITION_REASSIGNMENTS => {
+            round_trip::<ListPartitionReassignmentsRequest>(version, bytes)
+        }
         ApiKey::OFFSET_DELETE => round_trip::<OffsetDeleteRequest>(version, bytes),
+        ApiKey::DESCRIBE_USER_SCRAM_CREDENTIALS => {
+            round_trip::<DescribeUserScramCredentialsRequest>(version, bytes)
+        }
+        ApiKey::ALTER_USER_SCRAM_CREDENTIALS => {
+            round_trip::<AlterUserScramCredentialsRequest>(version, bytes)
+        }
         ApiKey::DESCRIBE_CLUSTER => round_trip::<DescribeClusterRequest>(version, bytes),
+        ApiKey::DESCRIBE_PRODUCERS => round_trip::<DescribeProducersRequest>(version, bytes),
+        ApiKey::DESCRIBE_TRANSACTIONS => round_trip::<DescribeTransactionsRequest>(version, bytes),
+        ApiKey::LIST_TRANSACTIONS => round_trip::<ListTransactionsRequest>(version, bytes),
         ApiKey::CONSUMER_GROUP_HEARTBEAT => {
             round_trip::<ConsumerGroupHeartbeatRequest>(version, bytes)
+        }
+        ApiKey::CONSUMER_GROUP_DESCRIBE => {
+            round_trip::<ConsumerGroupDescribeRequest>(version, bytes)
+        }
+        ApiKey::SHARE_GROUP_HEARTBEAT => round_trip::<ShareGroupHeartbeatRequest>(version, bytes),
+        ApiKey::SHARE_GROUP_DESCRIBE => round_trip::<ShareGroupDescribeRequest>(version, bytes),
+        ApiKey::SHARE_FETCH => round_trip::<ShareFetchRequest>(version, bytes),
+        ApiKey::SHARE_ACKNOWLEDGE => round_trip::<ShareAcknowledgeRequest>(version, bytes),
+        ApiKey::DESCRIBE_SHARE_GROUP_OFFSETS => {
+            round_trip::<DescribeShareGroupOffsetsRequest>(version, bytes)
+        }
+        ApiKey::ALTER_SHARE_GROUP_OFFSETS => {
+            round_trip::<AlterShareGroupOffsetsRequest>(version, bytes)
+        }
+        ApiKey::DELETE_SHARE_GROUP_OFFSETS => {
+            round_trip::<DeleteShareGroupOffsetsRequest>(version, bytes)
         }
         _ => Err(unknown_api(api_key)),
     }
@@ -820,8 +1063,15 @@ pub fn decode_response_any(api_key: i16, version: i16, bytes: Bytes) -> Result<(
         ApiKey::TXN_OFFSET_COMMIT => {
             decode_body::<TxnOffsetCommitResponse>(version, bytes).map(drop)
         }
+        ApiKey::DESCRIBE_ACLS => decode_body::<DescribeAclsResponse>(version, bytes).map(drop),
+        ApiKey::CREATE_ACLS => decode_body::<CreateAclsResponse>(version, bytes).map(drop),
+        ApiKey::DELETE_ACLS => decode_body::<DeleteAclsResponse>(version, bytes).map(drop),
         ApiKey::DESCRIBE_CONFIGS => {
             decode_body::<DescribeConfigsResponse>(version, bytes).map(drop)
+        }
+        ApiKey::ALTER_CONFIGS => decode_body::<AlterConfigsResponse>(version, bytes).map(drop),
+        ApiKey::DESCRIBE_LOG_DIRS => {
+            decode_body::<DescribeLogDirsResponse>(version, bytes).map(drop)
         }
         ApiKey::SASL_AUTHENTICATE => {
             decode_body::<SaslAuthenticateResponse>(version, bytes).map(drop)
@@ -830,15 +1080,59 @@ pub fn decode_response_any(api_key: i16, version: i16, bytes: Bytes) -> Result<(
             decode_body::<CreatePartitionsResponse>(version, bytes).map(drop)
         }
         ApiKey::DELETE_GROUPS => decode_body::<DeleteGroupsResponse>(version, bytes).map(drop),
+        ApiKey::ELECT_LEADERS => decode_body::<ElectLeadersResponse>(version, bytes).map(drop),
         ApiKey::INCREMENTAL_ALTER_CONFIGS => {
             decode_body::<IncrementalAlterConfigsResponse>(version, bytes).map(drop)
         }
+        ApiKey::ALTER_PARTITION_REASSIGNMENTS => {
+            decode_body::<AlterPartitionReassignmentsResponse>(version, bytes).map(drop)
+        }
+        ApiKey::LIST_PARTITION_REASSIGNMENTS => {
+            decode_body::<ListPartitionReassignmentsResponse>(version, bytes).map(drop)
+        }
         ApiKey::OFFSET_DELETE => decode_body::<OffsetDeleteResponse>(version, bytes).map(drop),
+        ApiKey::DESCRIBE_USER_SCRAM_CREDENTIALS => {
+            decode_body::<DescribeUserScramCredentialsResponse>(version, bytes).map(drop)
+        }
+        ApiKey::ALTER_USER_SCRAM_CREDENTIALS => {
+            decode_body::<AlterUserScramCredentialsResponse>(version, bytes).map(drop)
+        }
         ApiKey::DESCRIBE_CLUSTER => {
             decode_body::<DescribeClusterResponse>(version, bytes).map(drop)
         }
+        ApiKey::DESCRIBE_PRODUCERS => {
+            decode_body::<DescribeProducersResponse>(version, bytes).map(drop)
+        }
+        ApiKey::DESCRIBE_TRANSACTIONS => {
+            decode_body::<DescribeTransactionsResponse>(version, bytes).map(drop)
+        }
+        ApiKey::LIST_TRANSACTIONS => {
+            decode_body::<ListTransactionsResponse>(version, bytes).map(drop)
+        }
         ApiKey::CONSUMER_GROUP_HEARTBEAT => {
             decode_body::<ConsumerGroupHeartbeatResponse>(version, bytes).map(drop)
+        }
+        ApiKey::CONSUMER_GROUP_DESCRIBE => {
+            decode_body::<ConsumerGroupDescribeResponse>(version, bytes).map(drop)
+        }
+        ApiKey::SHARE_GROUP_HEARTBEAT => {
+            decode_body::<ShareGroupHeartbeatResponse>(version, bytes).map(drop)
+        }
+        ApiKey::SHARE_GROUP_DESCRIBE => {
+            decode_body::<ShareGroupDescribeResponse>(version, bytes).map(drop)
+        }
+        ApiKey::SHARE_FETCH => decode_body::<ShareFetchResponse>(version, bytes).map(drop),
+        ApiKey::SHARE_ACKNOWLEDGE => {
+            decode_body::<ShareAcknowledgeResponse>(version, bytes).map(drop)
+        }
+        ApiKey::DESCRIBE_SHARE_GROUP_OFFSETS => {
+            decode_body::<DescribeShareGroupOffsetsResponse>(version, bytes).map(drop)
+        }
+        ApiKey::ALTER_SHARE_GROUP_OFFSETS => {
+            decode_body::<AlterShareGroupOffsetsResponse>(version, bytes).map(drop)
+        }
+        ApiKey::DELETE_SHARE_GROUP_OFFSETS => {
+            decode_body::<DeleteShareGroupOffsetsResponse>(version, bytes).map(drop)
         }
         _ => Err(unknown_api(api_key)),
     }
@@ -874,17 +1168,54 @@ pub fn round_trip_response(api_key: i16, version: i16, bytes: Bytes) -> Result<b
         ApiKey::ADD_OFFSETS_TO_TXN => round_trip::<AddOffsetsToTxnResponse>(version, bytes),
         ApiKey::END_TXN => round_trip::<EndTxnResponse>(version, bytes),
         ApiKey::TXN_OFFSET_COMMIT => round_trip::<TxnOffsetCommitResponse>(version, bytes),
+        ApiKey::DESCRIBE_ACLS => round_trip::<DescribeAclsResponse>(version, bytes),
+        ApiKey::CREATE_ACLS => round_trip::<CreateAclsResponse>(version, bytes),
+        ApiKey::DELETE_ACLS => round_trip::<DeleteAclsResponse>(version, bytes),
         ApiKey::DESCRIBE_CONFIGS => round_trip::<DescribeConfigsResponse>(version, bytes),
+        ApiKey::ALTER_CONFIGS => round_trip::<AlterConfigsResponse>(version, bytes),
+        ApiKey::DESCRIBE_LOG_DIRS => round_trip::<DescribeLogDirsResponse>(version, bytes),
         ApiKey::SASL_AUTHENTICATE => round_trip::<SaslAuthenticateResponse>(version, bytes),
         ApiKey::CREATE_PARTITIONS => round_trip::<CreatePartitionsResponse>(version, bytes),
         ApiKey::DELETE_GROUPS => round_trip::<DeleteGroupsResponse>(version, bytes),
+        ApiKey::ELECT_LEADERS => round_trip::<ElectLeadersResponse>(version, bytes),
         ApiKey::INCREMENTAL_ALTER_CONFIGS => {
             round_trip::<IncrementalAlterConfigsResponse>(version, bytes)
         }
+        ApiKey::ALTER_PARTITION_REASSIGNMENTS => {
+            round_trip::<AlterPartitionReassignmentsResponse>(version, bytes)
+        }
+        ApiKey::LIST_PARTITION_REASSIGNMENTS => {
+            round_trip::<ListPartitionReassignmentsResponse>(version, bytes)
+        }
         ApiKey::OFFSET_DELETE => round_trip::<OffsetDeleteResponse>(version, bytes),
+        ApiKey::DESCRIBE_USER_SCRAM_CREDENTIALS => {
+            round_trip::<DescribeUserScramCredentialsResponse>(version, bytes)
+        }
+        ApiKey::ALTER_USER_SCRAM_CREDENTIALS => {
+            round_trip::<AlterUserScramCredentialsResponse>(version, bytes)
+        }
         ApiKey::DESCRIBE_CLUSTER => round_trip::<DescribeClusterResponse>(version, bytes),
+        ApiKey::DESCRIBE_PRODUCERS => round_trip::<DescribeProducersResponse>(version, bytes),
+        ApiKey::DESCRIBE_TRANSACTIONS => round_trip::<DescribeTransactionsResponse>(version, bytes),
+        ApiKey::LIST_TRANSACTIONS => round_trip::<ListTransactionsResponse>(version, bytes),
         ApiKey::CONSUMER_GROUP_HEARTBEAT => {
             round_trip::<ConsumerGroupHeartbeatResponse>(version, bytes)
+        }
+        ApiKey::CONSUMER_GROUP_DESCRIBE => {
+            round_trip::<ConsumerGroupDescribeResponse>(version, bytes)
+        }
+        ApiKey::SHARE_GROUP_HEARTBEAT => round_trip::<ShareGroupHeartbeatResponse>(version, bytes),
+        ApiKey::SHARE_GROUP_DESCRIBE => round_trip::<ShareGroupDescribeResponse>(version, bytes),
+        ApiKey::SHARE_FETCH => round_trip::<ShareFetchResponse>(version, bytes),
+        ApiKey::SHARE_ACKNOWLEDGE => round_trip::<ShareAcknowledgeResponse>(version, bytes),
+        ApiKey::DESCRIBE_SHARE_GROUP_OFFSETS => {
+            round_trip::<DescribeShareGroupOffsetsResponse>(version, bytes)
+        }
+        ApiKey::ALTER_SHARE_GROUP_OFFSETS => {
+            round_trip::<AlterShareGroupOffsetsResponse>(version, bytes)
+        }
+        ApiKey::DELETE_SHARE_GROUP_OFFSETS => {
+            round_trip::<DeleteShareGroupOffsetsResponse>(version, bytes)
         }
         _ => Err(unknown_api(api_key)),
     }
