@@ -72,6 +72,7 @@ mod deadline;
 mod error;
 mod fast_hash;
 pub mod net;
+pub mod oauth;
 pub mod producer;
 pub mod protocol;
 mod topic_partition;

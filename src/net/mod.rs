@@ -14,6 +14,8 @@ pub(crate) mod io_thread;
 pub mod metadata;
 pub(crate) mod network;
 pub(crate) mod rpc;
+#[allow(dead_code)] // the connection's SASL states use it
+pub(crate) mod sasl;
 mod socket_options;
 pub(crate) mod versions;
 

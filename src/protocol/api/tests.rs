@@ -310,12 +310,16 @@ every_api!(
     create_acls::CreateAclsRequest / CreateAclsResponse,
     describe_acls::DescribeAclsRequest / DescribeAclsResponse,
     delete_acls::DeleteAclsRequest / DeleteAclsResponse,
-    describe_user_scram_credentials::DescribeUserScramCredentialsRequest / DescribeUserScramCredentialsResponse,
-    alter_user_scram_credentials::AlterUserScramCredentialsRequest / AlterUserScramCredentialsResponse,
+    describe_user_scram_credentials::DescribeUserScramCredentialsRequest
+        / DescribeUserScramCredentialsResponse,
+    alter_user_scram_credentials::AlterUserScramCredentialsRequest
+        / AlterUserScramCredentialsResponse,
     alter_configs::AlterConfigsRequest / AlterConfigsResponse,
     describe_log_dirs::DescribeLogDirsRequest / DescribeLogDirsResponse,
-    alter_partition_reassignments::AlterPartitionReassignmentsRequest / AlterPartitionReassignmentsResponse,
-    list_partition_reassignments::ListPartitionReassignmentsRequest / ListPartitionReassignmentsResponse,
+    alter_partition_reassignments::AlterPartitionReassignmentsRequest
+        / AlterPartitionReassignmentsResponse,
+    list_partition_reassignments::ListPartitionReassignmentsRequest
+        / ListPartitionReassignmentsResponse,
     elect_leaders::ElectLeadersRequest / ElectLeadersResponse,
     describe_transactions::DescribeTransactionsRequest / DescribeTransactionsResponse,
     list_transactions::ListTransactionsRequest / ListTransactionsResponse,
@@ -325,7 +329,8 @@ every_api!(
     share_group_describe::ShareGroupDescribeRequest / ShareGroupDescribeResponse,
     share_fetch::ShareFetchRequest / ShareFetchResponse,
     share_acknowledge::ShareAcknowledgeRequest / ShareAcknowledgeResponse,
-    describe_share_group_offsets::DescribeShareGroupOffsetsRequest / DescribeShareGroupOffsetsResponse,
+    describe_share_group_offsets::DescribeShareGroupOffsetsRequest
+        / DescribeShareGroupOffsetsResponse,
     alter_share_group_offsets::AlterShareGroupOffsetsRequest / AlterShareGroupOffsetsResponse,
     delete_share_group_offsets::DeleteShareGroupOffsetsRequest / DeleteShareGroupOffsetsResponse,
 );
