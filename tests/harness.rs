@@ -230,3 +230,90 @@ fn cluster_survives_leader_kill_and_node_rejoins() {
     let got = kafka_python_consume(&bs, &topic, all.len());
     assert_same_records(&all, &got, 0);
 }
+
+/// The secured listeners of `tests/kafka/broker start --secure` take kafka-python with every
+/// TLS and SASL setting the client tests use, and refuse what they must refuse.
+#[test]
+fn secured_listeners_accept_kafka_python_and_refuse_bad_credentials() {
+    let certs = certs_dir();
+    let ca = certs.join("ca.pem");
+    let script = r#"
+import json, sys
+from kafka import KafkaAdminClient
+cases = json.loads(sys.argv[1])
+for name, cfg in cases:
+    try:
+        a = KafkaAdminClient(request_timeout_ms=10000, **cfg)
+        a.describe_cluster()
+        a.close()
+        print(name, "ok")
+    except Exception as e:
+        print(name, "refused")  # kafka-python times out rather than naming the cause
+"#;
+    let ssl = kafka_python_tls(&ca);
+    let sasl = |listener: &str, protocol: &str, mechanism: &str, password: &str| {
+        format!(
+            r#"{{"bootstrap_servers": "{}", "security_protocol": "{protocol}", "sasl_mechanism": "{mechanism}",
+               "sasl_plain_username": "alice", "sasl_plain_password": "{password}", {ssl}}}"#,
+            secure_bootstrap(listener)
+        )
+    };
+    let mut cases = vec![
+        format!(
+            r#"["ssl", {{"bootstrap_servers": "{}", "security_protocol": "SSL", {ssl}}}]"#,
+            secure_bootstrap("SSL")
+        ),
+        format!(
+            r#"["mtls", {{"bootstrap_servers": "{}", "security_protocol": "SSL", {ssl},
+               "ssl_certfile": "{}", "ssl_keyfile": "{}"}}]"#,
+            secure_bootstrap("MTLS"),
+            certs.join("client.pem").display(),
+            certs.join("client.key").display()
+        ),
+    ];
+    for mechanism in ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] {
+        cases.push(format!(
+            r#"["sasl_plaintext {mechanism}", {}]"#,
+            sasl(
+                "SASL_PLAINTEXT",
+                "SASL_PLAINTEXT",
+                mechanism,
+                "alice-secret"
+            )
+        ));
+        cases.push(format!(
+            r#"["sasl_ssl {mechanism}", {}]"#,
+            sasl("SASL_SSL", "SASL_SSL", mechanism, "alice-secret")
+        ));
+    }
+    cases.push(format!(
+        r#"["wrong password", {}]"#,
+        sasl(
+            "SASL_PLAINTEXT",
+            "SASL_PLAINTEXT",
+            "SCRAM-SHA-512",
+            "not-the-password"
+        )
+    ));
+    let out = python(script, &[&format!("[{}]", cases.join(","))]);
+    let lines: Vec<&str> = out.lines().collect();
+    let mut want = vec!["ssl ok".to_string(), "mtls ok".to_string()];
+    for mechanism in ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] {
+        want.push(format!("sasl_plaintext {mechanism} ok"));
+        want.push(format!("sasl_ssl {mechanism} ok"));
+    }
+    want.push("wrong password refused".into());
+    let want: Vec<&str> = want.iter().map(String::as_str).collect();
+    assert_eq!(
+        lines, want,
+        "kafka-python against the secured listeners:\n{out}"
+    );
+}
+
+/// kafka-python's TLS settings for the test CA, as JSON object members.
+fn kafka_python_tls(ca: &std::path::Path) -> String {
+    format!(
+        r#""ssl_cafile": "{}", "ssl_check_hostname": true"#,
+        ca.display()
+    )
+}

@@ -47,9 +47,9 @@ fn required_env(var: &str, what: &str) -> String {
         _ => panic!(
             "{var} is not set: the integration tests need the {what}. Run them with \
              `tests/run` (it installs and starts the brokers), or start one yourself with \
-             `tests/kafka/broker install && tests/kafka/broker start{}` and export the \
-             line it prints.",
-            if var == "KAFKA_CLUSTER_BOOTSTRAP_SERVERS" {
+             `tests/kafka/broker install && tests/kafka/broker start{} --secure` and export \
+             the lines it prints.",
+            if var.starts_with("KAFKA_CLUSTER_") {
                 " --nodes 3"
             } else {
                 ""
@@ -68,6 +68,22 @@ pub fn bootstrap() -> String {
 /// Bootstrap servers of the 3-node test cluster (`KAFKA_CLUSTER_BOOTSTRAP_SERVERS`).
 pub fn cluster_bootstrap() -> String {
     required_env("KAFKA_CLUSTER_BOOTSTRAP_SERVERS", "3-node test cluster")
+}
+
+/// Bootstrap servers of one of the single broker's secured listeners, by the listener's
+/// name in `tests/kafka/broker start --secure`: `SSL`, `MTLS`, `SASL_PLAINTEXT`,
+/// `SASL_SSL`, `WRONG_HOST_SSL`, `EXPIRED_SSL` or `REAUTH` (`KAFKA_<NAME>_BOOTSTRAP_SERVERS`).
+pub fn secure_bootstrap(listener: &str) -> String {
+    required_env(
+        &format!("KAFKA_{listener}_BOOTSTRAP_SERVERS"),
+        &format!("single test broker's {listener} listener"),
+    )
+}
+
+/// The directory of the test certificates (`KAFKA_SYNC_CERTS`): `ca.pem`, `client.pem`,
+/// `client.key`, `client-encrypted.key`, `other-ca.pem` (see tests/kafka/certs).
+pub fn certs_dir() -> PathBuf {
+    PathBuf::from(required_env("KAFKA_SYNC_CERTS", "test certificates"))
 }
 
 /// A topic or group name no other test (or earlier run) uses:
