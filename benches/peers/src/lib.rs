@@ -6,6 +6,7 @@
 //! <bin> produce --bootstrap HOST:PORT --topic T --records N --payload FILE
 //!               [--acks 1|all] [--idempotence] [--compression none|gzip|lz4|snappy|zstd]
 //!               [--linger-ms 5] [--batch-size 65536] [--rate MSGS_PER_S]
+//!               [--config KEY=VALUE]...   (client properties, e.g. security settings)
 //! <bin> consume --bootstrap HOST:PORT --topic T --records N
 //!               [--fetch-max-bytes 52428800] [--max-partition-fetch-bytes 1048576]
 //! <bin> latency --bootstrap HOST:PORT --topic T --rate MSGS_PER_S --records N --payload FILE
@@ -43,6 +44,9 @@ pub struct Args {
     pub rate: f64,
     pub fetch_max_bytes: usize,
     pub max_partition_fetch_bytes: usize,
+    /// Extra client properties (`--config KEY=VALUE`), under the Java/librdkafka names:
+    /// the security settings of the TLS workloads.
+    pub config: Vec<(String, String)>,
 }
 
 /// Java's consumer defaults, used by every client.
@@ -85,6 +89,7 @@ impl Args {
             rate: 0.0,
             fetch_max_bytes: 52_428_800,
             max_partition_fetch_bytes: 1_048_576,
+            config: Vec::new(),
         };
         while let Some(flag) = it.next() {
             if flag == "--idempotence" {
@@ -109,6 +114,12 @@ impl Args {
                 "--fetch-max-bytes" => a.fetch_max_bytes = num(&value)? as usize,
                 "--max-partition-fetch-bytes" => {
                     a.max_partition_fetch_bytes = num(&value)? as usize
+                }
+                "--config" => {
+                    let (k, v) = value
+                        .split_once('=')
+                        .ok_or_else(|| format!("--config needs KEY=VALUE, not {value}"))?;
+                    a.config.push((k.to_string(), v.to_string()));
                 }
                 _ => return Err(format!("unknown flag {flag}")),
             }

@@ -23,6 +23,9 @@ const CLIENT: &str = "kafka-rust";
 
 fn main() {
     let args = Args::from_env();
+    if !args.config.is_empty() {
+        unsupported("client properties such as TLS and SASL settings");
+    }
     match args.mode {
         Mode::Produce => produce(&args),
         Mode::Consume => consume(&args),

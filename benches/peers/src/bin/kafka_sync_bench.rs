@@ -32,7 +32,11 @@ fn producer(args: &Args) -> Producer {
         "zstd" => Compression::Zstd,
         _ => Compression::None,
     };
-    Producer::builder()
+    let mut builder = Producer::builder();
+    for (k, v) in &args.config {
+        builder = builder.set(k, v);
+    }
+    builder
         .bootstrap_servers(&args.bootstrap)
         .acks(if args.acks == "all" {
             Acks::All
@@ -49,7 +53,11 @@ fn producer(args: &Args) -> Producer {
 
 /// A consumer with the equal fetch settings, assigned every partition of the topic.
 fn consumer(args: &Args) -> (Consumer, Vec<TopicPartition>) {
-    let mut c = Consumer::builder()
+    let mut builder = Consumer::builder();
+    for (k, v) in &args.config {
+        builder = builder.set(k, v);
+    }
+    let mut c = builder
         .bootstrap_servers(&args.bootstrap)
         .auto_offset_reset(OffsetReset::Earliest)
         .check_crcs(true)

@@ -53,7 +53,7 @@ impl ProducerContext for Counting {
 }
 
 fn producer(args: &Args) -> BaseProducer<Counting> {
-    ClientConfig::new()
+    with_extra_config(args)
         .set("bootstrap.servers", &args.bootstrap)
         .set("acks", &args.acks)
         .set("enable.idempotence", args.idempotence.to_string())
@@ -107,10 +107,19 @@ fn finish(p: &BaseProducer<Counting>) -> u64 {
     p.context().errors.load(Ordering::Relaxed)
 }
 
+/// A client configuration holding the `--config` properties.
+fn with_extra_config(args: &Args) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    for (k, v) in &args.config {
+        config.set(k, v);
+    }
+    config
+}
+
 /// A consumer with the equal fetch settings, assigned every partition from the beginning
 /// or (`from_end`) from each partition's end offset as of now.
 fn consumer(args: &Args, from_end: bool) -> BaseConsumer {
-    let c: BaseConsumer = ClientConfig::new()
+    let c: BaseConsumer = with_extra_config(args)
         .set("bootstrap.servers", &args.bootstrap)
         // librdkafka's assign() needs a group.id (else "Local: Unknown group"), but with
         // assign and no subscribe it joins no group; with auto commit off it commits
