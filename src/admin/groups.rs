@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use crate::consumer::assignor::decode_assignment;
 use crate::error::Result;
 use crate::net::metadata::BrokerMetadata;
-use crate::net::rpc::Target;
 use crate::protocol::api::delete_groups::{DeleteGroupsRequest, DeleteGroupsResponse};
 use crate::protocol::api::describe_groups::{
     DescribeGroupsRequest, DescribeGroupsResponse, DescribedGroup,
@@ -147,47 +146,21 @@ impl AdminClient {
     /// ```
     pub fn list_consumer_groups(&self) -> Result<Vec<GroupListing>> {
         let deadline = self.deadline(None);
-        let brokers: Vec<i32> = self
-            .fetch_metadata(Some(&[]), deadline)?
-            .brokers
-            .into_keys()
-            .collect();
-        let results =
-            self.retry_items("listing groups", deadline, brokers, |pending, deadline| {
-                let sent: Vec<_> = pending
-                    .iter()
-                    .map(|id| {
-                        let req = ListGroupsRequest {
-                            states_filter: Vec::new(),
-                            types_filter: Vec::new(),
-                        };
-                        (
-                            *id,
-                            self.send(
-                                Target::Node(*id),
-                                req,
-                                None,
-                                deadline,
-                                "a ListGroups response",
-                            ),
-                        )
-                    })
-                    .collect();
-                Ok(sent
-                    .into_iter()
-                    .map(|(id, p)| {
-                        let r =
-                            p.and_then(|p| p.wait::<ListGroupsResponse>())
-                                .and_then(|(_, resp)| {
-                                    check_code(resp.error_code, || {
-                                        format!("listing the groups of broker {id}")
-                                    })?;
-                                    Ok(resp.groups)
-                                });
-                        (id, r)
-                    })
-                    .collect())
-            })?;
+        let results = self.each_broker(
+            "listing groups",
+            None,
+            deadline,
+            |_| ListGroupsRequest {
+                states_filter: Vec::new(),
+                types_filter: Vec::new(),
+            },
+            |id, resp: ListGroupsResponse| {
+                check_code(resp.error_code, || {
+                    format!("listing the groups of broker {id}")
+                })?;
+                Ok(resp.groups)
+            },
+        )?;
         let mut groups: BTreeMap<String, GroupListing> = BTreeMap::new();
         let mut first_error = None;
         for (broker, result) in results {

@@ -38,7 +38,10 @@ mod configs;
 mod coordinator;
 mod driver;
 mod groups;
+mod leader_election;
+mod log_dirs;
 mod offsets;
+mod reassignments;
 mod records;
 mod topics;
 
@@ -54,6 +57,9 @@ pub use cluster::{ClusterDescription, PartitionInfo, TopicDescription};
 pub use config_resource::{ConfigResource, ConfigResourceType};
 pub use configs::{AlterConfigOp, AlterConfigOpType, ConfigEntry, ConfigSource};
 pub use groups::{GroupDescription, GroupListing, MemberDescription};
+pub use leader_election::ElectionType;
+pub use log_dirs::{LogDirDescription, ReplicaInfo};
+pub use reassignments::PartitionReassignment;
 pub use topics::{CreateTopicsOptions, ListTopicsOptions, NewPartitions, NewTopic};
 
 use driver::{AdminCommand, AdminDriver};

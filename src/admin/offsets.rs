@@ -20,7 +20,7 @@ use super::call::{check_code, retriable};
 use super::AdminClient;
 
 /// Partitions grouped by topic, in topic order.
-fn by_topic<'a>(
+pub(super) fn by_topic<'a>(
     partitions: impl IntoIterator<Item = &'a TopicPartition>,
 ) -> BTreeMap<&'a str, Vec<i32>> {
     let mut topics: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
