@@ -276,7 +276,16 @@ fn parse_offset_commit(resp: OffsetCommitResponse) -> Result<BTreeMap<TopicParti
     for t in resp.topics {
         for p in t.partitions {
             let tp = TopicPartition::new(t.name.clone(), p.partition_index);
-            let r = check_code(p.error_code, || format!("committing the offset of {tp}"));
+            let r = check_code(p.error_code, || {
+                if p.error_code == ErrorCode::UNKNOWN_MEMBER_ID.0 {
+                    format!(
+                        "committing the offset of {tp}: the group has members, and offsets \
+                         can be altered only while it has none"
+                    )
+                } else {
+                    format!("committing the offset of {tp}")
+                }
+            });
             if let Err(e) = &r {
                 if retriable(e) {
                     return Err(e.clone());
