@@ -347,10 +347,12 @@ impl AdminClient {
                     resp.responses
                         .into_iter()
                         .filter_map(|r| {
-                            let resource = ConfigResource::clone(
-                                pending.get(&(r.resource_type, r.resource_name.clone()))?,
-                            );
-                            Some((resource, check(r.error_code, r.error_message.as_deref())))
+                            altered(
+                                pending,
+                                (r.resource_type, r.resource_name),
+                                r.error_code,
+                                r.error_message,
+                            )
                         })
                         .collect()
                 },
@@ -360,7 +362,7 @@ impl AdminClient {
 
     /// One round over config resources: one request per target broker, sent together,
     /// then each answered. A request that fails gives its error to each of its resources.
-    fn per_target<V, M: crate::protocol::api::Message>(
+    pub(super) fn per_target<V, M: crate::protocol::api::Message>(
         &self,
         pending: &[ConfigResource],
         send: impl Fn(Target, &[&ConfigResource]) -> Result<Pending>,
@@ -393,4 +395,16 @@ impl AdminClient {
         }
         Ok(out)
     }
+}
+
+/// One resource's outcome in an answer to an alter call, if it is a resource we asked
+/// about (`pending`, by type and name).
+pub(super) fn altered(
+    pending: &HashMap<(i8, String), &ConfigResource>,
+    key: (i8, String),
+    error_code: i16,
+    message: Option<String>,
+) -> Option<(ConfigResource, Result<()>)> {
+    let resource = ConfigResource::clone(pending.get(&key)?);
+    Some((resource, check(error_code, message.as_deref())))
 }

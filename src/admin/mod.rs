@@ -46,6 +46,7 @@ mod offset_reset;
 mod offsets;
 mod reassignments;
 mod records;
+mod replace_configs;
 mod topics;
 
 use std::time::{Duration, Instant};
