@@ -48,6 +48,7 @@ mod reassignments;
 mod records;
 mod replace_configs;
 mod topics;
+mod transactions;
 
 use std::time::{Duration, Instant};
 
@@ -67,6 +68,9 @@ pub use offset_lookup::{ListedOffset, OffsetSpec};
 pub use offset_reset::ResetTo;
 pub use reassignments::PartitionReassignment;
 pub use topics::{CreateTopicsOptions, ListTopicsOptions, NewPartitions, NewTopic};
+pub use transactions::{
+    ListTransactionsOptions, ProducerState, TransactionDescription, TransactionListing,
+};
 
 use driver::{AdminCommand, AdminDriver};
 
