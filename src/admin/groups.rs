@@ -144,6 +144,7 @@ impl AdminClient {
     /// let ids: Vec<String> = admin.list_consumer_groups()?.into_iter().map(|g| g.group_id).collect();
     /// # Ok(()) }
     /// ```
+    #[doc(alias = "list_groups")]
     pub fn list_consumer_groups(&self) -> Result<Vec<GroupListing>> {
         let deadline = self.deadline(None);
         let results = self.each_broker(
@@ -198,6 +199,7 @@ impl AdminClient {
     /// }
     /// # Ok(()) }
     /// ```
+    #[doc(alias = "describe_groups")]
     pub fn describe_consumer_groups(
         &self,
         groups: &[&str],
@@ -246,6 +248,7 @@ impl AdminClient {
     /// }
     /// # Ok(()) }
     /// ```
+    #[doc(alias = "delete_groups")]
     pub fn delete_consumer_groups(&self, groups: &[&str]) -> Result<BTreeMap<String, Result<()>>> {
         let deadline = self.deadline(None);
         let ids = groups.iter().map(|g| g.to_string());

@@ -73,7 +73,6 @@ impl AdminClient {
     /// # Ok(()) }
     /// ```
     #[doc(alias = "perform_leader_election")]
-    #[doc(alias = "electLeaders")]
     pub fn elect_leaders(
         &self,
         election: ElectionType,

@@ -100,7 +100,6 @@ impl AdminClient {
     /// # Ok(()) }
     /// ```
     #[doc(alias = "list_partition_offsets")]
-    #[doc(alias = "listOffsets")]
     pub fn list_offsets(
         &self,
         specs: &BTreeMap<TopicPartition, OffsetSpec>,

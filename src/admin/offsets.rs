@@ -69,6 +69,7 @@ impl AdminClient {
     /// }
     /// # Ok(()) }
     /// ```
+    #[doc(alias = "list_group_offsets")]
     pub fn list_consumer_group_offsets(
         &self,
         group: &str,
@@ -144,6 +145,7 @@ impl AdminClient {
     /// }
     /// # Ok(()) }
     /// ```
+    #[doc(alias = "alter_group_offsets")]
     pub fn alter_consumer_group_offsets(
         &self,
         group: &str,

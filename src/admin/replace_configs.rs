@@ -45,7 +45,6 @@ impl AdminClient {
     /// }
     /// # Ok(()) }
     /// ```
-    #[doc(alias = "alterConfigs")]
     pub fn alter_configs(
         &self,
         configs: &BTreeMap<ConfigResource, BTreeMap<String, String>>,
