@@ -5,13 +5,15 @@
 
 mod common;
 
+use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::Duration;
 
 use kafka_sync::admin::{
     AdminClient, CreateTopicsOptions, GroupDescription, ListConsumerGroupsOptions, NewTopic,
+    ResetTo,
 };
-use kafka_sync::{ErrorCode, Producer, ProducerRecord, TopicPartition};
+use kafka_sync::{ErrorCode, OffsetAndMetadata, Producer, ProducerRecord, TopicPartition};
 
 fn admin() -> AdminClient {
     AdminClient::builder()
@@ -167,6 +169,22 @@ fn lists_and_describes_groups_of_both_protocols() {
         !stable_classic.iter().any(|g| g.group_id == modern),
         "{stable_classic:?}"
     );
+
+    // Neither group's offsets can be reset or altered while it has a member.
+    let tp0 = TopicPartition::new(&topic, 0);
+    let to_zero = BTreeMap::from([(tp0.clone(), OffsetAndMetadata::new(0))]);
+    for group in [&modern, &classic] {
+        let e = admin
+            .reset_consumer_group_offsets(group, Some(&[topic.as_str()]), ResetTo::Earliest)
+            .unwrap_err();
+        assert_eq!(e.code(), Some(ErrorCode::NON_EMPTY_GROUP), "{group}: {e}");
+        let altered = admin.alter_consumer_group_offsets(group, &to_zero).unwrap();
+        assert_eq!(
+            altered[&tp0].as_ref().unwrap_err().code(),
+            Some(ErrorCode::UNKNOWN_MEMBER_ID),
+            "{group}: {altered:?}"
+        );
+    }
 
     // A group that does not exist is still reported as such.
     let missing = common::unique_name("admin-gtypes-none");
