@@ -173,7 +173,9 @@ fn describes_and_lists_a_transaction_while_open_and_after_commit() {
         .unwrap();
     assert_eq!(by_producer, std::slice::from_ref(ours));
 
-    let producers = admin.describe_producers(std::slice::from_ref(&tp0)).unwrap();
+    let producers = admin
+        .describe_producers(std::slice::from_ref(&tp0))
+        .unwrap();
     let states = producers[&tp0].clone().unwrap();
     let writer = states
         .iter()

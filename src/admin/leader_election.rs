@@ -11,7 +11,7 @@ use crate::protocol::api::elect_leaders::{
 use crate::TopicPartition;
 
 use super::call::check;
-use super::offsets::by_topic;
+use super::offsets::{by_topic, per_partition};
 use super::reassignments::request_timeout;
 use super::AdminClient;
 
@@ -100,16 +100,14 @@ impl AdminClient {
             "an ElectLeaders response",
         )?;
         check(resp.error_code, None)?;
-        Ok(resp
-            .replica_election_results
-            .into_iter()
-            .flat_map(|t| {
-                let topic = t.topic;
-                t.partition_result.into_iter().map(move |p| {
-                    let tp = TopicPartition::new(topic.clone(), p.partition_id);
-                    (tp, check(p.error_code, p.error_message.as_deref()))
-                })
-            })
-            .collect())
+        Ok(per_partition(
+            resp.replica_election_results
+                .into_iter()
+                .map(|t| (t.topic, t.partition_result)),
+            |p| p.partition_id,
+            |_, p| check(p.error_code, p.error_message.as_deref()),
+        )
+        .into_iter()
+        .collect())
     }
 }

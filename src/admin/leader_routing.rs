@@ -35,16 +35,31 @@ pub(super) fn leader_of(metadata: &ClusterMetadata, tp: &TopicPartition) -> Resu
 }
 
 impl AdminClient {
+    /// A per-partition call routed to leaders, retried per partition until the call's
+    /// deadline: see [`per_leader`](AdminClient::per_leader) for one round.
+    pub(super) fn leader_call<V, M: Message>(
+        &self,
+        what: &str,
+        partitions: impl IntoIterator<Item = TopicPartition>,
+        send: impl Fn(Target, &[TopicPartition], Instant) -> Result<Pending>,
+        parse: impl Fn(M) -> Vec<(TopicPartition, Result<V>)>,
+    ) -> Result<BTreeMap<TopicPartition, Result<V>>> {
+        let deadline = self.deadline(None);
+        self.retry_items(what, deadline, partitions, |pending, deadline| {
+            self.per_leader(pending, deadline, &send, &parse)
+        })
+    }
+
     /// One round of a per-partition call routed to leaders: looks the leaders of
-    /// `pending` up, sends `send(leader, partitions)` to each leader at once, and reads
-    /// each answer with `parse`. Partitions without a leader, and those whose request
-    /// failed, get that error (retriable ones are asked again by
+    /// `pending` up, sends `send(leader, partitions, deadline)` to each leader at once,
+    /// and reads each answer with `parse`. Partitions without a leader, and those whose
+    /// request failed, get that error (retriable ones are asked again by
     /// [`retry_items`](AdminClient::retry_items)).
-    pub(super) fn per_leader<V, M: Message>(
+    fn per_leader<V, M: Message>(
         &self,
         pending: &[TopicPartition],
         deadline: Instant,
-        send: impl Fn(Target, &[TopicPartition]) -> Result<Pending>,
+        send: impl Fn(Target, &[TopicPartition], Instant) -> Result<Pending>,
         parse: impl Fn(M) -> Vec<(TopicPartition, Result<V>)>,
     ) -> Result<Vec<(TopicPartition, Result<V>)>> {
         let topics: Vec<String> = pending
@@ -64,7 +79,7 @@ impl AdminClient {
         }
         let sent: Vec<_> = by_leader
             .into_iter()
-            .map(|(leader, asked)| (send(Target::Node(leader), &asked), asked))
+            .map(|(leader, asked)| (send(Target::Node(leader), &asked, deadline), asked))
             .collect();
         for (pending_rpc, asked) in sent {
             match pending_rpc.and_then(|p| p.wait::<M>()) {

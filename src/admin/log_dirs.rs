@@ -11,6 +11,7 @@ use crate::protocol::api::describe_log_dirs::{
 use crate::TopicPartition;
 
 use super::call::check_code;
+use super::offsets::per_partition;
 use super::AdminClient;
 
 /// One replica in a [`LogDirDescription`].
@@ -65,21 +66,17 @@ impl LogDirDescription {
             format!("log dir {} of broker {broker}", d.log_dir)
         })
         .err();
-        let replicas = d
-            .topics
-            .into_iter()
-            .flat_map(|t| {
-                let name = t.name;
-                t.partitions.into_iter().map(move |p| {
-                    let info = ReplicaInfo {
-                        size: p.partition_size,
-                        offset_lag: p.offset_lag,
-                        is_future: p.is_future_key,
-                    };
-                    (TopicPartition::new(name.clone(), p.partition_index), info)
-                })
-            })
-            .collect();
+        let replicas = per_partition(
+            d.topics.into_iter().map(|t| (t.name, t.partitions)),
+            |p| p.partition_index,
+            |_, p| ReplicaInfo {
+                size: p.partition_size,
+                offset_lag: p.offset_lag,
+                is_future: p.is_future_key,
+            },
+        )
+        .into_iter()
+        .collect();
         LogDirDescription {
             path: d.log_dir,
             error,

@@ -12,7 +12,7 @@ use crate::protocol::api::list_offsets::{
 use crate::TopicPartition;
 
 use super::call::check_code;
-use super::offsets::by_topic;
+use super::offsets::{by_topic, per_partition};
 use super::{timeout_ms, AdminClient};
 
 /// Which offset [`AdminClient::list_offsets`] looks up.
@@ -104,33 +104,20 @@ impl AdminClient {
         &self,
         specs: &BTreeMap<TopicPartition, OffsetSpec>,
     ) -> Result<BTreeMap<TopicPartition, Result<ListedOffset>>> {
-        let deadline = self.deadline(None);
-        self.retry_items(
+        self.leader_call(
             "listing offsets",
-            deadline,
             specs.keys().cloned(),
-            |pending, deadline| {
-                self.per_leader(
-                    pending,
-                    deadline,
-                    |target, asked| {
-                        let req = list_offsets_request(asked, specs, deadline);
-                        self.send(target, req, None, deadline, "a ListOffsets response")
-                    },
-                    |resp: ListOffsetsResponse| {
-                        resp.topics
-                            .into_iter()
-                            .flat_map(|t| {
-                                let name = t.name;
-                                t.partitions.into_iter().map(move |p| {
-                                    let tp = TopicPartition::new(name.clone(), p.partition_index);
-                                    let r = check_code(p.error_code, || {
-                                        format!("listing the offsets of {tp}")
-                                    });
-                                    (tp, r.map(|()| ListedOffset::from_response(&p)))
-                                })
-                            })
-                            .collect()
+            |target, asked, deadline| {
+                let req = list_offsets_request(asked, specs, deadline);
+                self.send(target, req, None, deadline, "a ListOffsets response")
+            },
+            |resp: ListOffsetsResponse| {
+                per_partition(
+                    resp.topics.into_iter().map(|t| (t.name, t.partitions)),
+                    |p| p.partition_index,
+                    |tp, p| {
+                        check_code(p.error_code, || format!("listing the offsets of {tp}"))
+                            .map(|()| ListedOffset::from_response(&p))
                     },
                 )
             },

@@ -33,6 +33,24 @@ pub(super) fn by_topic<'a>(
     topics
 }
 
+/// Each partition of a per-topic answer (`topics`: each topic's name and partitions),
+/// with what `each` makes of it; `index` reads a partition's number.
+pub(super) fn per_partition<P, V>(
+    topics: impl IntoIterator<Item = (String, Vec<P>)>,
+    index: impl Fn(&P) -> i32,
+    mut each: impl FnMut(&TopicPartition, P) -> V,
+) -> Vec<(TopicPartition, V)> {
+    let mut out = Vec::new();
+    for (topic, partitions) in topics {
+        for p in partitions {
+            let tp = TopicPartition::new(topic.clone(), index(&p));
+            let v = each(&tp, p);
+            out.push((tp, v));
+        }
+    }
+    out
+}
+
 /// One partition of an OffsetFetch answer: the offset, `None` if nothing is committed
 /// (or the partition is unknown), or the partition's error.
 fn fetched(

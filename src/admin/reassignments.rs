@@ -18,7 +18,7 @@ use crate::protocol::api::list_partition_reassignments::{
 use crate::TopicPartition;
 
 use super::call::check;
-use super::offsets::by_topic;
+use super::offsets::{by_topic, per_partition};
 use super::{timeout_ms, AdminClient};
 
 /// A reassignment in progress, from [`AdminClient::list_partition_reassignments`].
@@ -115,17 +115,11 @@ impl AdminClient {
                     "an AlterPartitionReassignments response",
                 )?;
                 check(resp.error_code, resp.error_message.as_deref())?;
-                Ok(resp
-                    .responses
-                    .into_iter()
-                    .flat_map(|t| {
-                        let name = t.name;
-                        t.partitions.into_iter().map(move |p| {
-                            let tp = TopicPartition::new(name.clone(), p.partition_index);
-                            (tp, check(p.error_code, p.error_message.as_deref()))
-                        })
-                    })
-                    .collect())
+                Ok(per_partition(
+                    resp.responses.into_iter().map(|t| (t.name, t.partitions)),
+                    |p| p.partition_index,
+                    |_, p| check(p.error_code, p.error_message.as_deref()),
+                ))
             },
         )
     }
@@ -168,21 +162,17 @@ impl AdminClient {
             "a ListPartitionReassignments response",
         )?;
         check(resp.error_code, resp.error_message.as_deref())?;
-        Ok(resp
-            .topics
-            .into_iter()
-            .flat_map(|t| {
-                let name = t.name;
-                t.partitions.into_iter().map(move |p| {
-                    let r = PartitionReassignment {
-                        replicas: p.replicas,
-                        adding_replicas: p.adding_replicas,
-                        removing_replicas: p.removing_replicas,
-                    };
-                    (TopicPartition::new(name.clone(), p.partition_index), r)
-                })
-            })
-            .collect())
+        Ok(per_partition(
+            resp.topics.into_iter().map(|t| (t.name, t.partitions)),
+            |p| p.partition_index,
+            |_, p| PartitionReassignment {
+                replicas: p.replicas,
+                adding_replicas: p.adding_replicas,
+                removing_replicas: p.removing_replicas,
+            },
+        )
+        .into_iter()
+        .collect())
     }
 }
 

@@ -11,7 +11,7 @@ use crate::protocol::api::delete_records::{
 use crate::TopicPartition;
 
 use super::call::check_code;
-use super::offsets::by_topic;
+use super::offsets::{by_topic, per_partition};
 use super::{timeout_ms, AdminClient};
 
 impl AdminClient {
@@ -37,25 +37,10 @@ impl AdminClient {
         &self,
         before: &BTreeMap<TopicPartition, i64>,
     ) -> Result<BTreeMap<TopicPartition, Result<i64>>> {
-        let deadline = self.deadline(None);
-        self.retry_items(
+        self.leader_call(
             "deleting records",
-            deadline,
             before.keys().cloned(),
-            |pending, deadline| self.delete_records_round(pending, before, deadline),
-        )
-    }
-
-    fn delete_records_round(
-        &self,
-        pending: &[TopicPartition],
-        before: &BTreeMap<TopicPartition, i64>,
-        deadline: Instant,
-    ) -> Result<Vec<(TopicPartition, Result<i64>)>> {
-        self.per_leader(
-            pending,
-            deadline,
-            |target, asked| {
+            |target, asked, deadline| {
                 let req = DeleteRecordsRequest {
                     topics: by_topic(asked)
                         .into_iter()
@@ -75,18 +60,14 @@ impl AdminClient {
                 self.send(target, req, None, deadline, "a DeleteRecords response")
             },
             |resp: DeleteRecordsResponse| {
-                resp.topics
-                    .into_iter()
-                    .flat_map(|t| {
-                        let name = t.name;
-                        t.partitions.into_iter().map(move |p| {
-                            let tp = TopicPartition::new(name.clone(), p.partition_index);
-                            let r =
-                                check_code(p.error_code, || format!("deleting records of {tp}"));
-                            (tp, r.map(|()| p.low_watermark))
-                        })
-                    })
-                    .collect()
+                per_partition(
+                    resp.topics.into_iter().map(|t| (t.name, t.partitions)),
+                    |p| p.partition_index,
+                    |tp, p| {
+                        check_code(p.error_code, || format!("deleting records of {tp}"))
+                            .map(|()| p.low_watermark)
+                    },
+                )
             },
         )
     }

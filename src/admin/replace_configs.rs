@@ -9,7 +9,6 @@ use crate::protocol::api::alter_configs::{
 };
 
 use super::config_resource::ConfigResource;
-use super::configs::altered;
 use super::AdminClient;
 
 impl AdminClient {
@@ -50,45 +49,35 @@ impl AdminClient {
         configs: &BTreeMap<ConfigResource, BTreeMap<String, String>>,
         validate_only: bool,
     ) -> Result<BTreeMap<ConfigResource, Result<()>>> {
-        let deadline = self.deadline(None);
-        let items = configs.keys().cloned();
-        self.retry_items("replacing configs", deadline, items, |pending, deadline| {
-            self.per_target(
-                pending,
-                |target, group| {
-                    let req = AlterConfigsRequest {
-                        resources: group
+        self.alter_each(
+            "replacing configs",
+            configs.keys(),
+            |group| AlterConfigsRequest {
+                resources: group
+                    .iter()
+                    .map(|r| AlterConfigsResource {
+                        resource_type: r.resource_type.as_i8(),
+                        resource_name: r.name.clone(),
+                        configs: configs[*r]
                             .iter()
-                            .map(|r| AlterConfigsResource {
-                                resource_type: r.resource_type.as_i8(),
-                                resource_name: r.name.clone(),
-                                configs: configs[*r]
-                                    .iter()
-                                    .map(|(name, value)| AlterableConfig {
-                                        name: name.clone(),
-                                        value: Some(value.clone()),
-                                    })
-                                    .collect(),
+                            .map(|(name, value)| AlterableConfig {
+                                name: name.clone(),
+                                value: Some(value.clone()),
                             })
                             .collect(),
-                        validate_only,
-                    };
-                    self.send(target, req, None, deadline, "an AlterConfigs response")
-                },
-                |pending, resp: AlterConfigsResponse| {
-                    resp.responses
-                        .into_iter()
-                        .filter_map(|r| {
-                            altered(
-                                pending,
-                                (r.resource_type, r.resource_name),
-                                r.error_code,
-                                r.error_message,
-                            )
-                        })
-                        .collect()
-                },
-            )
-        })
+                    })
+                    .collect(),
+                validate_only,
+            },
+            |resp: AlterConfigsResponse| {
+                resp.responses
+                    .into_iter()
+                    .map(|r| {
+                        let key = (r.resource_type, r.resource_name);
+                        (key, r.error_code, r.error_message)
+                    })
+                    .collect()
+            },
+        )
     }
 }

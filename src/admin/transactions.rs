@@ -18,7 +18,7 @@ use crate::TopicPartition;
 
 use super::call::{check, check_code};
 use super::coordinator::CoordinatorType;
-use super::offsets::by_topic;
+use super::offsets::{by_topic, per_partition};
 use super::AdminClient;
 
 /// A transactional id's state, from [`AdminClient::describe_transactions`].
@@ -65,16 +65,14 @@ impl TransactionDescription {
             timeout: Duration::from_millis(u64::try_from(t.transaction_timeout_ms).unwrap_or(0)),
             start_time_ms: (t.transaction_start_time_ms >= 0)
                 .then_some(t.transaction_start_time_ms),
-            partitions: t
-                .topics
-                .into_iter()
-                .flat_map(|d| {
-                    let topic = d.topic;
-                    d.partitions
-                        .into_iter()
-                        .map(move |p| TopicPartition::new(topic.clone(), p))
-                })
-                .collect(),
+            partitions: per_partition(
+                t.topics.into_iter().map(|d| (d.topic, d.partitions)),
+                |p| *p,
+                |_, _| (),
+            )
+            .into_iter()
+            .map(|(tp, ())| tp)
+            .collect(),
             coordinator: coordinator.clone(),
         })
     }
@@ -273,30 +271,22 @@ impl AdminClient {
         &self,
         partitions: &[TopicPartition],
     ) -> Result<BTreeMap<TopicPartition, Result<Vec<ProducerState>>>> {
-        let deadline = self.deadline(None);
-        self.retry_items(
+        self.leader_call(
             "describing producers",
-            deadline,
             partitions.iter().cloned(),
-            |pending, deadline| {
-                self.per_leader(
-                    pending,
-                    deadline,
-                    |target, asked| {
-                        let req = DescribeProducersRequest {
-                            topics: by_topic(asked)
-                                .into_iter()
-                                .map(|(t, ps)| TopicRequest {
-                                    name: t.to_owned(),
-                                    partition_indexes: ps,
-                                })
-                                .collect(),
-                        };
-                        self.send(target, req, None, deadline, "a DescribeProducers response")
-                    },
-                    parse_producers,
-                )
+            |target, asked, deadline| {
+                let req = DescribeProducersRequest {
+                    topics: by_topic(asked)
+                        .into_iter()
+                        .map(|(t, ps)| TopicRequest {
+                            name: t.to_owned(),
+                            partition_indexes: ps,
+                        })
+                        .collect(),
+                };
+                self.send(target, req, None, deadline, "a DescribeProducers response")
             },
+            parse_producers,
         )
     }
 }
@@ -304,29 +294,25 @@ impl AdminClient {
 fn parse_producers(
     resp: DescribeProducersResponse,
 ) -> Vec<(TopicPartition, Result<Vec<ProducerState>>)> {
-    resp.topics
-        .into_iter()
-        .flat_map(|t| {
-            let name = t.name;
-            t.partitions.into_iter().map(move |p| {
-                let tp = TopicPartition::new(name.clone(), p.partition_index);
-                let r = check(p.error_code, p.error_message.as_deref()).map(|()| {
-                    p.active_producers
-                        .into_iter()
-                        .map(|s| ProducerState {
-                            producer_id: s.producer_id,
-                            producer_epoch: s.producer_epoch,
-                            last_sequence: s.last_sequence,
-                            last_timestamp: s.last_timestamp,
-                            coordinator_epoch: (s.coordinator_epoch >= 0)
-                                .then_some(s.coordinator_epoch),
-                            current_transaction_start_offset: (s.current_txn_start_offset >= 0)
-                                .then_some(s.current_txn_start_offset),
-                        })
-                        .collect()
-                });
-                (tp, r)
+    per_partition(
+        resp.topics.into_iter().map(|t| (t.name, t.partitions)),
+        |p| p.partition_index,
+        |_, p| {
+            check(p.error_code, p.error_message.as_deref()).map(|()| {
+                p.active_producers
+                    .into_iter()
+                    .map(|s| ProducerState {
+                        producer_id: s.producer_id,
+                        producer_epoch: s.producer_epoch,
+                        last_sequence: s.last_sequence,
+                        last_timestamp: s.last_timestamp,
+                        coordinator_epoch: (s.coordinator_epoch >= 0)
+                            .then_some(s.coordinator_epoch),
+                        current_transaction_start_offset: (s.current_txn_start_offset >= 0)
+                            .then_some(s.current_txn_start_offset),
+                    })
+                    .collect()
             })
-        })
-        .collect()
+        },
+    )
 }
