@@ -6,7 +6,10 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use kafka_sync::admin::{AdminClient, CreateTopicsOptions, ElectionType, NewTopic, PartitionInfo};
+use kafka_sync::admin::{
+    AdminClient, AlterConfigOp, ConfigResource, CreateTopicsOptions, ElectionType, NewTopic,
+    PartitionInfo,
+};
 use kafka_sync::{ErrorCode, Producer, ProducerRecord, TopicPartition};
 
 fn admin_for(bootstrap: &str) -> AdminClient {
@@ -27,7 +30,8 @@ fn create(admin: &AdminClient, topic: NewTopic) {
     }
 }
 
-fn produce(bootstrap: &str, topic: &str, count: usize) {
+/// `count` records of `size` bytes each to partition 0.
+fn produce(bootstrap: &str, topic: &str, count: usize, size: usize) {
     let producer = Producer::builder()
         .bootstrap_servers(bootstrap)
         .build()
@@ -36,7 +40,7 @@ fn produce(bootstrap: &str, topic: &str, count: usize) {
         .map(|i| {
             let rec = ProducerRecord::new(topic)
                 .partition(0)
-                .value(format!("record-{i}"));
+                .value(format!("{i:0size$}"));
             producer.send(rec).unwrap()
         })
         .collect();
@@ -102,13 +106,67 @@ fn reassign(admin: &AdminClient, tp: &TopicPartition, replicas: &[i32]) -> Parti
     })
 }
 
+/// The ids of the cluster's 3 brokers, once all are up (a fault test elsewhere may be
+/// restarting one).
+fn three_brokers(admin: &AdminClient) -> [i32; 3] {
+    common::retry(
+        "3 live brokers",
+        Duration::from_secs(180),
+        Duration::from_millis(500),
+        || {
+            let brokers = admin.describe_cluster().map_err(|e| e.to_string())?.brokers;
+            let ids: Vec<i32> = brokers.iter().map(|b| b.id).collect();
+            ids.clone()
+                .try_into()
+                .map_err(|_| format!("brokers {ids:?}"))
+        },
+    )
+}
+
+/// A broker's replication throttle, removed again when dropped (also when the test
+/// fails).
+struct Throttle<'a> {
+    admin: &'a AdminClient,
+    broker: i32,
+}
+
+impl Throttle<'_> {
+    const RATE: &'static str = "follower.replication.throttled.rate";
+
+    /// Throttles `broker`'s fetching for the replicas topics mark as throttled to
+    /// `bytes_per_second`.
+    fn on(admin: &AdminClient, broker: i32, bytes_per_second: u32) -> Throttle<'_> {
+        let throttle = Throttle { admin, broker };
+        let rate = bytes_per_second.to_string();
+        throttle
+            .alter(AlterConfigOp::set(Self::RATE, rate))
+            .unwrap();
+        throttle
+    }
+
+    fn alter(&self, op: AlterConfigOp) -> kafka_sync::Result<()> {
+        let r = ConfigResource::broker(self.broker);
+        let changes = BTreeMap::from([(r.clone(), vec![op])]);
+        self.admin.incremental_alter_configs(&changes, false)?[&r].clone()
+    }
+}
+
+impl Drop for Throttle<'_> {
+    fn drop(&mut self) {
+        // No panic here: this may run while a failed test unwinds.
+        if let Err(e) = self.alter(AlterConfigOp::delete(Self::RATE)) {
+            eprintln!("removing the throttle of broker {}: {e}", self.broker);
+        }
+    }
+}
+
 #[test]
 fn describes_log_dirs_with_their_replicas() {
     let bootstrap = common::bootstrap();
     let admin = admin_for(&bootstrap);
     let topic = common::unique_name("admin-logdirs");
     create(&admin, NewTopic::new(&topic, 1, 1));
-    produce(&bootstrap, &topic, 20);
+    produce(&bootstrap, &topic, 20, 100);
     let tp = TopicPartition::new(&topic, 0);
     let broker = admin.describe_cluster().unwrap().brokers[0].id;
 
@@ -150,22 +208,7 @@ fn describes_log_dirs_with_their_replicas() {
 fn moves_a_replica_and_elects_the_new_preferred_leader() {
     let bootstrap = common::cluster_bootstrap();
     let admin = admin_for(&bootstrap);
-    // Every node up (a fault test elsewhere may be restarting one).
-    let ids: Vec<i32> = common::retry(
-        "3 live brokers",
-        Duration::from_secs(180),
-        Duration::from_millis(500),
-        || {
-            let brokers = admin.describe_cluster().map_err(|e| e.to_string())?.brokers;
-            let ids: Vec<i32> = brokers.iter().map(|b| b.id).collect();
-            if ids.len() == 3 {
-                Ok(ids)
-            } else {
-                Err(format!("brokers {ids:?}"))
-            }
-        },
-    );
-    let [a, b, c] = ids[..] else { unreachable!() };
+    let [a, b, c] = three_brokers(&admin);
     let topic = common::unique_name("admin-reassign");
     let tp = TopicPartition::new(&topic, 0);
     create(
@@ -173,7 +216,7 @@ fn moves_a_replica_and_elects_the_new_preferred_leader() {
         NewTopic::with_defaults(&topic).replica_assignment(0, [a, b]),
     );
     partition_when(&admin, &topic, "led by a", |p| p.leader == Some(a));
-    produce(&bootstrap, &topic, 50);
+    produce(&bootstrap, &topic, 50, 100);
 
     // Move the replica on `a` to `c`: `c` copies the log, then `a` drops out.
     let moved = reassign(&admin, &tp, &[c, b]);
@@ -236,5 +279,58 @@ fn moves_a_replica_and_elects_the_new_preferred_leader() {
         r[&tp].as_ref().unwrap_err().code(),
         Some(ErrorCode::NO_REASSIGNMENT_IN_PROGRESS)
     );
+    admin.delete_topics(&[&topic], None).unwrap();
+}
+
+#[test]
+fn lists_a_reassignment_in_progress_and_cancels_it() {
+    let bootstrap = common::cluster_bootstrap();
+    let admin = admin_for(&bootstrap);
+    let [a, _, c] = three_brokers(&admin);
+    let topic = common::unique_name("admin-reassign-slow");
+    let tp = TopicPartition::new(&topic, 0);
+    // Only this topic's replicas are throttled; the broker's rate applies to them alone.
+    create(
+        &admin,
+        NewTopic::with_defaults(&topic)
+            .replica_assignment(0, [a])
+            .config("follower.replication.throttled.replicas", "*"),
+    );
+    partition_when(&admin, &topic, "led by a", |p| p.leader == Some(a));
+    produce(&bootstrap, &topic, 100, 10_000);
+    let _throttle = Throttle::on(&admin, c, 1000);
+
+    // A megabyte at a kilobyte a second: the move stays in progress.
+    let moves = BTreeMap::from([(tp.clone(), Some(vec![c]))]);
+    let results = admin.alter_partition_reassignments(&moves).unwrap();
+    assert!(results[&tp].is_ok(), "{results:?}");
+    let ongoing = admin.list_partition_reassignments(None).unwrap();
+    let r = ongoing
+        .get(&tp)
+        .unwrap_or_else(|| panic!("{tp} not in progress: {ongoing:?}"));
+    assert_eq!(r.adding_replicas, [c], "{r:?}");
+    assert_eq!(r.removing_replicas, [a], "{r:?}");
+    assert_eq!(r.target_replicas(), [c]);
+    let mut all = r.replicas.clone();
+    all.sort_unstable();
+    let mut want = vec![a, c];
+    want.sort_unstable();
+    assert_eq!(all, want, "{r:?}");
+    let named = admin
+        .list_partition_reassignments(Some(std::slice::from_ref(&tp)))
+        .unwrap();
+    assert_eq!(named.keys().collect::<Vec<_>>(), [&tp]);
+
+    // Cancelling puts the partition back on `a` alone.
+    let cancel = BTreeMap::from([(tp.clone(), None)]);
+    let results = admin.alter_partition_reassignments(&cancel).unwrap();
+    assert!(results[&tp].is_ok(), "{results:?}");
+    assert!(admin
+        .list_partition_reassignments(Some(std::slice::from_ref(&tp)))
+        .unwrap()
+        .is_empty());
+    partition_when(&admin, &topic, "back on a", |p| {
+        p.replicas == [a] && p.leader == Some(a)
+    });
     admin.delete_topics(&[&topic], None).unwrap();
 }
