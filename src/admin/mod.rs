@@ -106,9 +106,9 @@ const DROP_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// | `incremental_alter_configs` | `alter_configs` (its default) |
 /// | `alter_configs` (replaces the whole set) | `alter_configs(incremental=False)` |
 ///
-/// Every other method has the same name in all three: `create_topics`, `delete_topics`,
-/// `list_topics`, `describe_topics`, `describe_cluster`, `describe_configs`,
-/// `create_partitions`, `delete_records`, `describe_log_dirs`,
+/// The other calls kafka-python 3.x has keep their names in all three: `create_topics`,
+/// `delete_topics`, `list_topics`, `describe_topics`, `describe_cluster`,
+/// `describe_configs`, `create_partitions`, `delete_records`, `describe_log_dirs`,
 /// `alter_partition_reassignments`, `list_partition_reassignments`,
 /// `describe_transactions`, `list_transactions` and `describe_producers`. Mind
 /// `alter_configs`: kafka-python 3.x's alters incrementally, ours (as Java's) replaces.
