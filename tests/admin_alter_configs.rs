@@ -40,6 +40,29 @@ fn set_on_topic(configs: &BTreeMap<String, ConfigEntry>) -> BTreeMap<&str, &str>
         .collect()
 }
 
+/// The topic's configs once exactly `want` are set on the topic: a change reaches the
+/// broker that answers DescribeConfigs a moment after the controller committed it.
+fn configs_when(
+    admin: &AdminClient,
+    r: &ConfigResource,
+    want: &[(&str, &str)],
+) -> BTreeMap<String, ConfigEntry> {
+    let want: BTreeMap<&str, &str> = want.iter().copied().collect();
+    common::retry(
+        "configs applied",
+        Duration::from_secs(30),
+        Duration::from_millis(100),
+        || {
+            let configs = topic_configs(admin, r);
+            if set_on_topic(&configs) == want {
+                Ok(configs)
+            } else {
+                Err(format!("{:?}", set_on_topic(&configs)))
+            }
+        },
+    )
+}
+
 fn whole(
     r: &ConfigResource,
     set: &[(&str, &str)],
@@ -73,15 +96,12 @@ fn alter_configs_replaces_the_whole_set() {
         .unwrap()[&r]
         .clone()
         .unwrap();
-    let configs = topic_configs(&admin, &r);
-    assert_eq!(
-        set_on_topic(&configs),
-        BTreeMap::from([
-            ("cleanup.policy", "compact"),
-            ("retention.ms", "100000"),
-            ("segment.ms", "600000"),
-        ])
-    );
+    let three = [
+        ("cleanup.policy", "compact"),
+        ("retention.ms", "100000"),
+        ("segment.ms", "600000"),
+    ];
+    configs_when(&admin, &r, &three);
 
     // Validate only: a bad value is refused, a good one is not applied.
     let bad = whole(&r, &[("retention.ms", "not-a-number")]);
@@ -95,17 +115,13 @@ fn alter_configs_replaces_the_whole_set() {
     admin.alter_configs(&dry, true).unwrap()[&r]
         .clone()
         .unwrap();
-    assert_eq!(set_on_topic(&topic_configs(&admin, &r)).len(), 3);
+    configs_when(&admin, &r, &three);
 
     // Whole set: retention.ms alone is left; the others are back at their defaults.
     admin.alter_configs(&dry, false).unwrap()[&r]
         .clone()
         .unwrap();
-    let configs = topic_configs(&admin, &r);
-    assert_eq!(
-        set_on_topic(&configs),
-        BTreeMap::from([("retention.ms", "200000")])
-    );
+    let configs = configs_when(&admin, &r, &[("retention.ms", "200000")]);
     let policy = &configs["cleanup.policy"];
     assert!(policy.is_default, "{policy:?}");
     assert_eq!(policy.value.as_deref(), Some("delete"));
@@ -120,6 +136,6 @@ fn alter_configs_replaces_the_whole_set() {
         results[&missing].as_ref().unwrap_err().code(),
         Some(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION)
     );
-    assert!(set_on_topic(&topic_configs(&admin, &r)).is_empty());
+    configs_when(&admin, &r, &[]);
     admin.delete_topics(&[&topic], None).unwrap();
 }

@@ -24,6 +24,10 @@ impl AdminClient {
     /// keep the others, use [`incremental_alter_configs`](Self::incremental_alter_configs)
     /// (KIP-339), which is what kafka-python 3.x's `alter_configs` does by default.
     ///
+    /// As with every config change, a broker other than the one that took the change
+    /// (in KRaft, any broker) may describe the old values for a moment after the call
+    /// returned, until the change reaches its copy of the cluster metadata.
+    ///
     /// # Examples
     /// ```no_run
     /// # fn main() -> kafka_sync::Result<()> {
