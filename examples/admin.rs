@@ -1,5 +1,6 @@
 //! Topic administration with the AdminClient: create a topic, list and describe topics,
-//! alter the topic's config, then delete it.
+//! see where its partitions live on disk, alter the topic's config, point a consumer
+//! group at its beginning, then delete both.
 //!
 //! ```text
 //! cargo run --example admin                    # against 127.0.0.1:9092
@@ -10,7 +11,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use kafka_sync::admin::{
-    AdminClient, AlterConfigOp, ConfigResource, CreateTopicsOptions, NewTopic,
+    AdminClient, AlterConfigOp, ConfigResource, CreateTopicsOptions, NewTopic, ResetTo,
 };
 use kafka_sync::ErrorCode;
 
@@ -63,6 +64,17 @@ fn main() -> kafka_sync::Result<()> {
         }
     }
 
+    // Where the partitions live on disk.
+    for (broker, dirs) in admin.describe_log_dirs(None)? {
+        for dir in dirs? {
+            let ours = dir.replicas.keys().filter(|tp| tp.topic == topic).count();
+            println!(
+                "broker {broker}: {} holds {ours} of its partitions",
+                dir.path
+            );
+        }
+    }
+
     // Alter the config, then read it back.
     let resource = ConfigResource::topic(&topic);
     let changes = BTreeMap::from([(
@@ -85,6 +97,17 @@ fn main() -> kafka_sync::Result<()> {
             entry.value.as_deref().unwrap_or("(hidden)")
         );
     }
+
+    // Point a group without members at the topic's beginning, as
+    // `kafka-consumer-groups.sh --reset-offsets --to-earliest --execute` does.
+    let group = format!("{topic}-readers");
+    let topics = [topic.as_str()];
+    for (tp, offset) in
+        admin.reset_consumer_group_offsets(&group, Some(&topics), ResetTo::Earliest)?
+    {
+        println!("{group} starts {tp} at offset {}", offset?);
+    }
+    admin.delete_consumer_groups(&[&group])?[&group].clone()?;
 
     // Delete.
     for (name, result) in admin.delete_topics(&[&topic], None)? {

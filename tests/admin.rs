@@ -263,6 +263,24 @@ fn describes_and_alters_configs() {
             .unwrap_or_else(|| panic!("no {name}"))
     };
 
+    // A change reaches the broker that describes configs a moment after the controller
+    // committed it.
+    let settled = |name: &str, want: &str| {
+        common::retry(
+            "config change visible",
+            Duration::from_secs(30),
+            Duration::from_millis(100),
+            || {
+                let e = entry(name);
+                if e.value.as_deref() == Some(want) {
+                    Ok(e)
+                } else {
+                    Err(format!("{e:?}"))
+                }
+            },
+        )
+    };
+
     let retention = entry("retention.ms");
     assert_eq!(retention.value.as_deref(), Some("3600000"));
     assert_eq!(retention.source, ConfigSource::DynamicTopic);
@@ -285,8 +303,8 @@ fn describes_and_alters_configs() {
         false,
     )
     .unwrap();
-    assert_eq!(entry("retention.ms").value.as_deref(), Some("7200000"));
-    assert_eq!(entry("cleanup.policy").value.as_deref(), Some("compact"));
+    settled("retention.ms", "7200000");
+    settled("cleanup.policy", "compact");
 
     change(vec![AlterConfigOp::set("retention.ms", "1000")], true).unwrap();
     assert_eq!(
@@ -296,9 +314,8 @@ fn describes_and_alters_configs() {
     );
 
     change(vec![AlterConfigOp::delete("retention.ms")], false).unwrap();
-    let retention = entry("retention.ms");
+    let retention = settled("retention.ms", "604800000");
     assert_ne!(retention.source, ConfigSource::DynamicTopic);
-    assert_eq!(retention.value.as_deref(), Some("604800000"));
 
     let err = change(vec![AlterConfigOp::set("no.such.config", "1")], false).unwrap_err();
     assert_eq!(err.code(), Some(ErrorCode::INVALID_CONFIG), "{err}");

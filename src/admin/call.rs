@@ -221,6 +221,60 @@ impl AdminClient {
     }
 }
 
+impl AdminClient {
+    /// Sends `make(broker)` to each broker (`None`: every broker in the metadata), all at
+    /// once, and turns each answer into a result with `parse`; brokers whose request or
+    /// answer failed with a retriable error are asked again until `deadline`. A broker id
+    /// the cluster does not have gets `BROKER_NOT_AVAILABLE`.
+    pub(super) fn each_broker<M: Message, R: RequestBody + 'static, V>(
+        &self,
+        what: &str,
+        brokers: Option<&[NodeId]>,
+        deadline: Instant,
+        make: impl Fn(NodeId) -> R,
+        parse: impl Fn(NodeId, M) -> Result<V>,
+    ) -> Result<BTreeMap<NodeId, Result<V>>> {
+        let known: BTreeSet<NodeId> = self
+            .fetch_metadata(Some(&[]), deadline)?
+            .brokers
+            .into_keys()
+            .collect();
+        let asked: BTreeSet<NodeId> = match brokers {
+            Some(ids) => ids.iter().copied().collect(),
+            None => known.clone(),
+        };
+        let (live, unknown): (Vec<NodeId>, Vec<NodeId>) =
+            asked.into_iter().partition(|id| known.contains(id));
+        let response = format!("an answer to {what}");
+        let mut out = self.retry_items(what, deadline, live, |pending, deadline| {
+            let sent: Vec<_> = pending
+                .iter()
+                .map(|id| {
+                    let p = self.send(Target::Node(*id), make(*id), None, deadline, &response);
+                    (*id, p)
+                })
+                .collect();
+            Ok(sent
+                .into_iter()
+                .map(|(id, p)| {
+                    let r = p
+                        .and_then(|p| p.wait::<M>())
+                        .and_then(|(_, m)| parse(id, m));
+                    (id, r)
+                })
+                .collect())
+        })?;
+        for id in unknown {
+            let e = Error::broker(
+                ErrorCode::BROKER_NOT_AVAILABLE,
+                Some(format!("broker {id} is not in the cluster metadata")),
+            );
+            out.insert(id, Err(e));
+        }
+        Ok(out)
+    }
+}
+
 /// True for the failures an admin call retries: lost connections, network timeouts,
 /// and the broker errors that mean "ask again, maybe elsewhere" (the controller,
 /// coordinator or leader moved or is still loading). Other retriable-looking codes, such

@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crate::error::{Error, Result};
+use crate::net::network::RequestBody;
 use crate::net::rpc::Target;
 use crate::protocol::api::describe_configs::{
     DescribeConfigsRequest, DescribeConfigsResource, DescribeConfigsResponse,
@@ -11,6 +12,7 @@ use crate::protocol::api::incremental_alter_configs::{
     AlterConfigsResource, AlterableConfig, IncrementalAlterConfigsRequest,
     IncrementalAlterConfigsResponse,
 };
+use crate::protocol::api::Message;
 
 use super::call::{check, Pending};
 use super::config_resource::ConfigResource;
@@ -311,46 +313,61 @@ impl AdminClient {
         changes: &BTreeMap<ConfigResource, Vec<AlterConfigOp>>,
         validate_only: bool,
     ) -> Result<BTreeMap<ConfigResource, Result<()>>> {
-        let deadline = self.deadline(None);
-        let items = changes.keys().cloned();
-        self.retry_items("altering configs", deadline, items, |pending, deadline| {
-            self.per_target(
-                pending,
-                |target, group| {
-                    let req = IncrementalAlterConfigsRequest {
-                        resources: group
+        self.alter_each(
+            "altering configs",
+            changes.keys(),
+            |group| IncrementalAlterConfigsRequest {
+                resources: group
+                    .iter()
+                    .map(|r| AlterConfigsResource {
+                        resource_type: r.resource_type.as_i8(),
+                        resource_name: r.name.clone(),
+                        configs: changes[*r]
                             .iter()
-                            .map(|r| AlterConfigsResource {
-                                resource_type: r.resource_type.as_i8(),
-                                resource_name: r.name.clone(),
-                                configs: changes[*r]
-                                    .iter()
-                                    .map(|op| AlterableConfig {
-                                        name: op.name.clone(),
-                                        config_operation: op.op.as_i8(),
-                                        value: op.value.clone(),
-                                    })
-                                    .collect(),
+                            .map(|op| AlterableConfig {
+                                name: op.name.clone(),
+                                config_operation: op.op.as_i8(),
+                                value: op.value.clone(),
                             })
                             .collect(),
-                        validate_only,
-                    };
-                    self.send(
-                        target,
-                        req,
-                        None,
-                        deadline,
-                        "an IncrementalAlterConfigs response",
-                    )
-                },
-                |pending, resp: IncrementalAlterConfigsResponse| {
-                    resp.responses
+                    })
+                    .collect(),
+                validate_only,
+            },
+            |resp: IncrementalAlterConfigsResponse| {
+                resp.responses
+                    .into_iter()
+                    .map(|r| {
+                        let key = (r.resource_type, r.resource_name);
+                        (key, r.error_code, r.error_message)
+                    })
+                    .collect()
+            },
+        )
+    }
+
+    /// An alter call over config resources: `request` builds each target broker's
+    /// request, `outcomes` reads each resource's (type, name), error code and message
+    /// from its answer.
+    pub(super) fn alter_each<'a, R: RequestBody + 'static, M: Message>(
+        &self,
+        what: &str,
+        resources: impl Iterator<Item = &'a ConfigResource>,
+        request: impl Fn(&[&ConfigResource]) -> R,
+        outcomes: impl Fn(M) -> Vec<((i8, String), i16, Option<String>)>,
+    ) -> Result<BTreeMap<ConfigResource, Result<()>>> {
+        let deadline = self.deadline(None);
+        let response = format!("an answer to {what}");
+        self.retry_items(what, deadline, resources.cloned(), |pending, deadline| {
+            self.per_target(
+                pending,
+                |target, group| self.send(target, request(group), None, deadline, &response),
+                |pending, resp: M| {
+                    outcomes(resp)
                         .into_iter()
-                        .filter_map(|r| {
-                            let resource = ConfigResource::clone(
-                                pending.get(&(r.resource_type, r.resource_name.clone()))?,
-                            );
-                            Some((resource, check(r.error_code, r.error_message.as_deref())))
+                        .filter_map(|(key, code, message)| {
+                            let resource = ConfigResource::clone(pending.get(&key)?);
+                            Some((resource, check(code, message.as_deref())))
                         })
                         .collect()
                 },
@@ -360,7 +377,7 @@ impl AdminClient {
 
     /// One round over config resources: one request per target broker, sent together,
     /// then each answered. A request that fails gives its error to each of its resources.
-    fn per_target<V, M: crate::protocol::api::Message>(
+    pub(super) fn per_target<V, M: Message>(
         &self,
         pending: &[ConfigResource],
         send: impl Fn(Target, &[&ConfigResource]) -> Result<Pending>,

@@ -14,8 +14,14 @@ use crate::protocol::error_code::ErrorCode;
 use super::call::Pending;
 use super::AdminClient;
 
-/// `key_type` of a consumer group in FindCoordinator.
-const GROUP_KEY_TYPE: i8 = 0;
+/// What a coordinator coordinates: FindCoordinator's `key_type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum CoordinatorType {
+    /// A consumer group (key: the group id).
+    Group = 0,
+    /// A transactional producer (key: the transactional id).
+    Transaction = 1,
+}
 
 /// A coordinator from a FindCoordinator answer, or its error.
 fn found(
@@ -52,6 +58,7 @@ impl AdminClient {
     /// single `key` and the batch `coordinator_keys`.
     pub(super) fn find_coordinators(
         &self,
+        kind: CoordinatorType,
         groups: &[String],
         deadline: Instant,
     ) -> Result<BTreeMap<String, Result<BrokerMetadata>>> {
@@ -60,7 +67,7 @@ impl AdminClient {
         while let Some(first) = todo.first().cloned() {
             let make = || FindCoordinatorRequest {
                 key: first.clone(),
-                key_type: GROUP_KEY_TYPE,
+                key_type: kind as i8,
                 coordinator_keys: todo.clone(),
             };
             let (_, resp): (_, FindCoordinatorResponse) = self.call(
@@ -110,9 +117,21 @@ impl AdminClient {
         send: impl Fn(Target, &[String]) -> Result<Pending>,
         parse: impl Fn(&BrokerMetadata, M) -> Vec<(String, Result<V>)>,
     ) -> Result<Vec<(String, Result<V>)>> {
+        self.per_coordinator_of(CoordinatorType::Group, groups, deadline, send, parse)
+    }
+
+    /// [`per_coordinator`](AdminClient::per_coordinator) for keys of any coordinator type.
+    pub(super) fn per_coordinator_of<V, M: Message>(
+        &self,
+        kind: CoordinatorType,
+        groups: &[String],
+        deadline: Instant,
+        send: impl Fn(Target, &[String]) -> Result<Pending>,
+        parse: impl Fn(&BrokerMetadata, M) -> Vec<(String, Result<V>)>,
+    ) -> Result<Vec<(String, Result<V>)>> {
         let mut out = Vec::new();
         let mut by_coordinator: BTreeMap<i32, (BrokerMetadata, Vec<String>)> = BTreeMap::new();
-        for (group, coordinator) in self.find_coordinators(groups, deadline)? {
+        for (group, coordinator) in self.find_coordinators(kind, groups, deadline)? {
             match coordinator {
                 Ok(c) => by_coordinator
                     .entry(c.id)

@@ -5,19 +5,58 @@ use std::collections::BTreeMap;
 use crate::consumer::assignor::decode_assignment;
 use crate::error::Result;
 use crate::net::metadata::BrokerMetadata;
-use crate::net::rpc::Target;
 use crate::protocol::api::delete_groups::{DeleteGroupsRequest, DeleteGroupsResponse};
 use crate::protocol::api::describe_groups::{
     DescribeGroupsRequest, DescribeGroupsResponse, DescribedGroup,
 };
 use crate::protocol::api::list_groups::{ListGroupsRequest, ListGroupsResponse, ListedGroup};
+use crate::protocol::error_code::ErrorCode;
 use crate::TopicPartition;
 
 use super::call::check_code;
 use super::AdminClient;
 
 /// The protocol type of consumer groups.
-const CONSUMER_PROTOCOL_TYPE: &str = "consumer";
+pub(super) const CONSUMER_PROTOCOL_TYPE: &str = "consumer";
+/// The type of groups of the classic protocol.
+const CLASSIC_GROUP_TYPE: &str = "classic";
+/// The state DescribeGroups gives a group it does not know (or that is not classic).
+const DEAD: &str = "Dead";
+
+/// Filters of [`AdminClient::list_consumer_groups_with`]; the default lists every
+/// consumer group.
+///
+/// # Examples
+/// ```
+/// use kafka_sync::admin::ListConsumerGroupsOptions;
+/// // Groups of the KIP-848 consumer protocol that are rebalancing.
+/// let options = ListConsumerGroupsOptions {
+///     types: vec!["consumer".into()],
+///     states: vec!["Assigning".into(), "Reconciling".into()],
+/// };
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListConsumerGroupsOptions {
+    /// Only groups in these states (`Stable`, `Empty`, ...); all if empty. Brokers of
+    /// Kafka 2.6 and later filter; on older ones the list is filtered here.
+    pub states: Vec<String>,
+    /// Only groups of these types, `classic` or `consumer`; all if empty. Brokers of
+    /// Kafka 3.8 and later filter; on older ones the list is filtered here.
+    pub types: Vec<String>,
+}
+
+impl ListConsumerGroupsOptions {
+    /// True if `g` passes the filters (compared as the broker does, ignoring case).
+    fn accepts(&self, g: &GroupListing) -> bool {
+        let within = |wanted: &[String], got: &Option<String>| {
+            wanted.is_empty()
+                || got
+                    .as_ref()
+                    .is_some_and(|v| wanted.iter().any(|w| w.eq_ignore_ascii_case(v)))
+        };
+        within(&self.states, &g.state) && within(&self.types, &g.group_type)
+    }
+}
 
 /// One group from [`AdminClient::list_consumer_groups`].
 ///
@@ -54,6 +93,7 @@ pub struct GroupListing {
 ///     client_id: "consumer-1".into(),
 ///     host: "/10.0.0.7".into(),
 ///     assignment: vec![kafka_sync::TopicPartition::new("orders", 0)],
+///     target_assignment: None,
 /// };
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,6 +108,10 @@ pub struct MemberDescription {
     pub host: String,
     /// The partitions assigned to it (decoded for consumer groups; empty otherwise).
     pub assignment: Vec<TopicPartition>,
+    /// In a group of the consumer protocol (KIP-848): the partitions the broker's
+    /// assignor decided the member gets, which `assignment` reaches once the member
+    /// released and took partitions. `None` in classic groups.
+    pub target_assignment: Option<Vec<TopicPartition>>,
 }
 
 /// A consumer group from [`AdminClient::describe_consumer_groups`].
@@ -90,8 +134,13 @@ pub struct GroupDescription {
     pub state: String,
     /// `"consumer"` for consumer groups; empty for a group without members.
     pub protocol_type: String,
-    /// The assignor in use (`range`, `cooperative-sticky`, ...); empty unless stable.
+    /// The assignor in use (`range`, `cooperative-sticky`, ...; for the consumer protocol
+    /// the broker's, `uniform` or `range`); empty unless stable.
     pub protocol: String,
+    /// `classic` or `consumer` (KIP-848); `None` for a group that does not exist.
+    pub group_type: Option<String>,
+    /// The group epoch, in groups of the consumer protocol.
+    pub group_epoch: Option<i32>,
     /// The members and their partitions.
     pub members: Vec<MemberDescription>,
     /// The broker coordinating the group.
@@ -118,14 +167,18 @@ impl GroupDescription {
                     client_id: m.client_id,
                     host: m.client_host,
                     assignment,
+                    target_assignment: None,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
+        let exists = g.group_state != DEAD;
         Ok(GroupDescription {
             group_id: g.group_id,
             state: g.group_state,
             protocol_type: g.protocol_type,
             protocol: g.protocol_data,
+            group_type: exists.then(|| CLASSIC_GROUP_TYPE.to_owned()),
+            group_epoch: None,
             members,
             coordinator: coordinator.clone(),
         })
@@ -145,56 +198,55 @@ impl AdminClient {
     /// let ids: Vec<String> = admin.list_consumer_groups()?.into_iter().map(|g| g.group_id).collect();
     /// # Ok(()) }
     /// ```
+    #[doc(alias = "list_groups")]
     pub fn list_consumer_groups(&self) -> Result<Vec<GroupListing>> {
+        self.list_consumer_groups_with(ListConsumerGroupsOptions::default())
+    }
+
+    /// Lists the consumer groups in the given states and of the given types (classic
+    /// or consumer), as the Java admin's `listConsumerGroups` with
+    /// `inStates`/`withTypes`. See [`list_consumer_groups`](Self::list_consumer_groups).
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # fn main() -> kafka_sync::Result<()> {
+    /// use kafka_sync::admin::ListConsumerGroupsOptions;
+    /// let admin = kafka_sync::admin::AdminClient::builder().build()?;
+    /// let options = ListConsumerGroupsOptions { types: vec!["consumer".into()], ..Default::default() };
+    /// for g in admin.list_consumer_groups_with(options)? {
+    ///     println!("{} is a KIP-848 group, {:?}", g.group_id, g.state);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn list_consumer_groups_with(
+        &self,
+        options: ListConsumerGroupsOptions,
+    ) -> Result<Vec<GroupListing>> {
         let deadline = self.deadline(None);
-        let brokers: Vec<i32> = self
-            .fetch_metadata(Some(&[]), deadline)?
-            .brokers
-            .into_keys()
-            .collect();
-        let results =
-            self.retry_items("listing groups", deadline, brokers, |pending, deadline| {
-                let sent: Vec<_> = pending
-                    .iter()
-                    .map(|id| {
-                        let req = ListGroupsRequest {
-                            states_filter: Vec::new(),
-                            types_filter: Vec::new(),
-                        };
-                        (
-                            *id,
-                            self.send(
-                                Target::Node(*id),
-                                req,
-                                None,
-                                deadline,
-                                "a ListGroups response",
-                            ),
-                        )
-                    })
-                    .collect();
-                Ok(sent
-                    .into_iter()
-                    .map(|(id, p)| {
-                        let r =
-                            p.and_then(|p| p.wait::<ListGroupsResponse>())
-                                .and_then(|(_, resp)| {
-                                    check_code(resp.error_code, || {
-                                        format!("listing the groups of broker {id}")
-                                    })?;
-                                    Ok(resp.groups)
-                                });
-                        (id, r)
-                    })
-                    .collect())
-            })?;
+        let results = self.each_broker(
+            "listing groups",
+            None,
+            deadline,
+            |_| ListGroupsRequest {
+                states_filter: options.states.clone(),
+                types_filter: options.types.clone(),
+            },
+            |id, resp: ListGroupsResponse| {
+                check_code(resp.error_code, || {
+                    format!("listing the groups of broker {id}")
+                })?;
+                Ok(resp.groups)
+            },
+        )?;
         let mut groups: BTreeMap<String, GroupListing> = BTreeMap::new();
         let mut first_error = None;
         for (broker, result) in results {
             match result {
                 Ok(listed) => {
-                    for g in listed.into_iter().filter(is_consumer_group) {
-                        groups.insert(g.group_id.clone(), listing(g));
+                    for g in listed.into_iter().filter(is_consumer_group).map(listing) {
+                        if options.accepts(&g) {
+                            groups.insert(g.group_id.clone(), g);
+                        }
                     }
                 }
                 Err(e) => {
@@ -211,7 +263,10 @@ impl AdminClient {
 
     /// Describes consumer groups: state, assignor, members and their partitions. Each
     /// group has its own result; a group that does not exist is described with state
-    /// `Dead` (or `GROUP_ID_NOT_FOUND`, depending on the broker).
+    /// `Dead` (or `GROUP_ID_NOT_FOUND`, depending on the broker). Groups of the classic
+    /// protocol are described with DescribeGroups, groups of the consumer protocol
+    /// (KIP-848, `group.protocol=consumer`) with ConsumerGroupDescribe, as the Java
+    /// admin does.
     ///
     /// # Examples
     /// ```no_run
@@ -225,11 +280,39 @@ impl AdminClient {
     /// }
     /// # Ok(()) }
     /// ```
+    #[doc(alias = "describe_groups")]
     pub fn describe_consumer_groups(
         &self,
         groups: &[&str],
     ) -> Result<BTreeMap<String, Result<GroupDescription>>> {
         let deadline = self.deadline(None);
+        let mut described = self.describe_classic_groups(groups, deadline)?;
+        // DescribeGroups knows classic groups only: it calls a KIP-848 group `Dead` (or
+        // GROUP_ID_NOT_FOUND). Ask ConsumerGroupDescribe about those.
+        let unknown: Vec<String> = described
+            .iter()
+            .filter(|(_, d)| match d {
+                Ok(d) => d.state == DEAD && d.members.is_empty(),
+                Err(e) => e.code() == Some(ErrorCode::GROUP_ID_NOT_FOUND),
+            })
+            .map(|(g, _)| g.clone())
+            .collect();
+        if !unknown.is_empty() {
+            for (group, result) in self.describe_consumer_protocol_groups(&unknown, deadline)? {
+                if let Some(d) = result {
+                    described.insert(group, d);
+                }
+            }
+        }
+        Ok(described)
+    }
+
+    /// Describes groups with DescribeGroups (the classic protocol's call).
+    fn describe_classic_groups(
+        &self,
+        groups: &[&str],
+        deadline: std::time::Instant,
+    ) -> Result<BTreeMap<String, Result<GroupDescription>>> {
         let ids = groups.iter().map(|g| g.to_string());
         self.retry_items("describing groups", deadline, ids, |pending, deadline| {
             self.per_coordinator(
@@ -273,6 +356,7 @@ impl AdminClient {
     /// }
     /// # Ok(()) }
     /// ```
+    #[doc(alias = "delete_groups")]
     pub fn delete_consumer_groups(&self, groups: &[&str]) -> Result<BTreeMap<String, Result<()>>> {
         let deadline = self.deadline(None);
         let ids = groups.iter().map(|g| g.to_string());

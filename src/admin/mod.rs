@@ -35,12 +35,21 @@ mod call;
 mod cluster;
 mod config_resource;
 mod configs;
+mod consumer_protocol_groups;
 mod coordinator;
 mod driver;
 mod groups;
+mod leader_election;
+mod leader_routing;
+mod log_dirs;
+mod offset_lookup;
+mod offset_reset;
 mod offsets;
+mod reassignments;
 mod records;
+mod replace_configs;
 mod topics;
+mod transactions;
 
 use std::time::{Duration, Instant};
 
@@ -53,8 +62,16 @@ pub use builder::AdminClientBuilder;
 pub use cluster::{ClusterDescription, PartitionInfo, TopicDescription};
 pub use config_resource::{ConfigResource, ConfigResourceType};
 pub use configs::{AlterConfigOp, AlterConfigOpType, ConfigEntry, ConfigSource};
-pub use groups::{GroupDescription, GroupListing, MemberDescription};
+pub use groups::{GroupDescription, GroupListing, ListConsumerGroupsOptions, MemberDescription};
+pub use leader_election::ElectionType;
+pub use log_dirs::{LogDirDescription, ReplicaInfo};
+pub use offset_lookup::{ListedOffset, OffsetSpec};
+pub use offset_reset::ResetTo;
+pub use reassignments::PartitionReassignment;
 pub use topics::{CreateTopicsOptions, ListTopicsOptions, NewPartitions, NewTopic};
+pub use transactions::{
+    ListTransactionsOptions, ProducerState, TransactionDescription, TransactionListing,
+};
 
 use driver::{AdminCommand, AdminDriver};
 
@@ -63,10 +80,38 @@ const DROP_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A Kafka admin client, as kafka-python's `KafkaAdminClient`: creates and deletes
 /// topics, adds partitions, describes and alters configs, lists, describes and deletes
-/// consumer groups, reads committed offsets and deletes records.
+/// consumer groups, reads, alters and resets committed offsets, looks offsets up and
+/// deletes records; describes log dirs, moves replicas and elects leaders; describes
+/// transactions and producers.
 ///
 /// It owns one background I/O thread and is `Send + Sync`: share it between threads by
 /// reference or in an `Arc`. Dropping it (or [`close`](Self::close)) stops the thread.
+///
+/// # Method names
+///
+/// The methods carry the Java `Admin` interface's names in snake_case, which are also
+/// kafka-python 2.x's. Where kafka-python 3.x renamed a method, its name is a
+/// `#[doc(alias)]`: searching these docs for it finds the method.
+///
+/// | kafka-sync (Java `Admin`) | kafka-python 3.x |
+/// |---|---|
+/// | `list_consumer_groups` | `list_groups` |
+/// | `describe_consumer_groups` | `describe_groups` |
+/// | `delete_consumer_groups` | `delete_groups` |
+/// | `list_consumer_group_offsets` | `list_group_offsets` |
+/// | `alter_consumer_group_offsets` | `alter_group_offsets` |
+/// | `reset_consumer_group_offsets` (`kafka-consumer-groups.sh --reset-offsets`) | `reset_group_offsets` |
+/// | `list_offsets` | `list_partition_offsets` |
+/// | `elect_leaders` | `elect_leaders` (2.x: `perform_leader_election`) |
+/// | `incremental_alter_configs` | `alter_configs` (its default) |
+/// | `alter_configs` (replaces the whole set) | `alter_configs(incremental=False)` |
+///
+/// The other calls kafka-python 3.x has keep their names in all three: `create_topics`,
+/// `delete_topics`, `list_topics`, `describe_topics`, `describe_cluster`,
+/// `describe_configs`, `create_partitions`, `delete_records`, `describe_log_dirs`,
+/// `alter_partition_reassignments`, `list_partition_reassignments`,
+/// `describe_transactions`, `list_transactions` and `describe_producers`. Mind
+/// `alter_configs`: kafka-python 3.x's alters incrementally, ours (as Java's) replaces.
 ///
 /// # Examples
 /// ```no_run

@@ -20,7 +20,7 @@ use super::call::{check_code, retriable};
 use super::AdminClient;
 
 /// Partitions grouped by topic, in topic order.
-fn by_topic<'a>(
+pub(super) fn by_topic<'a>(
     partitions: impl IntoIterator<Item = &'a TopicPartition>,
 ) -> BTreeMap<&'a str, Vec<i32>> {
     let mut topics: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
@@ -31,6 +31,24 @@ fn by_topic<'a>(
             .push(tp.partition);
     }
     topics
+}
+
+/// Each partition of a per-topic answer (`topics`: each topic's name and partitions),
+/// with what `each` makes of it; `index` reads a partition's number.
+pub(super) fn per_partition<P, V>(
+    topics: impl IntoIterator<Item = (String, Vec<P>)>,
+    index: impl Fn(&P) -> i32,
+    mut each: impl FnMut(&TopicPartition, P) -> V,
+) -> Vec<(TopicPartition, V)> {
+    let mut out = Vec::new();
+    for (topic, partitions) in topics {
+        for p in partitions {
+            let tp = TopicPartition::new(topic.clone(), index(&p));
+            let v = each(&tp, p);
+            out.push((tp, v));
+        }
+    }
+    out
 }
 
 /// One partition of an OffsetFetch answer: the offset, `None` if nothing is committed
@@ -69,6 +87,7 @@ impl AdminClient {
     /// }
     /// # Ok(()) }
     /// ```
+    #[doc(alias = "list_group_offsets")]
     pub fn list_consumer_group_offsets(
         &self,
         group: &str,
@@ -144,6 +163,7 @@ impl AdminClient {
     /// }
     /// # Ok(()) }
     /// ```
+    #[doc(alias = "alter_group_offsets")]
     pub fn alter_consumer_group_offsets(
         &self,
         group: &str,
@@ -276,7 +296,16 @@ fn parse_offset_commit(resp: OffsetCommitResponse) -> Result<BTreeMap<TopicParti
     for t in resp.topics {
         for p in t.partitions {
             let tp = TopicPartition::new(t.name.clone(), p.partition_index);
-            let r = check_code(p.error_code, || format!("committing the offset of {tp}"));
+            let r = check_code(p.error_code, || {
+                if p.error_code == ErrorCode::UNKNOWN_MEMBER_ID.0 {
+                    format!(
+                        "committing the offset of {tp}: the group has members, and offsets \
+                         can be altered only while it has none"
+                    )
+                } else {
+                    format!("committing the offset of {tp}")
+                }
+            });
             if let Err(e) = &r {
                 if retriable(e) {
                     return Err(e.clone());

@@ -1,40 +1,18 @@
 //! Deleting records: moving partitions' log start offsets forward (DeleteRecords to each
 //! partition's leader).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::time::Instant;
 
-use crate::error::{Error, Result};
-use crate::net::metadata::{ClusterMetadata, NodeId};
-use crate::net::rpc::Target;
+use crate::error::Result;
 use crate::protocol::api::delete_records::{
     DeleteRecordsPartition, DeleteRecordsRequest, DeleteRecordsResponse, DeleteRecordsTopic,
 };
-use crate::protocol::error_code::ErrorCode;
 use crate::TopicPartition;
 
 use super::call::check_code;
+use super::offsets::{by_topic, per_partition};
 use super::{timeout_ms, AdminClient};
-
-/// Where a partition's DeleteRecords goes: its leader, or why it cannot go anywhere yet.
-fn leader_of(metadata: &ClusterMetadata, tp: &TopicPartition) -> Result<NodeId> {
-    let what = || Some(format!("deleting records of {tp}"));
-    let Some(topic) = metadata.topics.get(&tp.topic) else {
-        return Err(Error::broker(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, what()));
-    };
-    if !topic.error.is_ok() {
-        return Err(Error::broker(topic.error, what()));
-    }
-    match topic
-        .partitions
-        .iter()
-        .find(|p| p.partition == tp.partition)
-    {
-        None => Err(Error::broker(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, what())),
-        Some(p) if p.leader < 0 => Err(Error::broker(ErrorCode::LEADER_NOT_AVAILABLE, what())),
-        Some(p) => Ok(p.leader),
-    }
-}
 
 impl AdminClient {
     /// Deletes every record before the given offset of each partition (`-1`: before the
@@ -59,137 +37,38 @@ impl AdminClient {
         &self,
         before: &BTreeMap<TopicPartition, i64>,
     ) -> Result<BTreeMap<TopicPartition, Result<i64>>> {
-        let deadline = self.deadline(None);
-        self.retry_items(
+        self.leader_call(
             "deleting records",
-            deadline,
             before.keys().cloned(),
-            |pending, deadline| self.delete_records_round(pending, before, deadline),
-        )
-    }
-
-    fn delete_records_round(
-        &self,
-        pending: &[TopicPartition],
-        before: &BTreeMap<TopicPartition, i64>,
-        deadline: Instant,
-    ) -> Result<Vec<(TopicPartition, Result<i64>)>> {
-        let topics: Vec<String> = pending
-            .iter()
-            .map(|tp| tp.topic.clone())
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        let metadata = self.fetch_metadata(Some(&topics), deadline)?;
-        let mut out = Vec::new();
-        let mut by_leader: BTreeMap<NodeId, BTreeMap<&str, Vec<DeleteRecordsPartition>>> =
-            BTreeMap::new();
-        for tp in pending {
-            match leader_of(&metadata, tp) {
-                Ok(leader) => by_leader
-                    .entry(leader)
-                    .or_default()
-                    .entry(tp.topic.as_str())
-                    .or_default()
-                    .push(DeleteRecordsPartition {
-                        partition_index: tp.partition,
-                        offset: before[tp],
-                    }),
-                Err(e) => out.push((tp.clone(), Err(e))),
-            }
-        }
-        let timeout = timeout_ms(deadline.saturating_duration_since(Instant::now()));
-        let sent: Vec<_> = by_leader
-            .into_iter()
-            .map(|(leader, topics)| {
-                let asked: Vec<TopicPartition> = topics
-                    .iter()
-                    .flat_map(|(t, ps)| {
-                        ps.iter()
-                            .map(|p| TopicPartition::new(*t, p.partition_index))
-                    })
-                    .collect();
+            |target, asked, deadline| {
                 let req = DeleteRecordsRequest {
-                    topics: topics
+                    topics: by_topic(asked)
                         .into_iter()
-                        .map(|(t, partitions)| DeleteRecordsTopic {
+                        .map(|(t, ps)| DeleteRecordsTopic {
                             name: t.to_owned(),
-                            partitions,
+                            partitions: ps
+                                .into_iter()
+                                .map(|p| DeleteRecordsPartition {
+                                    partition_index: p,
+                                    offset: before[&TopicPartition::new(t, p)],
+                                })
+                                .collect(),
                         })
                         .collect(),
-                    timeout_ms: timeout,
+                    timeout_ms: timeout_ms(deadline.saturating_duration_since(Instant::now())),
                 };
-                (
-                    self.send(
-                        Target::Node(leader),
-                        req,
-                        None,
-                        deadline,
-                        "a DeleteRecords response",
-                    ),
-                    asked,
-                )
-            })
-            .collect();
-        for (pending_rpc, asked) in sent {
-            match pending_rpc.and_then(|p| p.wait::<DeleteRecordsResponse>()) {
-                Ok((_, resp)) => {
-                    for t in resp.topics {
-                        for p in t.partitions {
-                            let tp = TopicPartition::new(t.name.clone(), p.partition_index);
-                            let r =
-                                check_code(p.error_code, || format!("deleting records of {tp}"));
-                            out.push((tp, r.map(|()| p.low_watermark)));
-                        }
-                    }
-                }
-                Err(e) => out.extend(asked.into_iter().map(|tp| (tp, Err(e.clone())))),
-            }
-        }
-        Ok(out)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::net::metadata::{PartitionMetadata, TopicMetadata};
-    use crate::protocol::codec::Uuid;
-
-    fn cluster() -> ClusterMetadata {
-        let partition = |partition, leader| PartitionMetadata {
-            partition,
-            leader,
-            leader_epoch: 0,
-            replicas: vec![1],
-            isr: vec![1],
-            offline_replicas: vec![],
-            error: ErrorCode::NONE,
-        };
-        let mut m = ClusterMetadata::default();
-        m.topics.insert(
-            "t".into(),
-            TopicMetadata {
-                name: "t".into(),
-                topic_id: Uuid::default(),
-                is_internal: false,
-                error: ErrorCode::NONE,
-                partitions: vec![partition(0, 1), partition(1, -1)],
-                available: vec![0],
+                self.send(target, req, None, deadline, "a DeleteRecords response")
             },
-        );
-        m
-    }
-
-    #[test]
-    fn records_go_to_the_leader_and_leaderless_partitions_wait() {
-        let m = cluster();
-        assert_eq!(leader_of(&m, &TopicPartition::new("t", 0)).unwrap(), 1);
-        let e = leader_of(&m, &TopicPartition::new("t", 1)).unwrap_err();
-        assert_eq!(e.code(), Some(ErrorCode::LEADER_NOT_AVAILABLE));
-        let e = leader_of(&m, &TopicPartition::new("t", 7)).unwrap_err();
-        assert_eq!(e.code(), Some(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION));
-        let e = leader_of(&m, &TopicPartition::new("nope", 0)).unwrap_err();
-        assert_eq!(e.code(), Some(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION));
+            |resp: DeleteRecordsResponse| {
+                per_partition(
+                    resp.topics.into_iter().map(|t| (t.name, t.partitions)),
+                    |p| p.partition_index,
+                    |tp, p| {
+                        check_code(p.error_code, || format!("deleting records of {tp}"))
+                            .map(|()| p.low_watermark)
+                    },
+                )
+            },
+        )
     }
 }
