@@ -76,6 +76,9 @@ pub mod oauth;
 pub mod producer;
 pub mod protocol;
 mod topic_partition;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod sasl_exchange;
 
 pub use config::{Acks, AssignmentStrategy, IsolationLevel, OffsetReset};
 pub use consumer::{
