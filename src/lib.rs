@@ -75,10 +75,10 @@ pub mod net;
 pub mod oauth;
 pub mod producer;
 pub mod protocol;
-mod topic_partition;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod sasl_exchange;
+mod topic_partition;
 
 pub use config::{Acks, AssignmentStrategy, IsolationLevel, OffsetReset};
 pub use consumer::{

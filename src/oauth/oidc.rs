@@ -93,8 +93,9 @@ impl OidcConfig {
         for (key, value) in parse_properties(text) {
             match key.as_str() {
                 "sasl.oauthbearer.token.endpoint.url" => c.token_endpoint_url = value,
-                "sasl.oauthbearer.client.id"
-                | "sasl.oauthbearer.client.credentials.client.id" => c.client_id = value,
+                "sasl.oauthbearer.client.id" | "sasl.oauthbearer.client.credentials.client.id" => {
+                    c.client_id = value
+                }
                 "sasl.oauthbearer.client.secret"
                 | "sasl.oauthbearer.client.credentials.client.secret" => c.client_secret = value,
                 "sasl.oauthbearer.scope" => c.scope = Some(value),
@@ -203,7 +204,10 @@ impl OidcTokenProvider {
         let mut response = self
             .agent
             .post(&c.token_endpoint_url)
-            .header("Authorization", format!("Basic {}", STANDARD.encode(credentials)))
+            .header(
+                "Authorization",
+                format!("Basic {}", STANDARD.encode(credentials)),
+            )
             .header("Accept", "application/json")
             .send_form(form)
             .map_err(|e| fail(e.to_string()))?;

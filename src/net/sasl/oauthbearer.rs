@@ -174,7 +174,10 @@ mod tests {
 
     #[test]
     fn extensions_follow_the_token_in_key_order() {
-        let mut c = client(Ok(token("t", &[("traceId", "123"), ("logicalCluster", "lkc-1")])));
+        let mut c = client(Ok(token(
+            "t",
+            &[("traceId", "123"), ("logicalCluster", "lkc-1")],
+        )));
         assert_eq!(
             c.start().unwrap(),
             b"n,,\x01auth=Bearer t\x01logicalCluster=lkc-1\x01traceId=123\x01\x01"
@@ -183,7 +186,13 @@ mod tests {
 
     #[test]
     fn bad_extensions_and_tokens_are_refused_before_sending() {
-        for ext in [("auth", "x"), ("a1", "x"), ("", "x"), ("k", "a\x01b"), ("k", "")] {
+        for ext in [
+            ("auth", "x"),
+            ("a1", "x"),
+            ("", "x"),
+            ("k", "a\x01b"),
+            ("k", ""),
+        ] {
             let err = client(Ok(token("t", &[ext]))).start().unwrap_err();
             assert!(matches!(err, SaslError::Token(_)), "{ext:?}: {err:?}");
         }
@@ -207,7 +216,10 @@ mod tests {
         assert_eq!(c.step(doc), Ok(Some(vec![0x01])));
         assert_eq!(c.server_error(), Some(r#"{"status":"invalid_token"}"#));
         let err = c.step(b"").unwrap_err();
-        assert!(matches!(&err, SaslError::Protocol(m) if m.contains("invalid_token")), "{err:?}");
+        assert!(
+            matches!(&err, SaslError::Protocol(m) if m.contains("invalid_token")),
+            "{err:?}"
+        );
     }
 
     #[test]

@@ -103,9 +103,13 @@ fn escape_username(user: &str) -> String {
 enum State {
     Initial,
     /// client-first sent; holds client-first-message-bare.
-    SentFirst { first_bare: String },
+    SentFirst {
+        first_bare: String,
+    },
     /// client-final sent; holds the server signature we expect.
-    SentFinal { server_signature: Vec<u8> },
+    SentFinal {
+        server_signature: Vec<u8>,
+    },
     Done,
 }
 
@@ -375,9 +379,7 @@ mod tests {
             "c4a49510323ab4f952cac1fa99441939e78ea74d6be81ddf7096e87513dc615d"
         );
         assert_eq!(
-            ScramHash::Sha512
-                .salted_password(b"x", b"salt", 4096)
-                .len(),
+            ScramHash::Sha512.salted_password(b"x", b"salt", 4096).len(),
             64
         );
     }
@@ -417,11 +419,17 @@ mod tests {
             RFC7677_SERVER_FIRST,
         );
         let err = c.step(b"e=invalid-proof").unwrap_err();
-        assert!(matches!(&err, SaslError::Protocol(m) if m.contains("invalid-proof")), "{err:?}");
+        assert!(
+            matches!(&err, SaslError::Protocol(m) if m.contains("invalid-proof")),
+            "{err:?}"
+        );
         let mut c = ScramClient::new(ScramHash::Sha256, "u", "p").with_nonce("abc");
         c.start().unwrap();
         let err = c.step(b"e=unknown-user").unwrap_err();
-        assert!(matches!(&err, SaslError::Protocol(m) if m.contains("unknown-user")), "{err:?}");
+        assert!(
+            matches!(&err, SaslError::Protocol(m) if m.contains("unknown-user")),
+            "{err:?}"
+        );
     }
 
     fn first_step_error(server_first: &str) -> String {
