@@ -30,6 +30,8 @@
 //! # Ok(()) }
 //! ```
 
+mod acl_types;
+mod acls;
 mod builder;
 mod call;
 mod cluster;
@@ -40,6 +42,7 @@ mod driver;
 mod groups;
 mod offsets;
 mod records;
+mod scram_credentials;
 mod topics;
 
 use std::time::{Duration, Instant};
@@ -49,11 +52,16 @@ use crate::error::Result;
 use crate::net::io_thread::IoHandle;
 
 pub use crate::net::metadata::BrokerMetadata;
+pub use acl_types::{
+    AclBinding, AclBindingFilter, AclOperation, AclPermissionType, PatternType, ResourcePattern,
+    ResourceType,
+};
 pub use builder::AdminClientBuilder;
 pub use cluster::{ClusterDescription, PartitionInfo, TopicDescription};
 pub use config_resource::{ConfigResource, ConfigResourceType};
 pub use configs::{AlterConfigOp, AlterConfigOpType, ConfigEntry, ConfigSource};
 pub use groups::{GroupDescription, GroupListing, MemberDescription};
+pub use scram_credentials::{ScramCredentialInfo, ScramMechanism, UserScramCredentialAlteration};
 pub use topics::{CreateTopicsOptions, ListTopicsOptions, NewPartitions, NewTopic};
 
 use driver::{AdminCommand, AdminDriver};
