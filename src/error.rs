@@ -276,6 +276,16 @@ impl Error {
         }
     }
 
+    /// The error for `code` about `topic`: [`Error::TopicAuthorization`] naming it for
+    /// `TOPIC_AUTHORIZATION_FAILED`, else [`Error::Broker`].
+    pub(crate) fn for_topic(code: ErrorCode, message: Option<String>, topic: &str) -> Error {
+        if code == ErrorCode::TOPIC_AUTHORIZATION_FAILED {
+            Error::for_resource(code, message, topic)
+        } else {
+            Error::broker(code, message)
+        }
+    }
+
     /// The error for `code` about `resource`: the typed authorization error naming it
     /// for the four authorization codes (`resource` is the topic, the group id, the
     /// cluster operation or the transactional id), else [`Error::Broker`].
