@@ -80,7 +80,6 @@ fn raw_produce(conn: &mut RawConnection, topic: &str) -> ErrorCode {
                 index: 0,
                 records: Some(records),
             }],
-            ..Default::default()
         }],
         ..Default::default()
     };
