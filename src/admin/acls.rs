@@ -25,6 +25,17 @@ fn acl_error(code: i16, message: Option<String>, operation: &str) -> Result<()> 
     }
 }
 
+/// CreateAcls and DeleteAcls answer in the order asked, one result per item.
+fn one_result_each(api: &str, answered: usize, asked: usize) -> Result<()> {
+    if answered == asked {
+        Ok(())
+    } else {
+        Err(Error::Protocol(format!(
+            "{api} answered {answered} results for {asked} items"
+        )))
+    }
+}
+
 fn creation(acl: &AclBinding) -> AclCreation {
     AclCreation {
         resource_type: acl.pattern.resource_type.as_i8(),
@@ -109,13 +120,7 @@ impl AdminClient {
         };
         let (_, resp): (_, CreateAclsResponse) =
             self.call(Target::Any, make, None, deadline, "a CreateAcls response")?;
-        if resp.results.len() != acls.len() {
-            return Err(Error::Protocol(format!(
-                "CreateAcls answered {} results for {} ACLs",
-                resp.results.len(),
-                acls.len()
-            )));
-        }
+        one_result_each("CreateAcls", resp.results.len(), acls.len())?;
         Ok(acls
             .iter()
             .cloned()
@@ -193,13 +198,7 @@ impl AdminClient {
         };
         let (_, resp): (_, DeleteAclsResponse) =
             self.call(Target::Any, make, None, deadline, "a DeleteAcls response")?;
-        if resp.filter_results.len() != filters.len() {
-            return Err(Error::Protocol(format!(
-                "DeleteAcls answered {} results for {} filters",
-                resp.filter_results.len(),
-                filters.len()
-            )));
-        }
+        one_result_each("DeleteAcls", resp.filter_results.len(), filters.len())?;
         Ok(filters
             .iter()
             .cloned()

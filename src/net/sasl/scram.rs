@@ -318,6 +318,18 @@ mod tests {
     const RFC7677_SERVER_FIRST: &str =
         "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096";
 
+    /// The RFC 7677 exchange up to the server's final message.
+    fn rfc7677_after_client_final() -> ScramClient {
+        exchange(
+            ScramHash::Sha256,
+            "user",
+            "pencil",
+            "rOprNGfwEbeRWgbNEkqO",
+            RFC7677_SERVER_FIRST,
+        )
+        .0
+    }
+
     #[test]
     fn sha256_matches_rfc7677() {
         let (mut c, first, last) = exchange(
@@ -386,38 +398,20 @@ mod tests {
 
     #[test]
     fn a_wrong_server_signature_is_not_verified() {
-        let (mut c, _, _) = exchange(
-            ScramHash::Sha256,
-            "user",
-            "pencil",
-            "rOprNGfwEbeRWgbNEkqO",
-            RFC7677_SERVER_FIRST,
-        );
+        let mut c = rfc7677_after_client_final();
         let forged = format!("v={}", BASE64.encode([0u8; 32]));
         assert_eq!(c.step(forged.as_bytes()), Err(SaslError::ServerNotVerified));
     }
 
     #[test]
     fn a_server_signature_that_is_not_base64_is_not_verified() {
-        let (mut c, _, _) = exchange(
-            ScramHash::Sha256,
-            "user",
-            "pencil",
-            "rOprNGfwEbeRWgbNEkqO",
-            RFC7677_SERVER_FIRST,
-        );
+        let mut c = rfc7677_after_client_final();
         assert_eq!(c.step(b"v=!!!"), Err(SaslError::ServerNotVerified));
     }
 
     #[test]
     fn a_server_error_is_reported() {
-        let (mut c, _, _) = exchange(
-            ScramHash::Sha256,
-            "user",
-            "pencil",
-            "rOprNGfwEbeRWgbNEkqO",
-            RFC7677_SERVER_FIRST,
-        );
+        let mut c = rfc7677_after_client_final();
         let err = c.step(b"e=invalid-proof").unwrap_err();
         assert!(
             matches!(&err, SaslError::Protocol(m) if m.contains("invalid-proof")),
@@ -507,13 +501,7 @@ mod tests {
         let mut c = ScramClient::new(ScramHash::Sha256, "u", "p");
         c.start().unwrap();
         assert!(c.start().is_err());
-        let (mut c, _, _) = exchange(
-            ScramHash::Sha256,
-            "user",
-            "pencil",
-            "rOprNGfwEbeRWgbNEkqO",
-            RFC7677_SERVER_FIRST,
-        );
+        let mut c = rfc7677_after_client_final();
         c.step(b"v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=")
             .unwrap();
         assert!(c.step(b"v=anything").is_err());
