@@ -1,5 +1,5 @@
-//! [`AdminClient`]: topics, partitions, configs, consumer groups and records, as blocking
-//! calls with timeouts — the core of kafka-python's `KafkaAdminClient`.
+//! [`AdminClient`]: topics, partitions, configs, consumer groups, records, ACLs and SCRAM
+//! credentials, as blocking calls with timeouts — kafka-python's `KafkaAdminClient`.
 //!
 //! Every call blocks the calling thread until the brokers answered or the call's timeout
 //! (`default_api_timeout`, 60 s unless configured) passed. The admin client's background
