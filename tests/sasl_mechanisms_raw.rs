@@ -113,6 +113,9 @@ fn a_refused_oauthbearer_token_ends_in_sasl_authentication_failed() {
         );
         // The broker sent its error document and failed the exchange on our answer.
         assert_eq!(refused.rounds, 2, "{token}: {refused:?}");
+        // ... and its reason, the error document, reaches the client as the message.
+        let message = refused.message.as_deref().unwrap_or_default();
+        assert!(message.contains("invalid_token"), "{token}: {refused:?}");
     }
 }
 

@@ -13,7 +13,7 @@ use crate::protocol::api::delete_records::{
 use crate::protocol::error_code::ErrorCode;
 use crate::TopicPartition;
 
-use super::call::check_code;
+use super::call::check_topic;
 use super::{timeout_ms, AdminClient};
 
 /// Where a partition's DeleteRecords goes: its leader, or why it cannot go anywhere yet.
@@ -23,7 +23,7 @@ fn leader_of(metadata: &ClusterMetadata, tp: &TopicPartition) -> Result<NodeId> 
         return Err(Error::broker(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, what()));
     };
     if !topic.error.is_ok() {
-        return Err(Error::broker(topic.error, what()));
+        return Err(Error::for_topic(topic.error, what(), &tp.topic));
     }
     match topic
         .partitions
@@ -137,8 +137,8 @@ impl AdminClient {
                     for t in resp.topics {
                         for p in t.partitions {
                             let tp = TopicPartition::new(t.name.clone(), p.partition_index);
-                            let r =
-                                check_code(p.error_code, || format!("deleting records of {tp}"));
+                            let what = format!("deleting records of {tp}");
+                            let r = check_topic(p.error_code, Some(&what), &tp.topic);
                             out.push((tp, r.map(|()| p.low_watermark)));
                         }
                     }
