@@ -507,6 +507,32 @@ mod tests {
         assert!(c.step(b"v=anything").is_err());
     }
 
+    proptest::proptest! {
+        /// Whatever the broker sends as its first message, the mechanism answers or errs.
+        #[test]
+        fn arbitrary_server_first_messages_never_panic(
+            first in proptest::collection::vec(proptest::num::u8::ANY, 0..200),
+        ) {
+            let mut c = ScramClient::new(ScramHash::Sha256, "u", "p").with_nonce("abc");
+            c.start().unwrap();
+            let _ = c.step(&first);
+        }
+    }
+
+    proptest::proptest! {
+        // Each case hashes 4096 PBKDF2 rounds, slow in debug builds: fewer cases.
+        #![proptest_config(proptest::test_runner::Config::with_cases(12))]
+        /// Whatever the broker sends as its final message, the mechanism verifies or errs.
+        #[test]
+        fn arbitrary_server_final_messages_never_panic(
+            last in proptest::collection::vec(proptest::num::u8::ANY, 0..200),
+        ) {
+            let mut c = rfc7677_after_client_final();
+            let r = c.step(&last);
+            proptest::prop_assert!(r.is_err() || last == b"v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=");
+        }
+    }
+
     #[test]
     fn debug_hides_the_password() {
         let c = ScramClient::new(ScramHash::Sha256, "user", "hunter2");
