@@ -186,6 +186,40 @@ pub enum Error {
         /// The first of their errors.
         first: Box<Error>,
     },
+
+    /// The principal may not use these topics (`TOPIC_AUTHORIZATION_FAILED`): produce
+    /// needs WRITE, fetch and offset lookups READ, metadata DESCRIBE. Not retried: an
+    /// administrator has to grant the ACL first.
+    #[error("not authorized to access topics {topics:?} (TOPIC_AUTHORIZATION_FAILED); an administrator must grant this principal an ACL on them")]
+    TopicAuthorization {
+        /// The topics refused.
+        topics: Vec<String>,
+    },
+
+    /// The principal may not use this consumer group (`GROUP_AUTHORIZATION_FAILED`):
+    /// joining, committing and fetching offsets need READ on the group. Not retried.
+    #[error("not authorized to use group {group_id:?} (GROUP_AUTHORIZATION_FAILED); an administrator must grant this principal READ on the group")]
+    GroupAuthorization {
+        /// The group.
+        group_id: String,
+    },
+
+    /// The principal may not do this on the cluster (`CLUSTER_AUTHORIZATION_FAILED`):
+    /// creating topics or ACLs, altering configs or credentials, idempotent produce on old
+    /// brokers. Not retried.
+    #[error("not authorized to {operation} (CLUSTER_AUTHORIZATION_FAILED); an administrator must grant this principal the ACL on the cluster")]
+    ClusterAuthorization {
+        /// What was refused, as "create ACLs".
+        operation: String,
+    },
+
+    /// The principal may not use this transactional id
+    /// (`TRANSACTIONAL_ID_AUTHORIZATION_FAILED`). Not retried.
+    #[error("not authorized to use transactional id {transactional_id:?} (TRANSACTIONAL_ID_AUTHORIZATION_FAILED); an administrator must grant this principal WRITE on it")]
+    TransactionalIdAuthorization {
+        /// The transactional id.
+        transactional_id: String,
+    },
 }
 
 impl Error {
@@ -218,6 +252,12 @@ impl Error {
     pub fn code(&self) -> Option<ErrorCode> {
         match self {
             Error::Broker { code, .. } => Some(*code),
+            Error::TopicAuthorization { .. } => Some(ErrorCode::TOPIC_AUTHORIZATION_FAILED),
+            Error::GroupAuthorization { .. } => Some(ErrorCode::GROUP_AUTHORIZATION_FAILED),
+            Error::ClusterAuthorization { .. } => Some(ErrorCode::CLUSTER_AUTHORIZATION_FAILED),
+            Error::TransactionalIdAuthorization { .. } => {
+                Some(ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
+            }
             _ => None,
         }
     }
@@ -233,6 +273,39 @@ impl Error {
         Error::Broker {
             code,
             message: message.filter(|m| !m.is_empty()),
+        }
+    }
+
+    /// The error for `code` about `topic`: [`Error::TopicAuthorization`] naming it for
+    /// `TOPIC_AUTHORIZATION_FAILED`, else [`Error::Broker`].
+    pub(crate) fn for_topic(code: ErrorCode, message: Option<String>, topic: &str) -> Error {
+        if code == ErrorCode::TOPIC_AUTHORIZATION_FAILED {
+            Error::for_resource(code, message, topic)
+        } else {
+            Error::broker(code, message)
+        }
+    }
+
+    /// The error for `code` about `resource`: the typed authorization error naming it
+    /// for the four authorization codes (`resource` is the topic, the group id, the
+    /// cluster operation or the transactional id), else [`Error::Broker`].
+    pub(crate) fn for_resource(code: ErrorCode, message: Option<String>, resource: &str) -> Error {
+        match code {
+            ErrorCode::TOPIC_AUTHORIZATION_FAILED => Error::TopicAuthorization {
+                topics: vec![resource.to_owned()],
+            },
+            ErrorCode::GROUP_AUTHORIZATION_FAILED => Error::GroupAuthorization {
+                group_id: resource.to_owned(),
+            },
+            ErrorCode::CLUSTER_AUTHORIZATION_FAILED => Error::ClusterAuthorization {
+                operation: resource.to_owned(),
+            },
+            ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED => {
+                Error::TransactionalIdAuthorization {
+                    transactional_id: resource.to_owned(),
+                }
+            }
+            _ => Error::broker(code, message),
         }
     }
 }
@@ -267,5 +340,28 @@ mod tests {
         let e = Error::broker(ErrorCode(6), Some("".into()));
         assert!(matches!(e, Error::Broker { message: None, .. }));
         assert_eq!(Error::from(ErrorCode(36)).code(), Some(ErrorCode(36)));
+    }
+
+    #[test]
+    fn authorization_codes_become_typed_errors_that_name_the_resource() {
+        let e = Error::for_resource(ErrorCode::TOPIC_AUTHORIZATION_FAILED, None, "orders");
+        assert!(matches!(&e, Error::TopicAuthorization { topics } if topics == &["orders"]));
+        assert!(e.to_string().contains("orders"), "{e}");
+        assert_eq!(e.code(), Some(ErrorCode::TOPIC_AUTHORIZATION_FAILED));
+        assert!(!e.is_retriable());
+        let e = Error::for_resource(ErrorCode::GROUP_AUTHORIZATION_FAILED, None, "billing");
+        assert!(matches!(&e, Error::GroupAuthorization { group_id } if group_id == "billing"));
+        let e = Error::for_resource(ErrorCode::CLUSTER_AUTHORIZATION_FAILED, None, "create ACLs");
+        assert!(
+            e.to_string().contains("not authorized to create ACLs"),
+            "{e}"
+        );
+        let e = Error::for_resource(ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED, None, "tx");
+        assert_eq!(
+            e.code(),
+            Some(ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
+        );
+        let e = Error::for_resource(ErrorCode::NOT_CONTROLLER, Some("m".into()), "x");
+        assert!(matches!(e, Error::Broker { .. }));
     }
 }

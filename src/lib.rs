@@ -75,6 +75,9 @@ pub mod net;
 pub mod oauth;
 pub mod producer;
 pub mod protocol;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod sasl_exchange;
 mod topic_partition;
 
 pub use config::{Acks, AssignmentStrategy, IsolationLevel, OffsetReset};

@@ -314,6 +314,34 @@ pub(super) fn check_code(code: i16, context: impl FnOnce() -> String) -> Result<
     }
 }
 
+/// Like [`check`], naming `topic` in a `TOPIC_AUTHORIZATION_FAILED` refusal.
+pub(super) fn check_topic(code: i16, message: Option<&str>, topic: &str) -> Result<()> {
+    match code {
+        0 => Ok(()),
+        c => Err(Error::for_topic(
+            ErrorCode(c),
+            message.map(str::to_owned),
+            topic,
+        )),
+    }
+}
+
+/// Like [`check_code`], naming `group` in a `GROUP_AUTHORIZATION_FAILED` refusal.
+pub(super) fn check_group(code: i16, group: &str, context: impl FnOnce() -> String) -> Result<()> {
+    if code == ErrorCode::GROUP_AUTHORIZATION_FAILED.0 {
+        return Err(Error::for_resource(ErrorCode(code), None, group));
+    }
+    check_code(code, context)
+}
+
+/// Like [`check`], naming what was refused in a `CLUSTER_AUTHORIZATION_FAILED`.
+pub(super) fn check_cluster(code: i16, message: Option<&str>, operation: &str) -> Result<()> {
+    if code == ErrorCode::CLUSTER_AUTHORIZATION_FAILED.0 {
+        return Err(Error::for_resource(ErrorCode(code), None, operation));
+    }
+    check(code, message)
+}
+
 /// The error of a call whose deadline passed while it retried `last`.
 pub(super) fn give_up(what: &str, start: Instant, last: Option<Error>) -> Error {
     match last {

@@ -10,7 +10,7 @@ use crate::net::rpc::Target;
 use crate::protocol::api::describe_cluster::{DescribeClusterRequest, DescribeClusterResponse};
 use crate::protocol::codec::Uuid;
 
-use super::call::{check, give_up, retriable};
+use super::call::{check_cluster, give_up, retriable};
 use super::AdminClient;
 
 /// The brokers of the cluster, from [`AdminClient::describe_cluster`].
@@ -139,7 +139,7 @@ impl AdminClient {
                     out.push(TopicDescription::from_metadata(t));
                     continue;
                 }
-                let e = Error::broker(t.error, Some(format!("describing topic {name}")));
+                let e = Error::for_topic(t.error, Some(format!("describing topic {name}")), name);
                 if !retriable(&e) {
                     return Err(e);
                 }
@@ -186,7 +186,11 @@ impl AdminClient {
             }
             Err(e) => return Err(e),
         };
-        check(resp.error_code, resp.error_message.as_deref())?;
+        check_cluster(
+            resp.error_code,
+            resp.error_message.as_deref(),
+            "describe the cluster",
+        )?;
         let mut brokers: Vec<BrokerMetadata> = resp
             .brokers
             .into_iter()

@@ -14,8 +14,8 @@ use crate::protocol::api::incremental_alter_configs::{
 };
 use crate::protocol::api::Message;
 
-use super::call::{check, Pending};
-use super::config_resource::ConfigResource;
+use super::call::{check_cluster, check_group, check_topic, Pending};
+use super::config_resource::{ConfigResource, ConfigResourceType};
 use super::AdminClient;
 
 /// Where a config's value comes from.
@@ -260,24 +260,28 @@ impl AdminClient {
                                 let resource = ConfigResource::clone(
                                     pending.get(&(r.resource_type, r.resource_name.clone()))?,
                                 );
-                                let result =
-                                    check(r.error_code, r.error_message.as_deref()).map(|()| {
-                                        r.configs
-                                            .into_iter()
-                                            .map(|c| {
-                                                let source = ConfigSource::from_i8(c.config_source);
-                                                ConfigEntry {
-                                                    name: c.name,
-                                                    value: c.value,
-                                                    read_only: c.read_only,
-                                                    is_default: c.is_default
-                                                        || source == ConfigSource::Default,
-                                                    is_sensitive: c.is_sensitive,
-                                                    source,
-                                                }
-                                            })
-                                            .collect()
-                                    });
+                                let result = check_config(
+                                    r.error_code,
+                                    r.error_message.as_deref(),
+                                    &resource,
+                                )
+                                .map(|()| {
+                                    r.configs
+                                        .into_iter()
+                                        .map(|c| {
+                                            let source = ConfigSource::from_i8(c.config_source);
+                                            ConfigEntry {
+                                                name: c.name,
+                                                value: c.value,
+                                                read_only: c.read_only,
+                                                is_default: c.is_default
+                                                    || source == ConfigSource::Default,
+                                                is_sensitive: c.is_sensitive,
+                                                source,
+                                            }
+                                        })
+                                        .collect()
+                                });
                                 Some((resource, result))
                             })
                             .collect()
@@ -367,7 +371,8 @@ impl AdminClient {
                         .into_iter()
                         .filter_map(|(key, code, message)| {
                             let resource = ConfigResource::clone(pending.get(&key)?);
-                            Some((resource, check(code, message.as_deref())))
+                            let r = check_config(code, message.as_deref(), &resource);
+                            Some((resource, r))
                         })
                         .collect()
                 },
@@ -409,5 +414,22 @@ impl AdminClient {
             }
         }
         Ok(out)
+    }
+}
+
+/// A resource's result: an authorization refusal names the topic or group, or says which
+/// broker's configs the cluster permission was needed for.
+fn check_config(code: i16, message: Option<&str>, resource: &ConfigResource) -> Result<()> {
+    let name = &resource.name;
+    match resource.resource_type {
+        ConfigResourceType::Topic => check_topic(code, message, name),
+        ConfigResourceType::Group => {
+            check_group(code, name, || message.unwrap_or_default().to_owned())
+        }
+        _ => check_cluster(
+            code,
+            message,
+            &format!("use the configs of broker {name:?}"),
+        ),
     }
 }

@@ -23,8 +23,9 @@ pub(super) enum CoordinatorType {
     Transaction = 1,
 }
 
-/// A coordinator from a FindCoordinator answer, or its error.
+/// The coordinator of `group` from a FindCoordinator answer, or its error.
 fn found(
+    group: &str,
     error_code: i16,
     message: Option<String>,
     node_id: i32,
@@ -32,7 +33,7 @@ fn found(
     port: i32,
 ) -> Result<BrokerMetadata> {
     if error_code != 0 {
-        return Err(Error::broker(ErrorCode(error_code), message));
+        return Err(Error::for_resource(ErrorCode(error_code), message, group));
     }
     match u16::try_from(port) {
         Ok(port) if node_id >= 0 && !host.is_empty() => Ok(BrokerMetadata {
@@ -79,6 +80,7 @@ impl AdminClient {
             )?;
             if resp.coordinators.is_empty() {
                 let r = found(
+                    &first,
                     resp.error_code,
                     resp.error_message,
                     resp.node_id,
@@ -91,7 +93,14 @@ impl AdminClient {
             }
             for c in resp.coordinators {
                 if todo.contains(&c.key) && !out.contains_key(&c.key) {
-                    let r = found(c.error_code, c.error_message, c.node_id, c.host, c.port);
+                    let r = found(
+                        &c.key,
+                        c.error_code,
+                        c.error_message,
+                        c.node_id,
+                        c.host,
+                        c.port,
+                    );
                     out.insert(c.key, r);
                 }
             }
@@ -161,12 +170,12 @@ mod tests {
 
     #[test]
     fn a_coordinator_needs_an_id_a_host_and_a_port() {
-        let c = found(0, None, 2, "b2".into(), 9092).unwrap();
+        let c = found("g", 0, None, 2, "b2".into(), 9092).unwrap();
         assert_eq!((c.id, c.address()), (2, "b2:9092".to_string()));
-        let e = found(15, Some("loading".into()), -1, String::new(), -1).unwrap_err();
+        let e = found("g", 15, Some("loading".into()), -1, String::new(), -1).unwrap_err();
         assert_eq!(e.code(), Some(ErrorCode::COORDINATOR_NOT_AVAILABLE));
-        let e = found(0, None, -1, String::new(), 0).unwrap_err();
+        let e = found("g", 0, None, -1, String::new(), 0).unwrap_err();
         assert_eq!(e.code(), Some(ErrorCode::COORDINATOR_NOT_AVAILABLE));
-        assert!(found(0, None, 1, "h".into(), 70000).is_err());
+        assert!(found("g", 0, None, 1, "h".into(), 70000).is_err());
     }
 }

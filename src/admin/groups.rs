@@ -13,7 +13,7 @@ use crate::protocol::api::list_groups::{ListGroupsRequest, ListGroupsResponse, L
 use crate::protocol::error_code::ErrorCode;
 use crate::TopicPartition;
 
-use super::call::check_code;
+use super::call::{check_code, check_group};
 use super::AdminClient;
 
 /// The protocol type of consumer groups.
@@ -149,7 +149,9 @@ pub struct GroupDescription {
 
 impl GroupDescription {
     fn from_response(g: DescribedGroup, coordinator: &BrokerMetadata) -> Result<Self> {
-        check_code(g.error_code, || format!("describing group {}", g.group_id))?;
+        check_group(g.error_code, &g.group_id, || {
+            format!("describing group {}", g.group_id)
+        })?;
         let consumer = g.protocol_type == CONSUMER_PROTOCOL_TYPE;
         let members = g
             .members
@@ -374,7 +376,7 @@ impl AdminClient {
                     resp.results
                         .into_iter()
                         .map(|r| {
-                            let result = check_code(r.error_code, || {
+                            let result = check_group(r.error_code, &r.group_id, || {
                                 format!("deleting group {}", r.group_id)
                             });
                             (r.group_id, result)

@@ -21,7 +21,7 @@ pub(super) fn leader_of(metadata: &ClusterMetadata, tp: &TopicPartition) -> Resu
         return Err(Error::broker(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION, what()));
     };
     if !topic.error.is_ok() {
-        return Err(Error::broker(topic.error, what()));
+        return Err(Error::for_topic(topic.error, what(), &tp.topic));
     }
     match topic
         .partitions

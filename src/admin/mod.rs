@@ -1,5 +1,5 @@
-//! [`AdminClient`]: topics, partitions, configs, consumer groups and records, as blocking
-//! calls with timeouts — the core of kafka-python's `KafkaAdminClient`.
+//! [`AdminClient`]: topics, partitions, configs, consumer groups, records, ACLs and SCRAM
+//! credentials, as blocking calls with timeouts — kafka-python's `KafkaAdminClient`.
 //!
 //! Every call blocks the calling thread until the brokers answered or the call's timeout
 //! (`default_api_timeout`, 60 s unless configured) passed. The admin client's background
@@ -30,6 +30,8 @@
 //! # Ok(()) }
 //! ```
 
+mod acl_types;
+mod acls;
 mod builder;
 mod call;
 mod cluster;
@@ -48,6 +50,7 @@ mod offsets;
 mod reassignments;
 mod records;
 mod replace_configs;
+mod scram_credentials;
 mod topics;
 mod transactions;
 
@@ -58,6 +61,10 @@ use crate::error::Result;
 use crate::net::io_thread::IoHandle;
 
 pub use crate::net::metadata::BrokerMetadata;
+pub use acl_types::{
+    AclBinding, AclBindingFilter, AclOperation, AclPermissionType, PatternType, ResourcePattern,
+    ResourceType,
+};
 pub use builder::AdminClientBuilder;
 pub use cluster::{ClusterDescription, PartitionInfo, TopicDescription};
 pub use config_resource::{ConfigResource, ConfigResourceType};
@@ -68,6 +75,7 @@ pub use log_dirs::{LogDirDescription, ReplicaInfo};
 pub use offset_lookup::{ListedOffset, OffsetSpec};
 pub use offset_reset::ResetTo;
 pub use reassignments::PartitionReassignment;
+pub use scram_credentials::{ScramCredentialInfo, ScramMechanism, UserScramCredentialAlteration};
 pub use topics::{CreateTopicsOptions, ListTopicsOptions, NewPartitions, NewTopic};
 pub use transactions::{
     ListTransactionsOptions, ProducerState, TransactionDescription, TransactionListing,

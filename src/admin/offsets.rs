@@ -16,7 +16,7 @@ use crate::protocol::api::offset_fetch::{
 use crate::protocol::error_code::ErrorCode;
 use crate::TopicPartition;
 
-use super::call::{check_code, retriable};
+use super::call::{check_code, check_group, check_topic, retriable};
 use super::AdminClient;
 
 /// Partitions grouped by topic, in topic order.
@@ -63,9 +63,11 @@ fn fetched(
     if error_code == ErrorCode::UNKNOWN_TOPIC_OR_PARTITION.0 {
         return Ok(None);
     }
-    check_code(error_code, || {
-        format!("fetching the committed offset of {tp}")
-    })?;
+    check_topic(
+        error_code,
+        Some(&format!("fetching the committed offset of {tp}")),
+        &tp.topic,
+    )?;
     Ok((offset >= 0).then(|| OffsetAndMetadata {
         offset,
         metadata: metadata.unwrap_or_default(),
@@ -217,7 +219,7 @@ impl AdminClient {
                         self.send(target, req, None, deadline, "an OffsetCommit response")
                     },
                     |_, resp: OffsetCommitResponse| {
-                        vec![(group.to_string(), parse_offset_commit(resp))]
+                        vec![(group.to_string(), parse_offset_commit(resp, group))]
                     },
                 )
             },
@@ -245,7 +247,7 @@ fn parse_offset_fetch(
         Ok(())
     };
     if resp.groups.is_empty() {
-        check_code(resp.error_code, || {
+        check_group(resp.error_code, group, || {
             format!("fetching the committed offsets of group {group}")
         })?;
         for t in resp.topics {
@@ -269,7 +271,7 @@ fn parse_offset_fetch(
             .ok_or_else(|| {
                 Error::Protocol(format!("the OffsetFetch response left out group {group}"))
             })?;
-        check_code(g.error_code, || {
+        check_group(g.error_code, group, || {
             format!("fetching the committed offsets of group {group}")
         })?;
         for t in g.topics {
@@ -291,21 +293,26 @@ fn parse_offset_fetch(
 
 /// Each partition's outcome in an OffsetCommit answer; a coordinator error of any
 /// partition fails the group with it, so the call finds the coordinator and asks again.
-fn parse_offset_commit(resp: OffsetCommitResponse) -> Result<BTreeMap<TopicPartition, Result<()>>> {
+fn parse_offset_commit(
+    resp: OffsetCommitResponse,
+    group: &str,
+) -> Result<BTreeMap<TopicPartition, Result<()>>> {
     let mut out = BTreeMap::new();
     for t in resp.topics {
         for p in t.partitions {
             let tp = TopicPartition::new(t.name.clone(), p.partition_index);
-            let r = check_code(p.error_code, || {
-                if p.error_code == ErrorCode::UNKNOWN_MEMBER_ID.0 {
+            let r = match p.error_code {
+                c if c == ErrorCode::TOPIC_AUTHORIZATION_FAILED.0 => {
+                    check_topic(c, None, &tp.topic)
+                }
+                c if c == ErrorCode::UNKNOWN_MEMBER_ID.0 => check_code(c, || {
                     format!(
                         "committing the offset of {tp}: the group has members, and offsets \
                          can be altered only while it has none"
                     )
-                } else {
-                    format!("committing the offset of {tp}")
-                }
-            });
+                }),
+                c => check_group(c, group, || format!("committing the offset of {tp}")),
+            };
             if let Err(e) = &r {
                 if retriable(e) {
                     return Err(e.clone());

@@ -10,7 +10,7 @@ use crate::protocol::api::delete_records::{
 };
 use crate::TopicPartition;
 
-use super::call::check_code;
+use super::call::check_topic;
 use super::offsets::{by_topic, per_partition};
 use super::{timeout_ms, AdminClient};
 
@@ -64,8 +64,8 @@ impl AdminClient {
                     resp.topics.into_iter().map(|t| (t.name, t.partitions)),
                     |p| p.partition_index,
                     |tp, p| {
-                        check_code(p.error_code, || format!("deleting records of {tp}"))
-                            .map(|()| p.low_watermark)
+                        let what = format!("deleting records of {tp}");
+                        check_topic(p.error_code, Some(&what), &tp.topic).map(|()| p.low_watermark)
                     },
                 )
             },

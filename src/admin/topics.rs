@@ -17,7 +17,7 @@ use crate::protocol::api::delete_topics::{
     DeleteTopicState, DeleteTopicsRequest, DeleteTopicsResponse,
 };
 
-use super::call::check;
+use super::call::check_topic;
 use super::{timeout_ms, AdminClient};
 
 /// A topic to create, as kafka-python's `NewTopic`.
@@ -275,7 +275,10 @@ impl AdminClient {
             Ok(resp
                 .topics
                 .into_iter()
-                .map(|t| (t.name, check(t.error_code, t.error_message.as_deref())))
+                .map(|t| {
+                    let r = check_topic(t.error_code, t.error_message.as_deref(), &t.name);
+                    (t.name, r)
+                })
                 .collect())
         })
     }
@@ -324,7 +327,11 @@ impl AdminClient {
             Ok(resp
                 .responses
                 .into_iter()
-                .filter_map(|t| Some((t.name?, check(t.error_code, t.error_message.as_deref()))))
+                .filter_map(|t| {
+                    let name = t.name?;
+                    let r = check_topic(t.error_code, t.error_message.as_deref(), &name);
+                    Some((name, r))
+                })
                 .collect())
         })
     }
@@ -384,7 +391,10 @@ impl AdminClient {
                 Ok(resp
                     .results
                     .into_iter()
-                    .map(|t| (t.name, check(t.error_code, t.error_message.as_deref())))
+                    .map(|t| {
+                        let r = check_topic(t.error_code, t.error_message.as_deref(), &t.name);
+                        (t.name, r)
+                    })
                     .collect())
             },
         )

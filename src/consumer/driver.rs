@@ -108,7 +108,7 @@ impl PollClock {
 
 enum Subscription {
     None,
-    Topics,
+    Topics(BTreeSet<String>),
     Pattern(Regex, BTreeSet<String>),
     Assigned,
 }
@@ -142,6 +142,8 @@ pub(crate) struct ConsumerDriver {
     /// `reset_offset_on_start` still to apply: pykafka resets where the consumer starts,
     /// its first assignment; later rebalances resume from the committed offsets.
     reset_on_start: bool,
+    /// Subscribed topics whose refusal (TOPIC_AUTHORIZATION_FAILED) the user was told of.
+    denied_reported: BTreeSet<String>,
 }
 
 impl ConsumerDriver {
@@ -169,6 +171,7 @@ impl ConsumerDriver {
             topic_waiters: Vec::new(),
             events: Vec::new(),
             unreachable_since: None,
+            denied_reported: BTreeSet::new(),
             reset_on_start: config.reset_offset_on_start,
         })
     }
@@ -286,13 +289,34 @@ impl ConsumerDriver {
                 let _ = w.reply.send(Ok(()));
                 return false;
             }
+            // A refusal is final: say so now rather than at the deadline.
+            let denied: Vec<String> = missing
+                .iter()
+                .filter(|t| {
+                    cluster
+                        .topics
+                        .get(**t)
+                        .is_some_and(|m| m.error == crate::ErrorCode::TOPIC_AUTHORIZATION_FAILED)
+                })
+                .map(|t| (*t).clone())
+                .collect();
+            if !denied.is_empty() {
+                let _ = w
+                    .reply
+                    .send(Err(Error::TopicAuthorization { topics: denied }));
+                return false;
+            }
             if w.deadline <= now {
                 let err = net
                     .unreachable_error()
                     .filter(|_| !net.any_ready())
                     .unwrap_or_else(|| {
                         match missing.first().and_then(|t| cluster.topics.get(*t)) {
-                            Some(t) => Error::broker(t.error, Some(format!("topic {}", t.name))),
+                            Some(t) => Error::for_topic(
+                                t.error,
+                                Some(format!("topic {}", t.name)),
+                                &t.name,
+                            ),
                             None => {
                                 let waited = now.saturating_duration_since(w.since);
                                 Error::timeout(format!("metadata for {missing:?}"), waited)
@@ -336,6 +360,34 @@ impl ConsumerDriver {
         Some(now + self.config.default_api_timeout)
     }
 
+    /// Subscribed topics the broker refuses to describe (TOPIC_AUTHORIZATION_FAILED): the
+    /// next poll fails with [`Error::TopicAuthorization`] naming them, once per refusal,
+    /// as the Java consumer's poll throws `TopicAuthorizationException`. Without it the
+    /// consumer would wait for partitions that never come.
+    fn report_denied_topics(&mut self, net: &Network<ConsumerCtx>) {
+        let Subscription::Topics(topics) = &self.subscription else {
+            self.denied_reported.clear();
+            return;
+        };
+        let cluster = net.cluster();
+        let denied: BTreeSet<String> = topics
+            .iter()
+            .filter(|t| {
+                cluster
+                    .topics
+                    .get(*t)
+                    .is_some_and(|m| m.error == crate::ErrorCode::TOPIC_AUTHORIZATION_FAILED)
+            })
+            .cloned()
+            .collect();
+        let new: Vec<String> = denied.difference(&self.denied_reported).cloned().collect();
+        self.denied_reported = denied;
+        if !new.is_empty() {
+            let error = Error::TopicAuthorization { topics: new };
+            self.buffer.push_event(GroupEvent::Error(error));
+        }
+    }
+
     fn note_user_polls(&mut self, now: Instant) {
         let polls = self.clock.polls.load(Ordering::Relaxed);
         if polls != self.seen_polls || self.clock.in_poll.load(Ordering::Relaxed) {
@@ -358,7 +410,7 @@ impl Driver for ConsumerDriver {
                 if let Some(g) = self.group.as_mut() {
                     g.set_subscription(topics.clone());
                 }
-                self.subscription = Subscription::Topics;
+                self.subscription = Subscription::Topics(topics);
             }
             ConsumerCommand::SubscribePattern(re) => {
                 net.schedule.want_all();
@@ -487,6 +539,7 @@ impl Driver for ConsumerDriver {
         self.handle_events(now);
         next = min(next, self.fetcher.poll(net, now));
         next = min(next, self.report_unreachable(net, now));
+        self.report_denied_topics(net);
         min(next, self.rpcs.poll(net, now))
     }
 

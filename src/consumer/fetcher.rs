@@ -462,7 +462,11 @@ impl Fetcher {
                         self.buffer.push_item(Item::PartitionError {
                             tp: tp.clone(),
                             epoch: st.epoch,
-                            error: Error::broker(code, Some(format!("fetching {tp}"))),
+                            error: Error::for_topic(
+                                code,
+                                Some(format!("fetching {tp}")),
+                                &tp.topic,
+                            ),
                         });
                         st.position = Position::Failed;
                     }

@@ -601,7 +601,11 @@ impl<K, V> Consumer<K, V> {
             if !code.is_retriable()
                 || crate::deadline::from_now(self.core.config.client.retry_backoff) >= deadline
             {
-                return Err(Error::broker(code, Some(format!("topic {topic}"))));
+                return Err(Error::for_topic(
+                    code,
+                    Some(format!("topic {topic}")),
+                    topic,
+                ));
             }
             std::thread::sleep(self.core.config.client.retry_backoff);
         }

@@ -74,9 +74,10 @@ pub(crate) fn parse_list_offsets(
             let r = if p.error_code == 0 {
                 Ok((p.offset, p.timestamp))
             } else {
-                Err(Error::broker(
+                Err(Error::for_topic(
                     ErrorCode(p.error_code),
                     Some(format!("listing offsets of {tp}")),
+                    &tp.topic,
                 ))
             };
             out.insert(tp, r);

@@ -39,3 +39,11 @@ pub trait TokenProvider: Send + Sync + fmt::Debug {
     /// A currently valid token.
     fn token(&self) -> Result<OAuthToken, Box<dyn std::error::Error + Send + Sync>>;
 }
+
+mod unsecured;
+pub use unsecured::UnsecuredJwtProvider;
+
+#[cfg(feature = "oauth-oidc")]
+mod oidc;
+#[cfg(feature = "oauth-oidc")]
+pub use oidc::{OidcConfig, OidcTokenProvider};

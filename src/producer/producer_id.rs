@@ -12,6 +12,10 @@ use crate::protocol::api::init_producer_id::{InitProducerIdRequest, InitProducer
 use crate::protocol::error_code::ErrorCode;
 
 use super::sender::{ProducerCtx, Sender};
+
+/// What a refused InitProducerId (CLUSTER_AUTHORIZATION_FAILED) was not allowed to do.
+pub(super) const IDEMPOTENT_WRITE: &str =
+    "produce idempotently (IDEMPOTENT_WRITE on the cluster, or WRITE on a topic; or set enable_idempotence to false)";
 use super::sequence::ProducerIdEpoch;
 
 impl Sender {
@@ -72,7 +76,8 @@ impl Sender {
             }
         };
         if resp.error_code != 0 {
-            self.init_failed(Error::broker(ErrorCode(resp.error_code), None), now);
+            let e = Error::for_resource(ErrorCode(resp.error_code), None, IDEMPOTENT_WRITE);
+            self.init_failed(e, now);
             return;
         }
         let new = ProducerIdEpoch {
@@ -99,6 +104,7 @@ impl Sender {
 fn init_error_is_fatal(e: &Error) -> bool {
     match e {
         Error::Broker { code, .. } => !code.is_retriable(),
+        Error::ClusterAuthorization { .. } | Error::TransactionalIdAuthorization { .. } => true,
         Error::UnsupportedVersion { .. } | Error::Authentication(_) | Error::Config(_) => true,
         _ => false,
     }

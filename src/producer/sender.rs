@@ -380,7 +380,7 @@ impl Sender {
             ) {
                 net.schedule.request_update();
             }
-            let err = Error::broker(code, message);
+            let err = produce_error(code, message, &b.topic);
             let retriable = if self.idempotent && b.pid.is_set() {
                 self.sequence_error(&b, code).unwrap_or(code.is_retriable())
             } else {
@@ -483,6 +483,14 @@ impl Sender {
             if let Some(t) = cluster.topic(&w.topic) {
                 if !t.partitions.is_empty() {
                     let _ = w.reply.send(Ok(()));
+                    return false;
+                }
+            }
+            // A refusal is final: say so now rather than after max_block, as the Java
+            // producer's waitOnMetadata throws TopicAuthorizationException.
+            if let Some(t) = cluster.topics.get(&w.topic) {
+                if t.error == ErrorCode::TOPIC_AUTHORIZATION_FAILED {
+                    let _ = w.reply.send(Err(Error::for_topic(t.error, None, &w.topic)));
                     return false;
                 }
             }
@@ -667,6 +675,17 @@ fn seal(
 /// The error for a batch out of time (or out of retries with its fate unknown): a
 /// `Timeout` that says whether the broker may have written it, as indeterminate as the
 /// Java client's `TimeoutException`.
+/// The error of a partition's Produce answer: a refusal names the topic, or the
+/// idempotent-write permission an old broker checks on produce.
+fn produce_error(code: ErrorCode, message: Option<String>, topic: &str) -> Error {
+    match code {
+        ErrorCode::CLUSTER_AUTHORIZATION_FAILED => {
+            Error::for_resource(code, message, super::producer_id::IDEMPOTENT_WRITE)
+        }
+        _ => Error::for_topic(code, message, topic),
+    }
+}
+
 pub(super) fn unknown_outcome(b: &SentBatch, last: Option<&Error>, now: Instant) -> Error {
     let fate = if b.ambiguous {
         "the broker may have written them"

@@ -71,6 +71,8 @@ pub(super) struct Commits {
     next_key: u64,
     retry_backoff: Duration,
     retry_backoff_max: Duration,
+    /// The group, named in authorization errors.
+    group_id: String,
 }
 
 impl Commits {
@@ -81,7 +83,14 @@ impl Commits {
             next_key: 0,
             retry_backoff,
             retry_backoff_max,
+            group_id: String::new(),
         }
+    }
+
+    /// Names `group` in the errors of its commits and offset fetches.
+    pub fn for_group(mut self, group: &str) -> Self {
+        self.group_id = group.to_owned();
+        self
     }
 
     fn key(&mut self) -> u64 {
@@ -337,7 +346,7 @@ impl Commits {
             }
             return verdict;
         };
-        let err = commit_error(code, &tp);
+        let err = commit_error(code, &tp, &self.group_id);
         let retry = is_coordinator_error(code)
             || code == ErrorCode::REQUEST_TIMED_OUT
             || code == ErrorCode::COORDINATOR_LOAD_IN_PROGRESS
@@ -392,7 +401,11 @@ impl Commits {
             }
         };
         if !group_code.is_ok() {
-            let err = Error::broker(group_code, Some("fetching committed offsets".into()));
+            let err = Error::for_resource(
+                group_code,
+                Some("fetching committed offsets".into()),
+                &self.group_id,
+            );
             if group_code.is_retriable() {
                 f.retry_at = Some(now + f.backoff.fail());
                 f.last_error = Some(err);
@@ -414,10 +427,8 @@ impl Commits {
                 return false;
             }
             if !p.error.is_ok() {
-                let err = Error::broker(
-                    p.error,
-                    Some(format!("fetching the committed offset of {}", p.tp)),
-                );
+                let msg = format!("fetching the committed offset of {}", p.tp);
+                let err = partition_error(p.error, msg, &p.tp, &self.group_id);
                 self.fail_fetch(key, err, events);
                 return false;
             }
@@ -467,7 +478,7 @@ fn timeout_error(what: &str, started: Instant, now: Instant, last: Option<Error>
 }
 
 /// The error for a failed partition of a commit, with the Java client's advice.
-fn commit_error(code: ErrorCode, tp: &TopicPartition) -> Error {
+fn commit_error(code: ErrorCode, tp: &TopicPartition, group: &str) -> Error {
     let msg = match code {
         ErrorCode::REBALANCE_IN_PROGRESS => {
             format!("committing {tp}: the group is rebalancing; poll to complete the rebalance, then commit again")
@@ -480,7 +491,17 @@ fn commit_error(code: ErrorCode, tp: &TopicPartition) -> Error {
         ErrorCode::OFFSET_METADATA_TOO_LARGE => format!("committing {tp}: the offset metadata string is too large"),
         _ => format!("committing {tp}"),
     };
-    Error::broker(code, Some(msg))
+    partition_error(code, msg, tp, group)
+}
+
+/// The error for `code` on `tp` of group `group`: an authorization refusal names the
+/// group or the topic refused.
+fn partition_error(code: ErrorCode, msg: String, tp: &TopicPartition, group: &str) -> Error {
+    match code {
+        ErrorCode::GROUP_AUTHORIZATION_FAILED => Error::for_resource(code, None, group),
+        ErrorCode::TOPIC_AUTHORIZATION_FAILED => Error::for_resource(code, None, &tp.topic),
+        _ => Error::broker(code, Some(msg)),
+    }
 }
 
 #[cfg(test)]

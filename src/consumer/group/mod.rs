@@ -158,7 +158,8 @@ impl GroupCoordinator {
         Ok(GroupCoordinator {
             lookup: CoordinatorLookup::new(settings.retry_backoff, settings.retry_backoff_max),
             member: Membership::new(&settings, now),
-            commits: Commits::new(settings.retry_backoff, settings.retry_backoff_max),
+            commits: Commits::new(settings.retry_backoff, settings.retry_backoff_max)
+                .for_group(&settings.group_id),
             settings,
             close: None,
             cut_coordinator: false,

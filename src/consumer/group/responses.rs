@@ -418,5 +418,5 @@ pub(super) fn group_error(code: ErrorCode, settings: &Settings) -> Error {
         }
         _ => format!("consumer group {group}"),
     };
-    Error::broker(code, Some(msg))
+    Error::for_resource(code, Some(msg), group)
 }

@@ -44,3 +44,6 @@ impl fmt::Display for SaslError {
         }
     }
 }
+
+pub(crate) mod oauthbearer;
+pub(crate) mod scram;
