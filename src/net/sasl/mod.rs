@@ -4,6 +4,9 @@
 
 use std::fmt;
 
+pub(crate) mod oauthbearer;
+pub(crate) mod scram;
+
 /// One SASL exchange on one connection. A connection makes a fresh one for every
 /// authentication, including each re-authentication (KIP-368), so nonces are never reused.
 pub(crate) trait SaslMechanism: Send + fmt::Debug {
