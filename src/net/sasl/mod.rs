@@ -4,8 +4,12 @@
 
 use std::fmt;
 
+mod factory;
 pub(crate) mod oauthbearer;
+mod plain;
 pub(crate) mod scram;
+
+pub(crate) use factory::SaslFactory;
 
 /// One SASL exchange on one connection. A connection makes a fresh one for every
 /// authentication, including each re-authentication (KIP-368), so nonces are never reused.

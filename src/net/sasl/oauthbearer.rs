@@ -25,10 +25,14 @@ impl SaslMechanism for OAuthBearerClient {
     }
 
     fn start(&mut self) -> Result<Vec<u8>, SaslError> {
-        Err(SaslError::Protocol("OAUTHBEARER is not built in this branch".into()))
+        Err(SaslError::Protocol(
+            "OAUTHBEARER is not built in this branch".into(),
+        ))
     }
 
     fn step(&mut self, _server: &[u8]) -> Result<Option<Vec<u8>>, SaslError> {
-        Err(SaslError::Protocol("OAUTHBEARER is not built in this branch".into()))
+        Err(SaslError::Protocol(
+            "OAUTHBEARER is not built in this branch".into(),
+        ))
     }
 }

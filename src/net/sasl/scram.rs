@@ -31,10 +31,14 @@ impl SaslMechanism for ScramClient {
     }
 
     fn start(&mut self) -> Result<Vec<u8>, SaslError> {
-        Err(SaslError::Protocol("SCRAM is not built in this branch".into()))
+        Err(SaslError::Protocol(
+            "SCRAM is not built in this branch".into(),
+        ))
     }
 
     fn step(&mut self, _server: &[u8]) -> Result<Option<Vec<u8>>, SaslError> {
-        Err(SaslError::Protocol("SCRAM is not built in this branch".into()))
+        Err(SaslError::Protocol(
+            "SCRAM is not built in this branch".into(),
+        ))
     }
 }
