@@ -48,7 +48,10 @@ fn within_setup<T>(what: &str, call: impl FnOnce() -> kafka_sync::Result<T>) -> 
         matches!(err, Error::SaslAuthentication { .. }),
         "{what}: {err:?}"
     );
-    assert!(took <= SETUP + Duration::from_secs(1), "{what}: took {took:?}");
+    assert!(
+        took <= SETUP + Duration::from_secs(1),
+        "{what}: took {took:?}"
+    );
     err
 }
 
@@ -71,13 +74,20 @@ fn a_wrong_password_fails_the_first_send_at_once_and_every_later_one() {
             .unwrap();
         let topic = common::unique_name("sasl-wrong-send");
         let err = within_setup("send", || {
-            producer.send(ProducerRecord::new(&topic).value("v"))?.wait()
+            producer
+                .send(ProducerRecord::new(&topic).value("v"))?
+                .wait()
         });
         let text = err.to_string();
-        assert!(text.contains("PLAIN") && text.contains("check the credentials"), "{text}");
+        assert!(
+            text.contains("PLAIN") && text.contains("check the credentials"),
+            "{text}"
+        );
         // No silent retry loop: the next call says the same, also at once.
         within_setup("second send", || {
-            producer.send(ProducerRecord::new(&topic).value("v"))?.wait()
+            producer
+                .send(ProducerRecord::new(&topic).value("v"))?
+                .wait()
         });
     }
 }
@@ -91,7 +101,9 @@ fn a_wrong_password_fails_the_first_poll_and_admin_call() {
         .socket_connection_setup_timeout(SETUP)
         .build()
         .unwrap();
-    consumer.subscribe([common::unique_name("sasl-wrong-poll")]).unwrap();
+    consumer
+        .subscribe([common::unique_name("sasl-wrong-poll")])
+        .unwrap();
     within_setup("poll", || consumer.poll(Duration::from_secs(30)));
 
     let admin = AdminClient::builder()
