@@ -9,7 +9,10 @@ use common::Rec;
 
 /// kafka-python settings for a listener kind.
 fn python_config(sasl: bool) -> Vec<(&'static str, String)> {
-    let mut c = vec![("ssl_cafile", cert("ca.pem")), ("ssl_check_hostname", "True".into())];
+    let mut c = vec![
+        ("ssl_cafile", cert("ca.pem")),
+        ("ssl_check_hostname", "True".into()),
+    ];
     if sasl {
         c.extend([
             ("security_protocol", "SASL_SSL".to_string()),
@@ -36,7 +39,9 @@ fn kcat_config(sasl: bool) -> Vec<String> {
     } else {
         c.push("security.protocol=SSL".into());
     }
-    c.into_iter().flat_map(|kv| ["-X".to_string(), kv]).collect()
+    c.into_iter()
+        .flat_map(|kv| ["-X".to_string(), kv])
+        .collect()
 }
 
 fn interop(sasl: bool) {
@@ -70,7 +75,11 @@ fn interop(sasl: bool) {
     args.extend(["-c", &count, "-e", "-q", "-f", "%s\\n"]);
     args.extend(kcat_x.iter().map(String::as_str));
     let out = common::try_kcat(&args, None).unwrap_or_else(|e| panic!("kcat: {e}"));
-    let got: Vec<String> = String::from_utf8(out).unwrap().lines().map(String::from).collect();
+    let got: Vec<String> = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
     assert_eq!(got, values, "kcat read");
 
     // kafka-python and kcat write; kafka-sync reads.

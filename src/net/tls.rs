@@ -326,11 +326,15 @@ mod tests {
 
     #[test]
     fn missing_files_are_config_errors() {
-        let mut c = SecurityConfig::default();
-        c.ssl_ca_location = Some("/nonexistent/ca.pem".into());
+        let c = SecurityConfig {
+            ssl_ca_location: Some("/nonexistent/ca.pem".into()),
+            ..Default::default()
+        };
         assert!(matches!(client_config(&c), Err(Error::Config(_))));
-        let mut c = SecurityConfig::default();
-        c.ssl_ca_pem = Some("not pem".into());
+        let c = SecurityConfig {
+            ssl_ca_pem: Some("not pem".into()),
+            ..Default::default()
+        };
         assert!(matches!(client_config(&c), Err(Error::Config(_))));
     }
 

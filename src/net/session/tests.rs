@@ -94,7 +94,6 @@ fn api_versions_ok() -> ApiVersionsResponse {
         api_key: k.0,
         min_version: 0,
         max_version: max,
-        ..Default::default()
     };
     ApiVersionsResponse {
         error_code: 0,
@@ -172,7 +171,6 @@ fn an_older_broker_is_asked_again_at_the_version_it_lists() {
             api_key: ApiKey::API_VERSIONS.0,
             min_version: 0,
             max_version: 2,
-            ..Default::default()
         }],
         ..Default::default()
     };
@@ -434,8 +432,10 @@ fn the_whole_handshake_must_finish_within_the_setup_timeout() {
 // TLS, against a rustls server in memory.
 
 fn tls_client(ca: &str) -> Arc<rustls::ClientConfig> {
-    let mut c = SecurityConfig::default();
-    c.ssl_ca_pem = Some(ca.into());
+    let c = SecurityConfig {
+        ssl_ca_pem: Some(ca.into()),
+        ..Default::default()
+    };
     super::super::tls::client_config(&c).unwrap()
 }
 
@@ -536,9 +536,11 @@ fn tls_errors_are_typed() {
     );
 
     // Without the host name check the same certificate is accepted.
-    let mut c = SecurityConfig::default();
-    c.ssl_ca_pem = Some(CA.into());
-    c.ssl_check_hostname = false;
+    let c = SecurityConfig {
+        ssl_ca_pem: Some(CA.into()),
+        ssl_check_hostname: false,
+        ..Default::default()
+    };
     let tls = super::super::tls::client_config(&c).unwrap();
     let mut s = connected(settings(false, Some(tls)), "other.example", now);
     pump(&mut s, &mut tls_server(), now).unwrap();
