@@ -116,6 +116,12 @@ fn admin_with(props: &str) -> AdminClient {
         .unwrap()
 }
 
+/// An admin call with `props` fails fast with an error `is` accepts.
+fn admin_call_fails(props: &str, is: impl Fn(&Error) -> bool) -> Error {
+    let admin = admin_with(props);
+    fails_fast("list_topics", || admin.list_topics(), is)
+}
+
 #[test]
 fn an_untrusted_ca_is_certificate_not_trusted() {
     let props = format!(
@@ -123,12 +129,7 @@ fn an_untrusted_ca_is_certificate_not_trusted() {
         listener("KAFKA_SSL_BOOTSTRAP_SERVERS"),
         cert("other-ca.pem")
     );
-    let admin = admin_with(&props);
-    fails_fast(
-        "list_topics",
-        || admin.list_topics(),
-        |e| matches!(e, Error::CertificateNotTrusted { .. }),
-    );
+    admin_call_fails(&props, |e| matches!(e, Error::CertificateNotTrusted { .. }));
     // A producer's first send says the same, at once.
     let producer = Producer::builder()
         .properties(&props)
@@ -145,12 +146,9 @@ fn an_untrusted_ca_is_certificate_not_trusted() {
 #[test]
 fn a_certificate_for_another_host_is_a_hostname_mismatch_unless_the_check_is_off() {
     let props = secured::ssl(&listener("KAFKA_WRONG_HOST_SSL_BOOTSTRAP_SERVERS"));
-    let admin = admin_with(&props);
-    let err = fails_fast(
-        "list_topics",
-        || admin.list_topics(),
-        |e| matches!(e, Error::CertificateHostnameMismatch { .. }),
-    );
+    let err = admin_call_fails(&props, |e| {
+        matches!(e, Error::CertificateHostnameMismatch { .. })
+    });
     assert!(err.to_string().contains("127.0.0.1"), "{err}");
 
     // Java's empty ssl.endpoint.identification.algorithm turns the check off.
@@ -161,23 +159,13 @@ fn a_certificate_for_another_host_is_a_hostname_mismatch_unless_the_check_is_off
 #[test]
 fn an_expired_certificate_is_certificate_expired() {
     let props = secured::ssl(&listener("KAFKA_EXPIRED_SSL_BOOTSTRAP_SERVERS"));
-    let admin = admin_with(&props);
-    fails_fast(
-        "list_topics",
-        || admin.list_topics(),
-        |e| matches!(e, Error::CertificateExpired { .. }),
-    );
+    admin_call_fails(&props, |e| matches!(e, Error::CertificateExpired { .. }));
 }
 
 #[test]
 fn tls_against_a_plaintext_port_is_not_a_tls_listener() {
     let props = secured::ssl(&common::bootstrap());
-    let admin = admin_with(&props);
-    fails_fast(
-        "list_topics",
-        || admin.list_topics(),
-        |e| matches!(e, Error::NotTlsListener { .. }),
-    );
+    admin_call_fails(&props, |e| matches!(e, Error::NotTlsListener { .. }));
 }
 
 #[test]
@@ -186,23 +174,13 @@ fn plaintext_against_a_tls_port_is_a_tls_listener() {
         "bootstrap.servers={}\n",
         listener("KAFKA_SSL_BOOTSTRAP_SERVERS")
     );
-    let admin = admin_with(&props);
-    fails_fast(
-        "list_topics",
-        || admin.list_topics(),
-        |e| matches!(e, Error::TlsListener { .. }),
-    );
+    admin_call_fails(&props, |e| matches!(e, Error::TlsListener { .. }));
 }
 
 #[test]
 fn mutual_tls_without_a_client_certificate_is_refused() {
     let props = secured::ssl(&listener("KAFKA_MTLS_BOOTSTRAP_SERVERS"));
-    let admin = admin_with(&props);
-    let err = fails_fast(
-        "list_topics",
-        || admin.list_topics(),
-        |e| matches!(e, Error::TlsHandshake { .. }),
-    );
+    let err = admin_call_fails(&props, |e| matches!(e, Error::TlsHandshake { .. }));
     assert!(
         err.to_string().contains("ssl.certificate.location"),
         "{err}"
