@@ -131,3 +131,12 @@ fn missing_credentials_are_a_config_error_at_build() {
         .unwrap_err();
     assert!(err.to_string().contains("token provider"), "{err}");
 }
+
+#[test]
+fn sasl_ssl_on_the_three_node_cluster_with_plaintext_between_brokers() {
+    let bootstrap = listener("KAFKA_CLUSTER_SASL_SSL_BOOTSTRAP_SERVERS");
+    let props = secured::sasl_plain(&bootstrap, true, "admin", "admin-secret");
+    let admin = secured::admin(&props);
+    assert_eq!(admin.describe_cluster().unwrap().brokers.len(), 3);
+    secured::round_trip(&props, "sasl-ssl-cluster");
+}
