@@ -17,6 +17,9 @@ pub(crate) struct SaslFactory {
     username: String,
     password: String,
     provider: Option<Arc<dyn TokenProvider>>,
+    /// A scripted mechanism instead of the configured one, for the connection's tests.
+    #[cfg(test)]
+    scripted: Option<fn() -> Box<dyn SaslMechanism>>,
 }
 
 impl std::fmt::Debug for SaslFactory {
@@ -43,6 +46,17 @@ impl SaslFactory {
                 .sasl_oauth_token_provider
                 .as_ref()
                 .map(|p| p.0.clone()),
+            #[cfg(test)]
+            scripted: None,
+        }
+    }
+
+    /// A factory making `make()`'s mechanism, named PLAIN in the handshake.
+    #[cfg(test)]
+    pub(crate) fn scripted(make: fn() -> Box<dyn SaslMechanism>) -> Self {
+        SaslFactory {
+            scripted: Some(make),
+            ..Self::from_config(&SecurityConfig::default())
         }
     }
 
@@ -53,6 +67,10 @@ impl SaslFactory {
 
     /// A fresh exchange.
     pub(crate) fn make(&self) -> Box<dyn SaslMechanism> {
+        #[cfg(test)]
+        if let Some(make) = self.scripted {
+            return make();
+        }
         let (user, password) = (self.username.as_str(), self.password.as_str());
         match (self.mechanism, &self.provider) {
             (SaslMechanismName::ScramSha256, _) => {

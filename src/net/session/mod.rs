@@ -58,7 +58,7 @@ impl<R: Request + Send> RequestBody for R {
 }
 
 /// What every connection of a client shares.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct SessionSettings {
     pub client_id: String,
     pub max_frame: usize,

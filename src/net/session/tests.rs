@@ -9,6 +9,7 @@ use bytes::Bytes;
 
 use super::*;
 use crate::config::SecurityConfig;
+use crate::net::sasl::SaslMechanism;
 use crate::protocol::api::api_versions::{ApiVersion, ApiVersionsResponse};
 use crate::protocol::api::metadata::MetadataRequest;
 use crate::protocol::api::sasl_authenticate::{SaslAuthenticateRequest, SaslAuthenticateResponse};
@@ -562,4 +563,91 @@ fn tls_against_a_listener_that_closes_or_answers_plain_kafka() {
         .err()
         .unwrap();
     assert!(matches!(err, Error::NotTlsListener { .. }), "{err}");
+}
+
+/// A mechanism of two round trips, as SCRAM has: `c1`, then `c2` after `s1`, done after `s2`.
+#[derive(Debug, Default)]
+struct TwoSteps {
+    step: u8,
+}
+
+impl SaslMechanism for TwoSteps {
+    fn name(&self) -> &'static str {
+        "PLAIN"
+    }
+    fn start(&mut self) -> Result<Vec<u8>, crate::net::sasl::SaslError> {
+        Ok(b"c1".to_vec())
+    }
+    fn step(&mut self, server: &[u8]) -> Result<Option<Vec<u8>>, crate::net::sasl::SaslError> {
+        self.step += 1;
+        match (self.step, server) {
+            (1, b"s1") => Ok(Some(b"c2".to_vec())),
+            (2, b"s2") => Ok(None),
+            _ => Err(crate::net::sasl::SaslError::ServerNotVerified),
+        }
+    }
+}
+
+fn two_step_settings() -> Arc<SessionSettings> {
+    Arc::new(SessionSettings {
+        sasl: Some(SaslFactory::scripted(|| Box::<TwoSteps>::default())),
+        ..Arc::unwrap_or_clone(settings(false, None))
+    })
+}
+
+fn server_says(bytes: &[u8]) -> SaslAuthenticateResponse {
+    SaslAuthenticateResponse {
+        auth_bytes: Bytes::copy_from_slice(bytes),
+        ..authenticated(0)
+    }
+}
+
+/// Runs the handshake up to the first SaslAuthenticate of the two-step mechanism.
+fn two_steps_started(now: Instant) -> (Session<u32>, Sent) {
+    let mut s = connected(two_step_settings(), "127.0.0.1", now);
+    let reqs = sent(&mut s);
+    feed(&mut s, &answer(&reqs[0], &api_versions_ok()), now).unwrap();
+    let hs = sent(&mut s);
+    let ok = SaslHandshakeResponse {
+        error_code: 0,
+        mechanisms: vec!["PLAIN".into()],
+    };
+    feed(&mut s, &answer(&hs[0], &ok), now).unwrap();
+    let mut first = sent(&mut s).remove(0);
+    let v = first.header.api_version;
+    let req = SaslAuthenticateRequest::decode(&mut first.body, v).unwrap();
+    assert_eq!(&req.auth_bytes[..], b"c1");
+    (s, first)
+}
+
+#[test]
+fn a_mechanism_of_several_round_trips_sends_each_message_in_turn() {
+    let now = Instant::now();
+    let (mut s, first) = two_steps_started(now);
+    assert!(feed(&mut s, &answer(&first, &server_says(b"s1")), now)
+        .unwrap()
+        .is_empty());
+    assert_eq!(s.state(), ConnState::SaslAuthenticate);
+    let mut second = sent(&mut s).remove(0);
+    let v = second.header.api_version;
+    let req = SaslAuthenticateRequest::decode(&mut second.body, v).unwrap();
+    assert_eq!(&req.auth_bytes[..], b"c2");
+    let events = feed(&mut s, &answer(&second, &server_says(b"s2")), now).unwrap();
+    assert!(is_ready(&events));
+    assert_eq!(
+        s.next_deadline(),
+        None,
+        "no session lifetime, no re-authentication"
+    );
+}
+
+#[test]
+fn a_server_the_mechanism_cannot_verify_fails_the_handshake() {
+    let now = Instant::now();
+    let (mut s, first) = two_steps_started(now);
+    let err = feed(&mut s, &answer(&first, &server_says(b"forged")), now)
+        .err()
+        .unwrap();
+    assert!(matches!(err, Error::SaslAuthentication { .. }), "{err}");
+    assert!(err.to_string().contains("server signature"), "{err}");
 }
