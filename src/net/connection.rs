@@ -91,7 +91,7 @@ impl<X> Connection<X> {
         }
         result?;
         self.flush(now).map_err(|e| Error::Disconnected {
-            broker: format!("{:?}", self.stream.peer_addr().ok()),
+            broker: self.session.label().to_owned(),
             reason: format!("write failed: {e}"),
         })
     }

@@ -191,6 +191,11 @@ impl<X> Session<X> {
         })
     }
 
+    /// `id (host:port)` of the broker, for messages.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
     pub fn state(&self) -> ConnState {
         self.state
     }
