@@ -140,3 +140,16 @@ fn sasl_ssl_on_the_three_node_cluster_with_plaintext_between_brokers() {
     assert_eq!(admin.describe_cluster().unwrap().brokers.len(), 3);
     secured::round_trip(&props, "sasl-ssl-cluster");
 }
+
+#[test]
+fn sasl_against_a_listener_without_sasl_says_so() {
+    let props = secured::sasl_plain(&common::bootstrap(), false, "admin", "admin-secret");
+    let admin = AdminClient::builder()
+        .properties(&props)
+        .socket_connection_setup_timeout(SETUP)
+        .default_api_timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let err = within_setup("list_topics", || admin.list_topics());
+    assert!(err.to_string().contains("security.protocol"), "{err}");
+}

@@ -139,6 +139,14 @@ impl<X> Session<X> {
                 enabled: resp.mechanisms,
             });
         }
+        if resp.error_code == ErrorCode::ILLEGAL_SASL_STATE.0 && self.held.is_none() {
+            // A first SaslHandshake refused so: the listener does not do SASL.
+            return Err(self.sasl_error(
+                "the listener does not take SASL (ILLEGAL_SASL_STATE): it is probably a \
+                 PLAINTEXT or SSL listener; check security.protocol and the port"
+                    .into(),
+            ));
+        }
         if resp.error_code != 0 {
             let code = ErrorCode(resp.error_code);
             return Err(self.sasl_error(format!("SaslHandshake failed with {code}")));
