@@ -103,8 +103,6 @@ pub(crate) struct Network<C> {
     /// A handshake failure reconnecting cannot cure (TLS verification, SASL refusal):
     /// calls waiting for a connection fail with it at once, until a handshake succeeds.
     fatal_error: Option<Error>,
-    /// Completed SASL re-authentications (KIP-368) on all connections.
-    pub reauthentications: u64,
     /// Nodes with a connection of their own that only their owner uses (the group
     /// coordinator's); never picked as least loaded.
     dedicated: HashSet<NodeId>,
@@ -169,7 +167,6 @@ impl<C> Network<C> {
             events: Vec::new(),
             last_error: None,
             fatal_error: None,
-            reauthentications: 0,
             dedicated: HashSet::new(),
             required_apis: vec![(ApiKey::METADATA, 1, METADATA_MAX_VERSION)],
         })
@@ -617,7 +614,7 @@ impl<C> Network<C> {
             match event {
                 Event::Response(a) => self.on_answer(node, a, now),
                 Event::Ready => self.on_ready(node, now),
-                Event::Reauthenticated => self.reauthentications += 1,
+                Event::Reauthenticated => {}
             }
         }
         self.events = events;
