@@ -339,6 +339,28 @@ mod tests {
     }
 
     #[test]
+    fn a_ca_directory_is_read_file_by_file() {
+        let dir = std::env::temp_dir().join(format!("kafka-sync-ca-dir-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let ca = include_str!("session/testdata/ca.pem");
+        std::fs::write(dir.join("ca.pem"), ca).unwrap();
+        std::fs::write(dir.join("README"), "not a certificate").unwrap();
+        let c = SecurityConfig {
+            ssl_ca_location: Some(dir.clone()),
+            ..Default::default()
+        };
+        let built = client_config(&c);
+        std::fs::write(dir.join("ca.pem"), "").unwrap();
+        let empty = client_config(&c);
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(built.is_ok(), "{:?}", built.err());
+        assert!(
+            matches!(empty, Err(Error::Config(_))),
+            "a directory with no CA"
+        );
+    }
+
+    #[test]
     fn verifier_errors_map_to_typed_errors() {
         let e = |c| handshake_error(&rustls::Error::InvalidCertificate(c), "b", "h");
         assert!(matches!(
