@@ -55,6 +55,15 @@ fn within_setup<T>(what: &str, call: impl FnOnce() -> kafka_sync::Result<T>) -> 
     err
 }
 
+fn admin_with(props: &str) -> AdminClient {
+    AdminClient::builder()
+        .properties(props)
+        .socket_connection_setup_timeout(SETUP)
+        .default_api_timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
 fn wrong_password(tls: bool) -> String {
     let var = if tls {
         "KAFKA_SASL_SSL_BOOTSTRAP_SERVERS"
@@ -106,12 +115,7 @@ fn a_wrong_password_fails_the_first_poll_and_admin_call() {
         .unwrap();
     within_setup("poll", || consumer.poll(Duration::from_secs(30)));
 
-    let admin = AdminClient::builder()
-        .properties(&props)
-        .socket_connection_setup_timeout(SETUP)
-        .default_api_timeout(Duration::from_secs(30))
-        .build()
-        .unwrap();
+    let admin = admin_with(&props);
     within_setup("list_topics", || admin.list_topics());
 }
 
@@ -144,12 +148,7 @@ fn sasl_ssl_on_the_three_node_cluster_with_plaintext_between_brokers() {
 #[test]
 fn sasl_against_a_listener_without_sasl_says_so() {
     let props = secured::sasl_plain(&common::bootstrap(), false, "admin", "admin-secret");
-    let admin = AdminClient::builder()
-        .properties(&props)
-        .socket_connection_setup_timeout(SETUP)
-        .default_api_timeout(Duration::from_secs(30))
-        .build()
-        .unwrap();
+    let admin = admin_with(&props);
     let err = within_setup("list_topics", || admin.list_topics());
     assert!(err.to_string().contains("security.protocol"), "{err}");
 }
