@@ -478,6 +478,7 @@ impl<C> Network<C> {
             broker: self.node_label(node_id),
             reason,
         });
+        self.fatal_error = None;
         self.connect_failed_keep_error(node_id, now);
     }
 
@@ -500,10 +501,12 @@ impl<C> Network<C> {
         let fatal = error.is_fatal_handshake();
         if fatal {
             log::warn!("{error}");
-            self.fatal_error = Some(error.clone());
         } else {
             log::debug!("disconnected from {}: {error}", self.node_label(node));
         }
+        // The latest failure decides: one that may be transient (a broker restarting)
+        // replaces an earlier fatal one, so waits go back to waiting.
+        self.fatal_error = fatal.then(|| error.clone());
         self.last_error = Some(error.clone());
         // A fatal handshake error reaches each owner as it is, so none retries it.
         let mut timed_out_first = matches!(error, Error::Timeout { .. });

@@ -493,10 +493,9 @@ impl<X> Session<X> {
             ConnState::Tls if !self.received_any => Error::NotTlsListener {
                 broker: self.label.clone(),
             },
-            ConnState::Tls => Error::TlsHandshake {
-                broker: self.label.clone(),
-                reason: "the broker closed the connection during the handshake".into(),
-            },
+            // Retriable: a broker going down closes connections mid-handshake too.
+            ConnState::Tls => self
+                .disconnected("the broker closed the connection during the TLS handshake".into()),
             ConnState::ApiVersions if !self.transport.is_tls() && !self.received_any => self
                 .disconnected(
                     "connection closed during the ApiVersions handshake; if this is an SSL \
