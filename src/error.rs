@@ -245,7 +245,7 @@ pub enum Error {
 
     /// The broker refused the SASL credentials (a wrong password, an unknown user, an
     /// expired token). The client does not retry with the same credentials on its own.
-    #[error("SASL {mechanism} authentication with broker {broker} failed: {reason}; check the credentials")]
+    #[error("SASL {mechanism} authentication with broker {broker} failed: {reason}")]
     SaslAuthentication {
         /// The broker, as `id (host:port)`.
         broker: String,

@@ -188,8 +188,8 @@ impl<X> Session<X> {
         if resp.error_code != 0 {
             let code = ErrorCode(resp.error_code);
             let reason = match resp.error_message.filter(|m| !m.is_empty()) {
-                Some(m) => format!("{m} ({})", code.name()),
-                None => code.to_string(),
+                Some(m) => format!("{m} ({}); check the credentials", code.name()),
+                None => format!("{code}; check the credentials"),
             };
             return Err(self.sasl_error(reason));
         }
