@@ -80,6 +80,73 @@ macro_rules! client_setters {
                 &timeout.as_millis().to_string(),
             )
         }
+
+        /// How to talk to brokers: `Plaintext`, `Ssl`, `SaslPlaintext` or `SaslSsl`.
+        /// Default `Plaintext`. Java: `security.protocol`.
+        pub fn security_protocol(self, protocol: crate::config::SecurityProtocol) -> Self {
+            self.set("security.protocol", protocol.name())
+        }
+
+        /// A PEM file of CA certificates (or a directory of them) broker certificates
+        /// must chain to. Default: the system trust store. Java: `ssl.truststore.location`
+        /// (PEM); librdkafka `ssl.ca.location`; kafka-python `ssl_cafile`.
+        pub fn ssl_cafile(self, path: impl AsRef<std::path::Path>) -> Self {
+            self.set("ssl.truststore.location", &path.as_ref().to_string_lossy())
+        }
+
+        /// The client certificate chain (PEM file) for mutual TLS. Default none.
+        /// librdkafka: `ssl.certificate.location`; kafka-python `ssl_certfile`.
+        pub fn ssl_certfile(self, path: impl AsRef<std::path::Path>) -> Self {
+            self.set("ssl.certificate.location", &path.as_ref().to_string_lossy())
+        }
+
+        /// The client's private key (PEM file) for mutual TLS. Default none. librdkafka:
+        /// `ssl.key.location`; kafka-python `ssl_keyfile`.
+        pub fn ssl_keyfile(self, path: impl AsRef<std::path::Path>) -> Self {
+            self.set("ssl.key.location", &path.as_ref().to_string_lossy())
+        }
+
+        /// Password of an encrypted PKCS#8 client key. Default none. Java:
+        /// `ssl.key.password`; kafka-python `ssl_password`.
+        pub fn ssl_password(self, password: impl AsRef<str>) -> Self {
+            self.set("ssl.key.password", password.as_ref())
+        }
+
+        /// Check that the broker's certificate names the host connected to. Default
+        /// `true`. Java: `ssl.endpoint.identification.algorithm` (`https` / none);
+        /// kafka-python `ssl_check_hostname`.
+        pub fn ssl_check_hostname(self, check: bool) -> Self {
+            self.set("ssl.check.hostname", if check { "true" } else { "false" })
+        }
+
+        /// The SASL mechanism. Default `Plain`. Java: `sasl.mechanism`; kafka-python
+        /// `sasl_mechanism`.
+        pub fn sasl_mechanism(self, mechanism: crate::config::SaslMechanismName) -> Self {
+            self.set("sasl.mechanism", mechanism.name())
+        }
+
+        /// User name for PLAIN and SCRAM. Default none. librdkafka: `sasl.username`;
+        /// kafka-python `sasl_plain_username`.
+        pub fn sasl_plain_username(self, username: impl AsRef<str>) -> Self {
+            self.set("sasl.username", username.as_ref())
+        }
+
+        /// Password for PLAIN and SCRAM. Default none. librdkafka: `sasl.password`;
+        /// kafka-python `sasl_plain_password`.
+        pub fn sasl_plain_password(self, password: impl AsRef<str>) -> Self {
+            self.set("sasl.password", password.as_ref())
+        }
+
+        /// Where OAUTHBEARER tokens come from (`sasl_mechanism` `OAuthBearer`). Default
+        /// none. Java: `sasl.login.callback.handler.class`.
+        pub fn sasl_oauth_token_provider(
+            mut self,
+            provider: std::sync::Arc<dyn crate::oauth::TokenProvider>,
+        ) -> Self {
+            self.config.client.security.sasl_oauth_token_provider =
+                Some(crate::config::TokenProviderRef(provider));
+            self
+        }
     };
 }
 

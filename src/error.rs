@@ -106,10 +106,6 @@ pub enum Error {
     #[error("the client is closed")]
     Closed,
 
-    /// Authentication with the broker failed.
-    #[error("authentication failed: {0}")]
-    Authentication(String),
-
     /// A record is larger than `max_request_size` or the broker's limit.
     #[error("record of {size} bytes is larger than the maximum of {max} bytes; raise max_request_size (and the topic's max.message.bytes) or send smaller records")]
     RecordTooLarge {
@@ -220,6 +216,85 @@ pub enum Error {
         /// The transactional id.
         transactional_id: String,
     },
+
+    /// The broker's TLS certificate does not chain to a trusted CA (or its signature is
+    /// bad).
+    #[error("the TLS certificate of broker {broker} is not trusted: {reason}; set ssl.ca.location (kafka-python: ssl_cafile) to the CA that signed it")]
+    CertificateNotTrusted {
+        /// The broker, as `id (host:port)`.
+        broker: String,
+        /// What the verifier said.
+        reason: String,
+    },
+
+    /// The broker's TLS certificate is valid but does not name the host connected to.
+    #[error("the TLS certificate of broker {broker} does not name {host}: {reason}; connect through a name the certificate lists, or set ssl.endpoint.identification.algorithm=none (kafka-python: ssl_check_hostname=False)")]
+    CertificateHostnameMismatch {
+        /// The broker, as `id (host:port)`.
+        broker: String,
+        /// The host name or address that was checked.
+        host: String,
+        /// What the verifier said (the names the certificate has, where known).
+        reason: String,
+    },
+
+    /// The broker's TLS certificate has expired (or is not yet valid).
+    #[error("the TLS certificate of broker {broker} is expired or not yet valid: {reason}; renew the broker's certificate")]
+    CertificateExpired {
+        /// The broker, as `id (host:port)`.
+        broker: String,
+        /// What the verifier said.
+        reason: String,
+    },
+
+    /// The TLS handshake failed for another reason (the broker refused the client's
+    /// certificate, no common cipher suite, an alert).
+    #[error("TLS handshake with broker {broker} failed: {reason}")]
+    TlsHandshake {
+        /// The broker, as `id (host:port)`.
+        broker: String,
+        /// What went wrong, and what to check.
+        reason: String,
+    },
+
+    /// TLS was spoken to a listener that is not TLS (the broker closed the connection or
+    /// answered in plain Kafka protocol).
+    #[error("broker {broker} did not answer the TLS handshake; it is probably a PLAINTEXT or SASL_PLAINTEXT listener: check security.protocol and the port")]
+    NotTlsListener {
+        /// The broker, as `id (host:port)`.
+        broker: String,
+    },
+
+    /// Plain Kafka protocol was spoken to a TLS listener (the broker answered with a TLS
+    /// record).
+    #[error("broker {broker} answered with TLS; it is an SSL or SASL_SSL listener: set security.protocol to SSL or SASL_SSL")]
+    TlsListener {
+        /// The broker, as `id (host:port)`.
+        broker: String,
+    },
+
+    /// The broker refused the SASL credentials (a wrong password, an unknown user, an
+    /// expired token). The client does not retry with the same credentials on its own.
+    #[error("SASL {mechanism} authentication with broker {broker} failed: {reason}")]
+    SaslAuthentication {
+        /// The broker, as `id (host:port)`.
+        broker: String,
+        /// The mechanism used.
+        mechanism: String,
+        /// The broker's message, or what the client found wrong.
+        reason: String,
+    },
+
+    /// The broker does not enable the configured SASL mechanism on this listener.
+    #[error("broker {broker} does not enable SASL mechanism {mechanism} on this listener; it enables {enabled:?}: set sasl.mechanism to one of them")]
+    SaslMechanismNotEnabled {
+        /// The broker, as `id (host:port)`.
+        broker: String,
+        /// The mechanism asked for.
+        mechanism: String,
+        /// The mechanisms the broker listed in its SaslHandshake response.
+        enabled: Vec<String>,
+    },
 }
 
 impl Error {
@@ -260,6 +335,23 @@ impl Error {
             }
             _ => None,
         }
+    }
+
+    /// True for errors that reconnecting with the same settings cannot cure: TLS
+    /// verification, a listener of another kind, SASL refusals. Calls waiting for a
+    /// connection fail with these at once.
+    pub(crate) fn is_fatal_handshake(&self) -> bool {
+        matches!(
+            self,
+            Error::CertificateNotTrusted { .. }
+                | Error::CertificateHostnameMismatch { .. }
+                | Error::CertificateExpired { .. }
+                | Error::TlsHandshake { .. }
+                | Error::NotTlsListener { .. }
+                | Error::TlsListener { .. }
+                | Error::SaslAuthentication { .. }
+                | Error::SaslMechanismNotEnabled { .. }
+        )
     }
 
     pub(crate) fn timeout(what: impl Into<String>, elapsed: Duration) -> Error {

@@ -60,6 +60,26 @@
 //! consumer.commit()?;
 //! # Ok(()) }
 //! ```
+//!
+//! ## Secured clusters
+//!
+//! TLS (rustls) and SASL (PLAIN, SCRAM, OAUTHBEARER) take the usual property names; the
+//! system trust store is used unless a CA is given. A wrong password or a certificate that
+//! does not verify is a typed error on the first call.
+//!
+//! ```no_run
+//! # fn main() -> kafka_sync::Result<()> {
+//! let producer = kafka_sync::Producer::builder()
+//!     .properties(
+//!         "bootstrap.servers=broker.example.com:9092\n\
+//!          security.protocol=SASL_SSL\n\
+//!          sasl.mechanism=PLAIN\n\
+//!          sasl.username=app\n\
+//!          sasl.password=secret\n",
+//!     )
+//!     .build()?;
+//! # Ok(()) }
+//! ```
 
 // Every socket option and system call goes through std, mio or socket2.
 #![deny(unsafe_code)]

@@ -198,7 +198,6 @@ fn alice_consumer(group: &str) -> Consumer {
 }
 
 #[test]
-#[ignore = "needs the SASL connection (merged separately)"]
 fn a_producer_as_alice_without_write_gets_the_topic_error_within_its_timeout() {
     let admin = admin();
     let (allowed, denied) = (
@@ -250,7 +249,6 @@ fn a_producer_as_alice_without_write_gets_the_topic_error_within_its_timeout() {
 }
 
 #[test]
-#[ignore = "needs the SASL connection (merged separately)"]
 fn a_consumer_as_alice_without_read_on_its_group_gets_the_group_error_within_its_timeout() {
     let admin = admin();
     let topic = common::unique_name("authz-consume");
@@ -285,7 +283,6 @@ fn a_consumer_as_alice_without_read_on_its_group_gets_the_group_error_within_its
 }
 
 #[test]
-#[ignore = "needs the SASL connection (merged separately)"]
 fn an_admin_as_alice_without_alter_on_the_cluster_gets_the_cluster_error() {
     let admin = AdminClient::builder()
         .bootstrap_servers(sasl_bootstrap())

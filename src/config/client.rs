@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::keys::{self, Explicit};
 use super::properties::{cap, check_positive, parse_int, parse_ms, parse_properties, parse_size};
+use super::security::{self, SecurityConfig};
 use super::ConfigError;
 
 /// The port kafka-python assumes when a bootstrap server has none.
@@ -73,8 +74,8 @@ pub struct ClientConfig {
     /// How long a TCP connect may take before the next address is tried. Default 10 s.
     /// Java: `socket.connection.setup.timeout.ms`.
     pub socket_connection_setup_timeout: Duration,
-    /// How to talk to brokers. Only [`SecurityProtocol::Plaintext`] is available in this
-    /// version. Default `Plaintext`. Java: `security.protocol`.
+    /// How to talk to brokers: plain TCP, TLS, SASL, or SASL over TLS. Default
+    /// `Plaintext`. Java: `security.protocol`.
     pub security_protocol: SecurityProtocol,
     /// The rack this client runs in, so consumers can fetch from a replica in the same
     /// rack (KIP-392). Default `None`. Java: `client.rack`.
@@ -82,6 +83,8 @@ pub struct ClientConfig {
     /// Largest response frame accepted from a broker, in bytes; a larger frame closes the
     /// connection. Default 128 MiB. kafka-sync: `max.response.size` (Java has none).
     pub max_response_size: usize,
+    /// TLS and SASL settings, used as `security_protocol` asks.
+    pub security: SecurityConfig,
     /// Keys given through `set`, so `validated` can tell a choice from a default.
     pub(super) explicit: Explicit,
 }
@@ -105,6 +108,7 @@ impl Default for ClientConfig {
             security_protocol: SecurityProtocol::Plaintext,
             client_rack: None,
             max_response_size: 128 * 1024 * 1024,
+            security: SecurityConfig::default(),
             explicit: Explicit::default(),
         }
     }
@@ -153,8 +157,8 @@ impl ClientConfig {
     /// use kafka_sync::config::{ClientConfig, ConfigError, SecurityProtocol};
     /// let mut config = ClientConfig::default();
     /// assert!(config.validate().is_ok());
-    /// config.security_protocol = SecurityProtocol::Ssl;
-    /// assert!(matches!(config.validate(), Err(ConfigError::Unsupported { .. })));
+    /// config.security_protocol = SecurityProtocol::SaslSsl; // without credentials
+    /// assert!(matches!(config.validate(), Err(ConfigError::Conflict { .. })));
     /// ```
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.clone().validated().map(drop)
@@ -205,16 +209,7 @@ impl ClientConfig {
                 "must be at least 1",
             ));
         }
-        if self.security_protocol != SecurityProtocol::Plaintext {
-            return Err(ConfigError::Unsupported {
-                key: "security.protocol".into(),
-                reason: format!(
-                    "{} needs TLS or SASL, which are not available in this version of \
-                     kafka-sync; use PLAINTEXT",
-                    self.security_protocol
-                ),
-            });
-        }
+        self.security.validate(self.security_protocol.uses_sasl())?;
         if self.client_rack.as_deref() == Some("") {
             self.client_rack = None;
         }
@@ -247,6 +242,7 @@ impl ClientConfig {
                 self.socket_connection_setup_timeout = parse_ms(name, value)?;
             }
             "security.protocol" => self.security_protocol = value.parse()?,
+            name if security::KEYS.contains(&name) => self.security.apply(name, value)?,
             "client.rack" => self.client_rack = (!value.is_empty()).then(|| value.to_string()),
             "max.response.size" => self.max_response_size = parse_size(name, value)?,
             _ => return Err(ConfigError::UnknownKey { key: name.into() }),
@@ -437,6 +433,31 @@ impl SecurityProtocol {
     }
 }
 
+impl SecurityProtocol {
+    /// True for `SSL` and `SASL_SSL`.
+    ///
+    /// # Examples
+    /// ```
+    /// assert!(kafka_sync::config::SecurityProtocol::SaslSsl.uses_tls());
+    /// ```
+    pub fn uses_tls(self) -> bool {
+        matches!(self, SecurityProtocol::Ssl | SecurityProtocol::SaslSsl)
+    }
+
+    /// True for `SASL_PLAINTEXT` and `SASL_SSL`.
+    ///
+    /// # Examples
+    /// ```
+    /// assert!(!kafka_sync::config::SecurityProtocol::Ssl.uses_sasl());
+    /// ```
+    pub fn uses_sasl(self) -> bool {
+        matches!(
+            self,
+            SecurityProtocol::SaslPlaintext | SecurityProtocol::SaslSsl
+        )
+    }
+}
+
 impl fmt::Display for SecurityProtocol {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
@@ -554,6 +575,84 @@ mod tests {
     }
 
     #[test]
+    fn security_keys_under_java_librdkafka_and_kafka_python_names() {
+        use std::path::PathBuf;
+        let p = |s: &str| Some(PathBuf::from(s));
+        for (key, field) in [
+            ("ssl.truststore.location", "ca"),
+            ("ssl.ca.location", "ca"),
+            ("ssl_cafile", "ca"),
+            ("ssl.certificate.location", "cert"),
+            ("ssl_certfile", "cert"),
+            ("ssl.key.location", "key"),
+            ("ssl_keyfile", "key"),
+        ] {
+            let mut c = ClientConfig::default();
+            c.set(key, "/x.pem").unwrap();
+            let got = match field {
+                "ca" => &c.security.ssl_ca_location,
+                "cert" => &c.security.ssl_certificate_location,
+                _ => &c.security.ssl_key_location,
+            };
+            assert_eq!(*got, p("/x.pem"), "{key}");
+        }
+        for (key, which) in [
+            ("ssl.truststore.certificates", 0),
+            ("ssl.ca.pem", 0),
+            ("ssl.keystore.certificate.chain", 1),
+            ("ssl.certificate.pem", 1),
+            ("ssl.keystore.key", 2),
+            ("ssl.key.pem", 2),
+        ] {
+            let mut c = ClientConfig::default();
+            c.set(key, "PEM").unwrap();
+            let s = &c.security;
+            let got = [&s.ssl_ca_pem, &s.ssl_certificate_pem, &s.ssl_key_pem][which];
+            assert_eq!(got.as_deref(), Some("PEM"), "{key}");
+        }
+        for key in ["ssl.key.password", "ssl_password"] {
+            let mut c = ClientConfig::default();
+            c.set(key, "pw").unwrap();
+            assert_eq!(c.security.ssl_key_password.unwrap().expose(), "pw");
+        }
+        let mut c = ClientConfig::default();
+        c.set("ssl_check_hostname", "False").unwrap();
+        assert!(!c.security.ssl_check_hostname);
+        c.set("ssl.endpoint.identification.algorithm", "https")
+            .unwrap();
+        assert!(c.security.ssl_check_hostname);
+        for key in ["sasl.mechanism", "sasl.mechanisms", "sasl_mechanism"] {
+            let mut c = ClientConfig::default();
+            c.set(key, "SCRAM-SHA-256").unwrap();
+            assert_eq!(
+                c.security.sasl_mechanism,
+                crate::config::SaslMechanismName::ScramSha256
+            );
+        }
+        for (user, pass) in [
+            ("sasl.username", "sasl.password"),
+            ("sasl_plain_username", "sasl_plain_password"),
+        ] {
+            let mut c = ClientConfig::default();
+            c.set(user, "u").unwrap();
+            c.set(pass, "p").unwrap();
+            assert_eq!(c.security.sasl_username.as_deref(), Some("u"));
+            assert_eq!(c.security.sasl_password.as_ref().unwrap().expose(), "p");
+        }
+        let c = ClientConfig::from_properties(
+            "security.protocol=SASL_SSL\n\
+             sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username=\"a\" password=\"b\";\n",
+        )
+        .unwrap();
+        assert_eq!(c.security.sasl_username.as_deref(), Some("a"));
+        assert!(c.validate().is_ok());
+        assert!(
+            !format!("{c:?}").contains("\"b\""),
+            "passwords stay out of Debug"
+        );
+    }
+
+    #[test]
     fn socket_buffers() {
         let mut c = ClientConfig::default();
         c.set("send.buffer.bytes", "1024").unwrap();
@@ -658,17 +757,17 @@ mod tests {
         };
         assert!(c.validate().is_err());
 
-        for p in ["SSL", "SASL_PLAINTEXT", "SASL_SSL"] {
+        let mut c = ClientConfig::default();
+        c.set("security.protocol", "SSL").unwrap();
+        assert!(c.validate().is_ok());
+        for p in ["SASL_PLAINTEXT", "SASL_SSL"] {
             let mut c = ClientConfig::default();
             c.set("security.protocol", p).unwrap();
-            match c.validate().unwrap_err() {
-                ConfigError::Unsupported { key, reason } => {
-                    assert_eq!(key, "security.protocol");
-                    assert!(reason.contains("TLS or SASL"), "{reason}");
-                    assert!(reason.contains(p), "{reason}");
-                }
-                other => panic!("{other:?}"),
-            }
+            // SASL needs its credentials.
+            assert!(matches!(c.validate(), Err(ConfigError::Conflict(_))));
+            c.set("sasl_plain_username", "alice").unwrap();
+            c.set("sasl_plain_password", "alice-secret").unwrap();
+            assert!(c.validate().is_ok());
         }
 
         let c = ClientConfig {

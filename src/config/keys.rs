@@ -89,8 +89,9 @@ const ALIASES: &[(&str, &str)] = &[
     ("fetch.message.max.bytes", "max.partition.fetch.bytes"),
 ];
 
-const TLS_SASL: &str = "TLS and SASL are not available in this version of kafka-sync; \
-                        connect over PLAINTEXT";
+const TLS_SASL: &str = "this TLS or SASL setting is not supported; kafka-sync takes PEM \
+                        files or PEM text (ssl.truststore.location, ssl.keystore.location, \
+                        ssl.key.password) and sasl.mechanism with its credentials";
 const NO_METRICS: &str = "metrics reporters are not supported; remove this key";
 const SOCKETS: &str = "kafka-sync manages its sockets itself; remove this key \
                        (send.buffer.bytes and receive.buffer.bytes set socket buffers)";
@@ -203,9 +204,15 @@ fn lookup(key: &str) -> Option<(&'static str, u8)> {
     let key = normalize(key);
     let key = ALIASES
         .iter()
+        .chain(super::security::ALIASES)
         .find(|(alias, _)| *alias == key)
         .map_or(&*key, |(_, canonical)| canonical);
-    KEYS.iter().find(|(k, _)| *k == key).copied()
+    KEYS.iter().find(|(k, _)| *k == key).copied().or_else(|| {
+        super::security::KEYS
+            .iter()
+            .find(|k| **k == key)
+            .map(|k| (*k, ALL))
+    })
 }
 
 /// Why a recognised key is not supported, if it is one of those.
@@ -406,8 +413,8 @@ mod tests {
     #[test]
     fn unsupported_keys_say_why() {
         for (key, needle) in [
-            ("ssl.truststore.location", "TLS and SASL"),
-            ("sasl_mechanism", "TLS and SASL"),
+            ("ssl.keystore.password", "PEM"),
+            ("sasl_kerberos_service_name", "sasl.mechanism"),
             ("key.serializer", "serializer methods"),
             ("value_deserializer", "value_deserializer"),
             ("interceptor.classes", "serializer methods"),

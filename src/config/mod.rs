@@ -58,6 +58,7 @@ mod consumer;
 mod keys;
 mod producer;
 mod properties;
+mod security;
 
 pub use crate::protocol::compression::Compression;
 pub use admin::AdminConfig;
@@ -66,6 +67,7 @@ pub use client::{parse_bootstrap_servers, ClientConfig, SecurityProtocol};
 pub use consumer::{ConsumerConfig, IsolationLevel, OffsetReset};
 pub use producer::{Acks, ProducerConfig};
 pub use properties::parse_properties;
+pub use security::{Password, SaslMechanismName, SecurityConfig, TokenProviderRef};
 
 /// The longest duration a setting takes: 2147483647 ms, the Java client's `int` limit.
 /// Longer values are capped here, so deadlines computed from them never overflow.

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::SyncSender;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use regex::Regex;
 
@@ -306,7 +306,8 @@ impl ConsumerDriver {
                     .send(Err(Error::TopicAuthorization { topics: denied }));
                 return false;
             }
-            if w.deadline <= now {
+            // A fatal handshake error (TLS, SASL) fails the wait at once.
+            if w.deadline <= now || net.fatal_error().is_some() {
                 let err = net
                     .unreachable_error()
                     .filter(|_| !net.any_ready())
@@ -345,7 +346,13 @@ impl ConsumerDriver {
             return None;
         }
         let since = *self.unreachable_since.get_or_insert(now);
-        let due = since + self.config.default_api_timeout;
+        // A fatal handshake error (TLS, SASL) is reported at once, and again at most every
+        // 250 ms of polling, rather than after default_api_timeout.
+        let wait = match net.fatal_error() {
+            Some(_) => Duration::from_millis(250).min(self.config.default_api_timeout),
+            None => self.config.default_api_timeout,
+        };
+        let due = since + wait;
         if now < due {
             return Some(due);
         }

@@ -14,9 +14,11 @@ pub(crate) mod io_thread;
 pub mod metadata;
 pub(crate) mod network;
 pub(crate) mod rpc;
-#[allow(dead_code)] // the connection's SASL states use it
+#[allow(dead_code)] // parts only the SCRAM and OAUTHBEARER mechanisms use
 pub(crate) mod sasl;
+pub(crate) mod session;
 mod socket_options;
+mod tls;
 pub(crate) mod versions;
 
 /// Test-only: the I/O thread of the client with this `client_id` panics at its next loop

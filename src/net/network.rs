@@ -16,22 +16,23 @@ use mio::{Interest, Registry, Token};
 use crate::config::ClientConfig;
 use crate::error::{Error, Result};
 use crate::protocol::api::metadata::MetadataResponse;
-use crate::protocol::api::{self, ApiKey, Message, Request};
-use crate::protocol::codec::{EncodeError, Reader};
-use crate::protocol::header::RequestHeader;
+use crate::protocol::api::{ApiKey, Message};
+use crate::protocol::codec::Reader;
 
 use super::backoff::Backoff;
-use super::connection::{Answered, ConnState, Connection, InFlight, ReadError};
+use super::connection::Connection;
 use super::metadata::{ClusterMetadata, MetadataSchedule, NodeId, SharedMetadata};
+use super::sasl::SaslFactory;
+use super::session::{Answered, ConnState, Event, Session, SessionSettings};
 use super::socket_options;
 use super::versions::ApiVersionTable;
+
+pub(crate) use super::session::RequestBody;
 
 mod handshake;
 
 /// Metadata v12 is the newest this client reads; topic ids and all fields it needs are there.
 const METADATA_MAX_VERSION: i16 = 12;
-/// ApiVersions v3 adds the client software name; older brokers answer with their range.
-const API_VERSIONS_MAX_VERSION: i16 = 3;
 
 /// A decoded response header with the body still to decode.
 #[derive(Debug)]
@@ -62,29 +63,9 @@ impl Response {
     }
 }
 
-/// A request body that can be encoded at whatever version the broker agrees to.
-pub(crate) trait RequestBody: Send {
-    fn api_key(&self) -> ApiKey;
-    fn version_range(&self) -> (i16, i16);
-    fn encode_body(&self, version: i16, out: &mut Vec<u8>) -> Result<(), EncodeError>;
-}
-
-impl<R: Request + Send> RequestBody for R {
-    fn api_key(&self) -> ApiKey {
-        R::API_KEY
-    }
-    fn version_range(&self) -> (i16, i16) {
-        (R::MIN_VERSION, R::MAX_VERSION)
-    }
-    fn encode_body(&self, version: i16, out: &mut Vec<u8>) -> Result<(), EncodeError> {
-        self.encode(out, version)
-    }
-}
-
-/// What a request in flight belongs to: the handshake, the metadata refresh, or a driver.
+/// What a request in flight belongs to: the metadata refresh, or a driver.
 #[derive(Debug)]
 enum Ctx<C> {
-    ApiVersions,
     Metadata,
     User(C),
 }
@@ -107,7 +88,8 @@ pub(crate) struct Network<C> {
     tokens: HashMap<Token, NodeId>,
     next_token: usize,
     nodes: HashMap<NodeId, Node>,
-    next_correlation_id: i32,
+    /// TLS and SASL settings every connection shares.
+    session_settings: Arc<SessionSettings>,
     completions: VecDeque<(C, Result<Response>)>,
     shared: SharedMetadata,
     cluster: Arc<ClusterMetadata>,
@@ -116,8 +98,11 @@ pub(crate) struct Network<C> {
     ever_connected: bool,
     /// Earliest time a node we were asked to connect to leaves backoff.
     wake_at: Option<Instant>,
-    answered: Vec<Answered<Ctx<C>>>,
+    events: Vec<Event<Ctx<C>>>,
     last_error: Option<Error>,
+    /// A handshake failure reconnecting cannot cure (TLS verification, SASL refusal):
+    /// calls waiting for a connection fail with it at once, until a handshake succeeds.
+    fatal_error: Option<Error>,
     /// Nodes with a connection of their own that only their owner uses (the group
     /// coordinator's); never picked as least loaded.
     dedicated: HashSet<NodeId>,
@@ -148,22 +133,40 @@ impl<C> Network<C> {
             config.retry_backoff,
             config.retry_backoff_max,
         );
+        let security = &config.security;
+        let tls = if config.security_protocol.uses_tls() {
+            Some(super::tls::client_config(security)?)
+        } else {
+            None
+        };
+        let sasl = config
+            .security_protocol
+            .uses_sasl()
+            .then(|| SaslFactory::from_config(security));
+        let session_settings = Arc::new(SessionSettings {
+            client_id: config.client_id.clone(),
+            max_frame: config.max_response_size,
+            request_timeout: config.request_timeout,
+            tls,
+            sasl,
+        });
         Ok(Network {
             registry,
+            session_settings,
             config,
             conns: HashMap::new(),
             tokens: HashMap::new(),
             next_token: 1,
             nodes,
-            next_correlation_id: 1,
             completions: VecDeque::new(),
             cluster: shared.load(),
             shared,
             schedule,
             ever_connected: false,
             wake_at: None,
-            answered: Vec::new(),
+            events: Vec::new(),
             last_error: None,
+            fatal_error: None,
             dedicated: HashSet::new(),
             required_apis: vec![(ApiKey::METADATA, 1, METADATA_MAX_VERSION)],
         })
@@ -191,7 +194,8 @@ impl<C> Network<C> {
     /// True if a request can be sent to the node now: ready and under the in-flight limit.
     pub fn can_send(&self, node: NodeId) -> bool {
         self.conns.get(&node).is_some_and(|c| {
-            c.is_usable() && c.in_flight_count() < self.config.max_in_flight_requests_per_connection
+            c.is_usable()
+                && c.session.in_flight_count() < self.config.max_in_flight_requests_per_connection
         })
     }
 
@@ -219,6 +223,9 @@ impl<C> Network<C> {
     /// The error for "nothing could be reached": `NoBrokersAvailable` if no connection
     /// ever completed, else the last connection error.
     pub fn unreachable_error(&self) -> Option<Error> {
+        if let Some(e) = self.fatal_error() {
+            return Some(e.clone());
+        }
         if let Some(e @ Error::UnsupportedVersion { .. }) = &self.last_error {
             // Reconnecting will not help; say what the broker lacks.
             return Some(e.clone());
@@ -236,6 +243,13 @@ impl<C> Network<C> {
         }
     }
 
+    /// A handshake failure that reconnecting with the same settings cannot cure (a
+    /// certificate that does not verify, a wrong password), while no connection is ready.
+    /// Calls waiting for a broker fail with it at once instead of at their deadline.
+    pub fn fatal_error(&self) -> Option<&Error> {
+        self.fatal_error.as_ref().filter(|_| !self.any_ready())
+    }
+
     /// The ready node with the fewest requests in flight. When none is ready, starts
     /// connecting to one (known brokers first, then bootstrap addresses) and returns `None`.
     pub fn least_loaded_node(&mut self, now: Instant) -> Option<NodeId> {
@@ -245,9 +259,9 @@ impl<C> Network<C> {
             .filter(|(id, _)| !self.dedicated.contains(id))
             .filter(|(_, c)| c.is_usable())
             .filter(|(_, c)| {
-                c.in_flight_count() < self.config.max_in_flight_requests_per_connection
+                c.session.in_flight_count() < self.config.max_in_flight_requests_per_connection
             })
-            .min_by_key(|(id, c)| (c.in_flight_count(), **id < 0))
+            .min_by_key(|(id, c)| (c.session.in_flight_count(), **id < 0))
             .map(|(id, _)| *id);
         if best.is_some() {
             return best;
@@ -255,7 +269,7 @@ impl<C> Network<C> {
         if self
             .conns
             .iter()
-            .any(|(id, c)| c.state != ConnState::Ready && !self.dedicated.contains(id))
+            .any(|(id, c)| !c.session.is_ready() && !self.dedicated.contains(id))
         {
             return None; // a connect is under way; wait for it
         }
@@ -283,7 +297,7 @@ impl<C> Network<C> {
             broker: self.node_label(node),
             reason: "not connected".into(),
         })?;
-        self.checked_version(node, &conn.versions, api, min, max)
+        self.checked_version(node, &conn.session.versions, api, min, max)
     }
 
     /// The highest version of `api` in `min..=max` that `versions` allows, or the error
@@ -390,44 +404,15 @@ impl<C> Network<C> {
         request_timeout: Duration,
         now: Instant,
     ) -> Result<()> {
-        let correlation_id = self.next_correlation_id;
-        self.next_correlation_id = self.next_correlation_id.wrapping_add(1).max(1);
-        let api_key = body.api_key();
-        let client_id = self.config.client_id.clone();
         let Some(conn) = self.conns.get_mut(&node) else {
             return Err(Error::Disconnected {
                 broker: format!("{node}"),
                 reason: "not connected".into(),
             });
         };
-        let out = conn.write_buffer();
-        let start = out.len();
-        out.extend_from_slice(&[0; 4]);
-        let header = RequestHeader {
-            api_key,
-            api_version: version,
-            correlation_id,
-            client_id: Some(client_id),
-        };
-        let encoded = header
-            .encode(out, api::request_header_version(api_key, version))
-            .and_then(|()| body.encode_body(version, out));
-        if let Err(e) = encoded {
-            out.truncate(start);
-            return Err(e.into());
-        }
-        let size = (out.len() - start - 4) as i32;
-        out[start..start + 4].copy_from_slice(&size.to_be_bytes());
-        if let Some(ctx) = ctx {
-            conn.push_in_flight(InFlight {
-                correlation_id,
-                api_version: version,
-                response_header_version: api::response_header_version(api_key, version),
-                deadline: crate::deadline::after(now, request_timeout),
-                ctx,
-            });
-        }
-        Ok(())
+        conn.session
+            .send(body, version, ctx, request_timeout, now)
+            .map_err(Error::from)
     }
 
     fn connect(&mut self, node_id: NodeId, now: Instant) {
@@ -454,21 +439,29 @@ impl<C> Network<C> {
         let token = Token(self.next_token);
         self.next_token += 1;
         let deadline = crate::deadline::after(now, self.config.socket_connection_setup_timeout);
-        let max_frame = self.config.max_response_size;
-        let result =
-            Connection::connect(addr, token, deadline, max_frame, now).and_then(|mut c| {
-                socket_options::apply(
-                    c.stream_mut(),
-                    self.config.send_buffer_bytes,
-                    self.config.receive_buffer_bytes,
-                )?;
-                self.registry.register(
-                    c.stream_mut(),
-                    token,
-                    Interest::READABLE | Interest::WRITABLE,
-                )?;
-                Ok(c)
-            });
+        let host = node.host.clone();
+        let label = self.node_label(node_id);
+        let session = match Session::new(self.session_settings.clone(), label, &host, deadline) {
+            Ok(s) => s,
+            Err(e) => {
+                self.last_error = Some(e.clone());
+                self.fatal_error = Some(e);
+                return self.connect_failed_keep_error(node_id, now);
+            }
+        };
+        let result = Connection::connect(addr, token, session, now).and_then(|mut c| {
+            socket_options::apply(
+                c.stream_mut(),
+                self.config.send_buffer_bytes,
+                self.config.receive_buffer_bytes,
+            )?;
+            self.registry.register(
+                c.stream_mut(),
+                token,
+                Interest::READABLE | Interest::WRITABLE,
+            )?;
+            Ok(c)
+        });
         match result {
             Ok(conn) => {
                 log::debug!("connecting to {} at {addr}", self.node_label(node_id));
@@ -485,6 +478,11 @@ impl<C> Network<C> {
             broker: self.node_label(node_id),
             reason,
         });
+        self.fatal_error = None;
+        self.connect_failed_keep_error(node_id, now);
+    }
+
+    fn connect_failed_keep_error(&mut self, node_id: NodeId, now: Instant) {
         if let Some(node) = self.nodes.get_mut(&node_id) {
             let wait = node.backoff.fail();
             node.next_attempt = Some(crate::deadline::after(now, wait));
@@ -499,12 +497,21 @@ impl<C> Network<C> {
         };
         self.tokens.remove(&conn.token);
         let _ = self.registry.deregister(conn.stream_mut());
-        let was_ready = conn.state == ConnState::Ready;
-        log::debug!("disconnected from {}: {error}", self.node_label(node));
+        let was_ready = conn.session.is_ready();
+        let fatal = error.is_fatal_handshake();
+        if fatal {
+            log::warn!("{error}");
+        } else {
+            log::debug!("disconnected from {}: {error}", self.node_label(node));
+        }
+        // The latest failure decides: one that may be transient (a broker restarting)
+        // replaces an earlier fatal one, so waits go back to waiting.
+        self.fatal_error = fatal.then(|| error.clone());
         self.last_error = Some(error.clone());
+        // A fatal handshake error reaches each owner as it is, so none retries it.
         let mut timed_out_first = matches!(error, Error::Timeout { .. });
-        for req in conn.drain_in_flight().collect::<Vec<_>>() {
-            let err = if timed_out_first {
+        for req in conn.session.drain_in_flight() {
+            let err = if timed_out_first || fatal {
                 timed_out_first = false;
                 error.clone()
             } else {
@@ -563,7 +570,6 @@ impl<C> Network<C> {
         match ctx {
             Ctx::User(c) => self.completions.push_back((c, Err(err))),
             Ctx::Metadata => self.schedule.on_failure(now),
-            Ctx::ApiVersions => {}
         }
     }
 
@@ -575,11 +581,12 @@ impl<C> Network<C> {
         let Some(conn) = self.conns.get_mut(&node) else {
             return;
         };
-        if let ConnState::Connecting { .. } = conn.state {
+        if conn.session.state() == ConnState::Connecting {
             match conn.finish_connect() {
                 Ok(true) => {
-                    conn.state = ConnState::ApiVersions;
-                    self.send_api_versions(node, API_VERSIONS_MAX_VERSION, now);
+                    if let Err(e) = conn.session.connected(now) {
+                        return self.disconnect(node, e, now);
+                    }
                 }
                 Ok(false) => return,
                 Err(e) => {
@@ -601,24 +608,21 @@ impl<C> Network<C> {
     }
 
     fn read(&mut self, node: NodeId, now: Instant) {
-        let mut answered = std::mem::take(&mut self.answered);
+        let mut events = std::mem::take(&mut self.events);
         let result = match self.conns.get_mut(&node) {
-            Some(conn) => conn.read(now, &mut answered),
+            Some(conn) => conn.read(now, &mut events),
             None => Ok(()),
         };
-        for a in answered.drain(..) {
-            self.on_answer(node, a, now);
+        for event in events.drain(..) {
+            match event {
+                Event::Response(a) => self.on_answer(node, a, now),
+                Event::Ready => self.on_ready(node, now),
+                Event::Reauthenticated => {}
+            }
         }
-        self.answered = answered;
+        self.events = events;
         if let Err(e) = result {
-            let err = match e {
-                ReadError::Protocol(m) => Error::Protocol(m),
-                other => Error::Disconnected {
-                    broker: self.node_label(node),
-                    reason: other.to_string(),
-                },
-            };
-            self.disconnect(node, err, now);
+            self.disconnect(node, e, now);
         }
     }
 
@@ -651,7 +655,6 @@ impl<C> Network<C> {
         };
         match a.request.ctx {
             Ctx::User(c) => self.completions.push_back((c, Ok(response))),
-            Ctx::ApiVersions => self.on_api_versions(node, response, now),
             Ctx::Metadata => self.on_metadata(response, now),
         }
     }
@@ -716,7 +719,7 @@ impl<C> Network<C> {
         let Some(conn) = self.conns.get_mut(&node) else {
             return;
         };
-        if matches!(conn.state, ConnState::Connecting { .. }) || !conn.has_pending_writes() {
+        if conn.session.state() == ConnState::Connecting || !conn.session.has_pending_writes() {
             return;
         }
         if let Err(e) = conn.flush(now) {
@@ -733,7 +736,7 @@ impl<C> Network<C> {
         let nodes: Vec<NodeId> = self
             .conns
             .iter()
-            .filter(|(_, c)| c.has_pending_writes())
+            .filter(|(_, c)| c.session.has_pending_writes())
             .map(|(id, _)| *id)
             .collect();
         for node in nodes {
@@ -744,33 +747,27 @@ impl<C> Network<C> {
     /// Timeouts, idle connections and the metadata schedule.
     pub fn maintain(&mut self, now: Instant) {
         self.close_broken(now);
-        let expired: Vec<NodeId> = self
-            .conns
-            .iter()
-            .filter(|(_, c)| c.timed_out(now))
-            .map(|(id, _)| *id)
-            .collect();
-        for node in expired {
-            let err = match self.conns.get(&node).map(|c| c.state) {
-                Some(ConnState::Connecting { .. }) => Error::Disconnected {
-                    broker: self.node_label(node),
-                    reason: format!(
-                        "connect timed out after {:?}",
-                        self.config.socket_connection_setup_timeout
-                    ),
-                },
-                _ => Error::timeout(
-                    format!("a response from broker {}", self.node_label(node)),
-                    self.config.request_timeout,
-                ),
-            };
+        let connect_timeout = self.config.socket_connection_setup_timeout;
+        let mut failed = Vec::new();
+        for (id, c) in &mut self.conns {
+            let err = c
+                .session
+                .timed_out(now, connect_timeout)
+                .or_else(|| c.session.handle_timeout(now).err());
+            if let Some(err) = err {
+                failed.push((*id, err));
+            }
+        }
+        for (node, err) in failed {
             self.disconnect(node, err, now);
         }
         let idle_limit = self.config.connections_max_idle;
         let idle: Vec<NodeId> = self
             .conns
             .iter()
-            .filter(|(_, c)| c.is_idle() && now.duration_since(c.last_activity) >= idle_limit)
+            .filter(|(_, c)| {
+                c.session.is_idle() && now.duration_since(c.last_activity) >= idle_limit
+            })
             .map(|(id, _)| *id)
             .collect();
         for node in idle {
@@ -792,8 +789,8 @@ impl<C> Network<C> {
             }
         };
         for c in self.conns.values() {
-            consider(c.next_deadline());
-            if c.is_idle() {
+            consider(c.session.next_deadline());
+            if c.session.is_idle() {
                 consider(Some(crate::deadline::after(
                     c.last_activity,
                     self.config.connections_max_idle,
@@ -802,8 +799,8 @@ impl<C> Network<C> {
         }
         if self.schedule.due_at().is_some() {
             // Metadata waits for a connection when none is ready; the connect wakes us.
-            let waiting_for_connect = self.conns.values().any(|c| c.state != ConnState::Ready)
-                && !self.conns.values().any(|c| c.state == ConnState::Ready);
+            let waiting_for_connect = self.conns.values().any(|c| !c.session.is_ready())
+                && !self.conns.values().any(|c| c.session.is_ready());
             if !waiting_for_connect {
                 consider(self.schedule.due_at());
             }

@@ -114,7 +114,8 @@ impl RpcQueue {
         });
         let mut still_waiting = Vec::new();
         for call in std::mem::take(&mut self.waiting) {
-            if call.deadline <= now {
+            // A fatal handshake error (TLS, SASL) fails the call at once.
+            if call.deadline <= now || net.fatal_error().is_some() {
                 let err = net
                     .unreachable_error()
                     .filter(|_| !net.any_ready())

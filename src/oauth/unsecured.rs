@@ -63,6 +63,56 @@ impl UnsecuredJwtProvider {
         self
     }
 
+    /// A provider from librdkafka's `sasl.oauthbearer.config` text, as used with
+    /// `enable.sasl.oauthbearer.unsecure.jwt=true`: space-separated `principal=NAME`
+    /// (required), `lifeSeconds=N`, `scope=a,b` and `extension_KEY=VALUE`.
+    ///
+    /// # Examples
+    /// ```
+    /// use kafka_sync::oauth::UnsecuredJwtProvider;
+    /// assert!(UnsecuredJwtProvider::from_librdkafka_config("principal=admin lifeSeconds=60").is_ok());
+    /// assert!(UnsecuredJwtProvider::from_librdkafka_config("lifeSeconds=60").is_err());
+    /// ```
+    pub fn from_librdkafka_config(text: &str) -> Result<UnsecuredJwtProvider, String> {
+        let mut principal = None;
+        let mut lifetime = None;
+        let mut scopes = Vec::new();
+        let mut extensions = Vec::new();
+        for item in text.split_whitespace() {
+            let (key, value) = item
+                .split_once('=')
+                .ok_or_else(|| format!("expected name=value, not {item:?}"))?;
+            match key {
+                "principal" => principal = Some(value.to_owned()),
+                "lifeSeconds" => {
+                    let secs: u64 = value
+                        .parse()
+                        .map_err(|_| format!("lifeSeconds must be a number, not {value:?}"))?;
+                    lifetime = Some(Duration::from_secs(secs));
+                }
+                "scope" => {
+                    scopes.extend(value.split(',').filter(|s| !s.is_empty()).map(String::from))
+                }
+                _ => match key.strip_prefix("extension_") {
+                    Some(name) => extensions.push((name.to_owned(), value.to_owned())),
+                    None => return Err(format!("unknown attribute {key:?}")),
+                },
+            }
+        }
+        let principal = principal.ok_or("principal=NAME is required")?;
+        let mut provider = UnsecuredJwtProvider::new(principal);
+        if let Some(lifetime) = lifetime {
+            provider = provider.lifetime(lifetime);
+        }
+        for scope in scopes {
+            provider = provider.scope(scope);
+        }
+        for (k, v) in extensions {
+            provider = provider.extension(k, v);
+        }
+        Ok(provider)
+    }
+
     /// The token as of `now`.
     fn token_at(&self, now: SystemTime) -> OAuthToken {
         let iat = now.duration_since(UNIX_EPOCH).unwrap_or_default();

@@ -105,8 +105,8 @@ fn init_error_is_fatal(e: &Error) -> bool {
     match e {
         Error::Broker { code, .. } => !code.is_retriable(),
         Error::ClusterAuthorization { .. } | Error::TransactionalIdAuthorization { .. } => true,
-        Error::UnsupportedVersion { .. } | Error::Authentication(_) | Error::Config(_) => true,
-        _ => false,
+        Error::UnsupportedVersion { .. } | Error::Config(_) => true,
+        e => e.is_fatal_handshake(),
     }
 }
 

@@ -494,7 +494,8 @@ impl Sender {
                     return false;
                 }
             }
-            if w.deadline <= now {
+            // A fatal handshake error (TLS, SASL) fails the wait at once.
+            if w.deadline <= now || net.fatal_error().is_some() {
                 let err = match cluster.topics.get(&w.topic) {
                     Some(t) if !t.error.is_ok() => {
                         Error::broker(t.error, Some(format!("topic {}", w.topic)))

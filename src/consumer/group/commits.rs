@@ -305,6 +305,20 @@ impl Commits {
         }
     }
 
+    /// Fails every waiting commit and committed-offsets lookup: the group cannot be
+    /// reached for a reason no retry fixes (the principal may not use it).
+    pub fn fail_all(&mut self, error: &Error, events: &mut Vec<GroupEvent>) {
+        for (_, c) in self.commits.drain() {
+            answer(c.replies, Err(error.clone()));
+        }
+        for (_, f) in self.fetches.drain() {
+            events.push(GroupEvent::Committed {
+                id: f.id,
+                result: Err(error.clone()),
+            });
+        }
+    }
+
     /// Fails a lookup without sending it.
     pub fn fail_fetch(&mut self, key: u64, error: Error, events: &mut Vec<GroupEvent>) {
         if let Some(f) = self.fetches.remove(&key) {

@@ -87,10 +87,16 @@ impl GroupCoordinator {
                 ) {
                     Ok(Some(c)) => net.add_dedicated_node(c.node, &c.host, c.port),
                     Ok(None) => {}
-                    Err(e) => events.push(GroupEvent::Error(match e.code() {
-                        Some(code) => group_error(code, &self.settings),
-                        None => e,
-                    })),
+                    Err(e) => {
+                        let e = match e.code() {
+                            Some(code) => group_error(code, &self.settings),
+                            None => e,
+                        };
+                        // Commits and offset lookups wait for this coordinator too: they
+                        // hear the refusal now rather than at their deadlines.
+                        self.commits.fail_all(&e, events);
+                        events.push(GroupEvent::Error(e));
+                    }
                 }
                 false
             }

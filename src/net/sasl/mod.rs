@@ -4,6 +4,13 @@
 
 use std::fmt;
 
+mod factory;
+pub(crate) mod oauthbearer;
+mod plain;
+pub(crate) mod scram;
+
+pub(crate) use factory::SaslFactory;
+
 /// One SASL exchange on one connection. A connection makes a fresh one for every
 /// authentication, including each re-authentication (KIP-368), so nonces are never reused.
 pub(crate) trait SaslMechanism: Send + fmt::Debug {
@@ -44,6 +51,3 @@ impl fmt::Display for SaslError {
         }
     }
 }
-
-pub(crate) mod oauthbearer;
-pub(crate) mod scram;
