@@ -75,6 +75,7 @@ pub mod net;
 pub mod oauth;
 pub mod producer;
 pub mod protocol;
+pub mod share_consumer;
 mod topic_partition;
 
 pub use config::{Acks, AssignmentStrategy, IsolationLevel, OffsetReset};
@@ -89,3 +90,4 @@ pub use producer::{
 };
 pub use protocol::compression::Compression;
 pub use topic_partition::TopicPartition;
+pub use share_consumer::{AcknowledgeType, ShareConsumer, ShareRecord};
