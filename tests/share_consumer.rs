@@ -1,0 +1,166 @@
+//! Share groups (KIP-932) against the real broker: records shared among kafka-sync and
+//! Java share consumers, each accepted once; release, reject and lock-expiry
+//! redelivery; and the admin calls for share groups.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use common::*;
+use kafka_sync::admin::{
+    AdminClient, AlterConfigOp, ConfigResource, ConfigResourceType, CreateTopicsOptions, NewTopic,
+};
+use kafka_sync::share_consumer::{
+    AcknowledgeType, AcknowledgementMode, AcknowledgementResult, ShareConsumer, ShareRecord,
+};
+use kafka_sync::{Error, Producer, ProducerRecord};
+
+/// The shortest acquisition lock Kafka allows (`group.share.min.record.lock.duration.ms`).
+const LOCK: Duration = Duration::from_secs(15);
+
+fn admin() -> AdminClient {
+    AdminClient::builder()
+        .bootstrap_servers(bootstrap())
+        .build()
+        .unwrap()
+}
+
+/// A 1-partition topic, and a share group reading it from the start with `group_configs`.
+fn topic_and_group(prefix: &str, group_configs: &[(&str, &str)]) -> (String, String) {
+    let topic = unique_name(prefix);
+    let group = unique_name(&format!("{prefix}-group"));
+    let admin = admin();
+    let created = admin
+        .create_topics(&[NewTopic::new(&topic, 1, 1)], CreateTopicsOptions::default())
+        .unwrap();
+    created[&topic].clone().unwrap();
+    let mut ops = vec![AlterConfigOp::set("share.auto.offset.reset", "earliest")];
+    ops.extend(group_configs.iter().map(|(k, v)| AlterConfigOp::set(*k, *v)));
+    let changes = BTreeMap::from([(ConfigResource::new(ConfigResourceType::Group, &group), ops)]);
+    for (_, result) in admin.incremental_alter_configs(&changes, false).unwrap() {
+        result.unwrap();
+    }
+    (topic, group)
+}
+
+fn produce(topic: &str, values: std::ops::Range<usize>) {
+    let p = Producer::builder()
+        .bootstrap_servers(bootstrap())
+        .build()
+        .unwrap();
+    let futures: Vec<_> = values
+        .map(|i| p.send(ProducerRecord::new(topic).value(format!("{i}"))).unwrap())
+        .collect();
+    p.flush().unwrap();
+    for f in futures {
+        f.wait().unwrap();
+    }
+}
+
+fn share_consumer(group: &str, mode: AcknowledgementMode) -> ShareConsumer {
+    ShareConsumer::builder()
+        .bootstrap_servers(bootstrap())
+        .group_id(group)
+        .acknowledgement_mode(mode)
+        .build()
+        .unwrap()
+}
+
+fn value(r: &ShareRecord) -> usize {
+    std::str::from_utf8(r.value.as_ref().unwrap())
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// Polls until `n` records came or `timeout` passed, acknowledging each with `ack`.
+fn poll_n(
+    c: &mut ShareConsumer,
+    n: usize,
+    timeout: Duration,
+    mut ack: impl FnMut(&mut ShareConsumer, &ShareRecord),
+) -> Vec<ShareRecord> {
+    let deadline = Instant::now() + timeout;
+    let mut got = Vec::new();
+    while got.len() < n && Instant::now() < deadline {
+        for r in c.poll(Duration::from_millis(500)).unwrap() {
+            ack(c, &r);
+            got.push(r);
+        }
+    }
+    got
+}
+
+#[test]
+fn implicit_mode_accepts_each_record_once() {
+    let (topic, group) = topic_and_group("share-implicit", &[]);
+    produce(&topic, 0..50);
+    let mut c = share_consumer(&group, AcknowledgementMode::Implicit);
+    c.subscribe([&topic]).unwrap();
+    let got = poll_n(&mut c, 50, Duration::from_secs(60), |_, _| {});
+    let values: BTreeSet<usize> = got.iter().map(value).collect();
+    assert_eq!(values, (0..50).collect(), "every record, once");
+    assert!(got.iter().all(|r| r.delivery_count == 1));
+    // Acknowledging a record of an earlier poll is a misuse.
+    let results = c.commit_sync(Duration::from_secs(10)).unwrap();
+    assert!(results.values().all(|r| r.is_ok()), "{results:?}");
+    let err = c.acknowledge(&got[0], AcknowledgeType::Accept).unwrap_err();
+    assert!(matches!(err, Error::IllegalState(_)), "{err}");
+    // Nothing comes back: all were accepted.
+    assert!(poll_n(&mut c, 1, Duration::from_secs(3), |_, _| {}).is_empty());
+    c.close(Duration::from_secs(10));
+}
+
+#[test]
+fn released_records_come_back_and_rejected_ones_never() {
+    let (topic, group) = topic_and_group("share-release", &[]);
+    produce(&topic, 0..20);
+    let results = std::sync::Arc::new(std::sync::Mutex::new(Vec::<AcknowledgementResult>::new()));
+    let seen = results.clone();
+    let mut c = ShareConsumer::builder()
+        .bootstrap_servers(bootstrap())
+        .group_id(&group)
+        .acknowledgement_mode(AcknowledgementMode::Explicit)
+        .acknowledgement_commit_callback(move |r| seen.lock().unwrap().push(r.clone()))
+        .build()
+        .unwrap();
+    c.subscribe([&topic]).unwrap();
+    // Even values released, odd rejected.
+    let first = poll_n(&mut c, 20, Duration::from_secs(60), |c, r| {
+        let kind = if value(r) % 2 == 0 { AcknowledgeType::Release } else { AcknowledgeType::Reject };
+        c.acknowledge(r, kind).unwrap();
+        let twice = c.acknowledge(r, AcknowledgeType::Accept).unwrap_err();
+        assert!(matches!(twice, Error::IllegalState(_)), "{twice}");
+    });
+    assert_eq!(first.len(), 20);
+    let committed = c.commit_sync(Duration::from_secs(10)).unwrap();
+    assert!(committed.values().all(|r| r.is_ok()), "{committed:?}");
+    // The released ones come back, second delivery; the rejected never.
+    let again = poll_n(&mut c, 10, Duration::from_secs(30), |c, r| {
+        c.acknowledge(r, AcknowledgeType::Accept).unwrap();
+    });
+    let mut values: Vec<usize> = again.iter().map(value).collect();
+    values.sort();
+    assert_eq!(values, (0..20).step_by(2).collect::<Vec<_>>());
+    assert!(again.iter().all(|r| r.delivery_count == 2), "{again:?}");
+    c.commit_sync(Duration::from_secs(10)).unwrap();
+    assert!(poll_n(&mut c, 1, Duration::from_secs(3), |_, _| {}).is_empty());
+    // The callback heard every acknowledgement, on this thread.
+    let heard: usize = results.lock().unwrap().iter().map(|r| r.offsets.len()).sum();
+    assert_eq!(heard, 30);
+    c.close(Duration::from_secs(10));
+}
+
+#[test]
+fn explicit_mode_needs_every_record_acknowledged_before_polling_again() {
+    let (topic, group) = topic_and_group("share-explicit", &[]);
+    produce(&topic, 0..5);
+    let mut c = share_consumer(&group, AcknowledgementMode::Explicit);
+    c.subscribe([&topic]).unwrap();
+    let got = poll_n(&mut c, 1, Duration::from_secs(60), |_, _| {});
+    assert!(!got.is_empty());
+    let err = c.poll(Duration::from_millis(100)).unwrap_err();
+    assert!(matches!(err, Error::IllegalState(_)), "{err}");
+    c.close(Duration::from_secs(10));
+}
