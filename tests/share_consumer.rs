@@ -164,3 +164,137 @@ fn explicit_mode_needs_every_record_acknowledged_before_polling_again() {
     assert!(matches!(err, Error::IllegalState(_)), "{err}");
     c.close(Duration::from_secs(10));
 }
+
+const MEMBER_ENV: &str = "KAFKA_SYNC_SHARE_MEMBER";
+
+/// The member process of [`records_held_by_a_killed_consumer_are_redelivered`]: polls
+/// in explicit mode, prints "held OFFSET VALUE" for each record it got, acknowledges
+/// nothing, and waits to be killed.
+#[test]
+fn share_member_process() {
+    let Ok(spec) = std::env::var(MEMBER_ENV) else {
+        return; // an ordinary test run: nothing to do
+    };
+    let (topic, group) = spec.split_once(',').expect("topic,group");
+    let mut c = ShareConsumer::builder()
+        .bootstrap_servers(bootstrap())
+        .group_id(group)
+        .acknowledgement_mode(AcknowledgementMode::Explicit)
+        .max_poll_records(10)
+        .build()
+        .expect("share consumer");
+    c.subscribe([topic]).expect("subscribe");
+    println!();
+    loop {
+        let records = c.poll(Duration::from_millis(500)).expect("poll");
+        if !records.is_empty() {
+            for r in &records {
+                println!("held {} {}", r.offset, value(r));
+            }
+            println!("holding");
+            loop {
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        }
+    }
+}
+
+#[test]
+fn records_held_by_a_killed_consumer_are_redelivered() {
+    let lock_ms = LOCK.as_millis().to_string();
+    let (topic, group) = topic_and_group("share-killed", &[("share.record.lock.duration.ms", &lock_ms)]);
+    produce(&topic, 0..30);
+    let mut cmd = std::process::Command::new(std::env::current_exe().expect("test binary"));
+    cmd.args(["share_member_process", "--exact", "--nocapture", "--test-threads", "1"])
+        .env(MEMBER_ENV, format!("{topic},{group}"));
+    let mut member = Background::spawn(cmd);
+    wait_for("the member process to hold records", Duration::from_secs(60), || {
+        member.lines().iter().any(|l| l == "holding").then_some(())
+    });
+    let held: BTreeSet<usize> = member
+        .lines()
+        .iter()
+        .filter_map(|l| l.strip_prefix("held ")?.split(' ').nth(1)?.parse().ok())
+        .collect();
+    assert!(!held.is_empty());
+    member.kill(); // SIGKILL: no acknowledgement, no session close, no leave
+    let mut c = share_consumer(&group, AcknowledgementMode::Implicit);
+    c.subscribe([&topic]).unwrap();
+    let got = poll_n(&mut c, 30, LOCK * 4, |_, _| {});
+    let values: BTreeSet<usize> = got.iter().map(value).collect();
+    assert_eq!(values, (0..30).collect(), "every record reaches the survivor");
+    for r in &got {
+        let expected = if held.contains(&value(r)) { 2 } else { r.delivery_count };
+        assert_eq!(r.delivery_count, expected, "record {} (held: {held:?})", value(r));
+    }
+    c.close(Duration::from_secs(10));
+}
+
+/// Java's console share consumer (a `KafkaShareConsumer`, implicit acknowledgement) in
+/// `group`, printing each value; it exits after 10 s without a record.
+fn java_share_consumer(topic: &str, group: &str) -> Background {
+    let mut cmd = std::process::Command::new(repo_root().join("tests/kafka/broker"));
+    cmd.args(["tool", "org.apache.kafka.tools.consumer.ConsoleShareConsumer"])
+        .args(["--bootstrap-server", &bootstrap(), "--topic", topic, "--group", group])
+        .args(["--timeout-ms", "10000"]);
+    Background::spawn(cmd)
+}
+
+#[test]
+fn kafka_sync_and_java_share_consumers_accept_each_record_once() {
+    const N: usize = 400;
+    let (topic, group) = topic_and_group("share-mixed", &[]);
+    let mut java = java_share_consumer(&topic, &group);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let members: Vec<_> = (0..3)
+        .map(|_| {
+            let (group, topic, stop) = (group.clone(), topic.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut c = ShareConsumer::builder()
+                    .bootstrap_servers(bootstrap())
+                    .group_id(&group)
+                    .max_poll_records(5)
+                    .build()
+                    .unwrap();
+                c.subscribe([&topic]).unwrap();
+                let mut got = Vec::new();
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    for r in c.poll(Duration::from_millis(200)).unwrap() {
+                        got.push(value(&r));
+                        // Slow work, so the records spread over the members.
+                        std::thread::sleep(Duration::from_millis(10));
+                    }
+                }
+                c.close(Duration::from_secs(10));
+                got
+            })
+        })
+        .collect();
+    // Waves of small batches while every member is polling.
+    for wave in 0..40 {
+        produce(&topic, wave * (N / 40)..(wave + 1) * (N / 40));
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    let java_values = |java: &Background| -> Vec<usize> {
+        java.lines().iter().filter_map(|l| l.trim().parse().ok()).collect()
+    };
+    // Until the Java member has gone quiet and exited: its acknowledgements are final.
+    wait_for("the Java share consumer to finish", Duration::from_secs(120), || {
+        java.has_exited().then_some(())
+    });
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let ours: Vec<Vec<usize>> = members.into_iter().map(|m| m.join().unwrap()).collect();
+    let theirs = java_values(&java);
+    let counts: Vec<usize> = ours.iter().map(Vec::len).collect();
+    eprintln!("records per kafka-sync member: {counts:?}; Java member: {}", theirs.len());
+    let mut all: Vec<usize> = ours.iter().flatten().copied().chain(theirs.iter().copied()).collect();
+    all.sort();
+    assert_eq!(all, (0..N).collect::<Vec<_>>(), "each record exactly once across the members");
+    assert!(!theirs.is_empty(), "the Java member got none: {}", java.stderr_tail());
+    assert!(ours.iter().any(|v| !v.is_empty()), "the kafka-sync members got none");
+    // Nothing is left to deliver: every record was accepted.
+    let mut late = share_consumer(&group, AcknowledgementMode::Implicit);
+    late.subscribe([&topic]).unwrap();
+    assert!(poll_n(&mut late, 1, Duration::from_secs(3), |_, _| {}).is_empty());
+    late.close(Duration::from_secs(5));
+}
