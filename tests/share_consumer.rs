@@ -270,6 +270,13 @@ fn kafka_sync_and_java_share_consumers_accept_each_record_once() {
             })
         })
         .collect();
+    // Every member has joined before the records flow.
+    let admin = admin();
+    wait_for("4 members in the share group", Duration::from_secs(90), || {
+        let described = admin.describe_share_groups(&[&group]).ok()?;
+        let members = described[&group].as_ref().ok()?.members.len();
+        (members == 4).then_some(())
+    });
     // Waves of small batches while every member is polling.
     for wave in 0..40 {
         produce(&topic, wave * (N / 40)..(wave + 1) * (N / 40));
@@ -297,4 +304,59 @@ fn kafka_sync_and_java_share_consumers_accept_each_record_once() {
     late.subscribe([&topic]).unwrap();
     assert!(poll_n(&mut late, 1, Duration::from_secs(3), |_, _| {}).is_empty());
     late.close(Duration::from_secs(5));
+}
+
+#[test]
+fn share_group_admin_lists_describes_and_resets_offsets() {
+    let (topic, group) = topic_and_group("share-admin", &[]);
+    produce(&topic, 0..10);
+    let admin = admin();
+    let mut c = share_consumer(&group, AcknowledgementMode::Implicit);
+    c.subscribe([&topic]).unwrap();
+    assert_eq!(poll_n(&mut c, 10, Duration::from_secs(60), |_, _| {}).len(), 10);
+    c.commit_sync(Duration::from_secs(10)).unwrap();
+
+    let listed = admin.list_share_groups().unwrap();
+    let listing = listed.iter().find(|g| g.group_id == group).expect("listed");
+    assert_eq!(listing.group_type.as_deref(), Some("share"));
+    let described = admin.describe_share_groups(&[&group]).unwrap()[&group].clone().unwrap();
+    assert_eq!(described.state, "Stable");
+    assert_eq!(described.members.len(), 1);
+    let member = &described.members[0];
+    assert_eq!(member.subscribed_topics, [topic.clone()]);
+    assert_eq!(member.assignment, [kafka_sync::TopicPartition::new(&topic, 0)]);
+    // A group that does not exist has an error of its own.
+    let missing = unique_name("no-such-share-group");
+    assert!(admin.describe_share_groups(&[&missing]).unwrap()[&missing].is_err());
+
+    // Altering needs an empty group.
+    let tp = kafka_sync::TopicPartition::new(&topic, 0);
+    let to_five = BTreeMap::from([(tp.clone(), 5)]);
+    let busy = admin.alter_share_group_offsets(&group, &to_five);
+    let code = busy.err().and_then(|e| e.code());
+    assert_eq!(code, Some(kafka_sync::ErrorCode::NON_EMPTY_GROUP));
+    c.close(Duration::from_secs(10));
+
+    // Every record was accepted: nothing is left for the group.
+    let offsets = admin.list_share_group_offsets(&group).unwrap();
+    assert_eq!(offsets[&tp].clone().unwrap().lag, Some(0), "{offsets:?}");
+    for (_, r) in admin.alter_share_group_offsets(&group, &to_five).unwrap() {
+        r.unwrap();
+    }
+    let offset = admin.list_share_group_offsets(&group).unwrap()[&tp].clone().unwrap();
+    assert_eq!(offset.start_offset, Some(5));
+    // From offset 5 again: the last five records, delivered anew.
+    let mut again = share_consumer(&group, AcknowledgementMode::Implicit);
+    again.subscribe([&topic]).unwrap();
+    let values: BTreeSet<usize> = poll_n(&mut again, 5, Duration::from_secs(60), |_, _| {})
+        .iter()
+        .map(value)
+        .collect();
+    assert_eq!(values, (5..10).collect());
+    again.close(Duration::from_secs(10));
+
+    let deleted = admin.delete_share_group_offsets(&group, &[&topic]).unwrap();
+    deleted[&topic].clone().unwrap();
+    let after = admin.list_share_group_offsets(&group).unwrap();
+    assert!(after.get(&tp).is_none_or(|r| r.as_ref().is_ok_and(|o| o.start_offset.is_none())), "{after:?}");
 }

@@ -41,6 +41,7 @@ mod groups;
 mod offsets;
 mod records;
 mod topics;
+mod share_groups;
 
 use std::time::{Duration, Instant};
 
@@ -55,6 +56,7 @@ pub use config_resource::{ConfigResource, ConfigResourceType};
 pub use configs::{AlterConfigOp, AlterConfigOpType, ConfigEntry, ConfigSource};
 pub use groups::{GroupDescription, GroupListing, MemberDescription};
 pub use topics::{CreateTopicsOptions, ListTopicsOptions, NewPartitions, NewTopic};
+pub use share_groups::{ShareGroupDescription, ShareMemberDescription, SharePartitionOffset};
 
 use driver::{AdminCommand, AdminDriver};
 
