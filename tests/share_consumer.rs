@@ -360,3 +360,45 @@ fn share_group_admin_lists_describes_and_resets_offsets() {
     let after = admin.list_share_group_offsets(&group).unwrap();
     assert!(after.get(&tp).is_none_or(|r| r.as_ref().is_ok_and(|o| o.start_offset.is_none())), "{after:?}");
 }
+
+#[test]
+fn acknowledgements_after_the_lock_expired_are_not_sent() {
+    let lock_ms = LOCK.as_millis().to_string();
+    let (topic, group) = topic_and_group("share-expired", &[("share.record.lock.duration.ms", &lock_ms)]);
+    produce(&topic, 0..5);
+    let results = std::sync::Arc::new(std::sync::Mutex::new(Vec::<AcknowledgementResult>::new()));
+    let seen = results.clone();
+    let mut c = ShareConsumer::builder()
+        .bootstrap_servers(bootstrap())
+        .group_id(&group)
+        .acknowledgement_mode(AcknowledgementMode::Explicit)
+        .acknowledgement_commit_callback(move |r| seen.lock().unwrap().push(r.clone()))
+        .build()
+        .unwrap();
+    c.subscribe([&topic]).unwrap();
+    let got = poll_n(&mut c, 5, Duration::from_secs(60), |_, _| {});
+    assert_eq!(got.len(), 5);
+    // Too slow: the broker takes the records back.
+    std::thread::sleep(LOCK + Duration::from_secs(1));
+    for r in &got {
+        c.acknowledge(r, AcknowledgeType::Accept).unwrap();
+    }
+    let committed = c.commit_sync(Duration::from_secs(10)).unwrap();
+    let tp = kafka_sync::TopicPartition::new(&topic, 0);
+    match &committed[&tp] {
+        Err(Error::AcquisitionLockExpired { offsets, lock, .. }) => {
+            assert_eq!(offsets.len(), 5);
+            assert_eq!(*lock, LOCK);
+        }
+        other => panic!("expected AcquisitionLockExpired, got {other:?}"),
+    }
+    let heard = results.lock().unwrap().clone();
+    assert!(heard.iter().any(|r| matches!(r.result, Err(Error::AcquisitionLockExpired { .. }))));
+    // Not accepted: they come back, second delivery.
+    let again = poll_n(&mut c, 5, Duration::from_secs(30), |c, r| {
+        c.acknowledge(r, AcknowledgeType::Accept).unwrap();
+    });
+    assert_eq!(again.iter().map(value).collect::<BTreeSet<_>>(), (0..5).collect());
+    assert!(again.iter().all(|r| r.delivery_count == 2));
+    c.close(Duration::from_secs(10));
+}
