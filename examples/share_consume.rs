@@ -11,7 +11,9 @@
 
 use std::time::Duration;
 
-use kafka_sync::share_consumer::{AcknowledgeType, AcknowledgementMode, ShareConsumer, ShareRecord};
+use kafka_sync::share_consumer::{
+    AcknowledgeType, AcknowledgementMode, ShareConsumer, ShareRecord,
+};
 
 /// What to do with one job.
 fn decide(job: &ShareRecord) -> AcknowledgeType {
@@ -37,7 +39,10 @@ fn main() -> kafka_sync::Result<()> {
         .consumer_timeout(Duration::from_secs(30))
         .acknowledgement_commit_callback(|r| {
             if let Err(e) = &r.result {
-                eprintln!("{}: offsets {:?} not acknowledged: {e}", r.partition, r.offsets);
+                eprintln!(
+                    "{}: offsets {:?} not acknowledged: {e}",
+                    r.partition, r.offsets
+                );
             }
         })
         .build()?;

@@ -89,5 +89,5 @@ pub use producer::{
     ProducerRecord, RecordMetadata, Serializer, TypedProducer,
 };
 pub use protocol::compression::Compression;
-pub use topic_partition::TopicPartition;
 pub use share_consumer::{AcknowledgeType, ShareConsumer, ShareRecord};
+pub use topic_partition::TopicPartition;

@@ -32,11 +32,18 @@ fn topic_and_group(prefix: &str, group_configs: &[(&str, &str)]) -> (String, Str
     let group = unique_name(&format!("{prefix}-group"));
     let admin = admin();
     let created = admin
-        .create_topics(&[NewTopic::new(&topic, 1, 1)], CreateTopicsOptions::default())
+        .create_topics(
+            &[NewTopic::new(&topic, 1, 1)],
+            CreateTopicsOptions::default(),
+        )
         .unwrap();
     created[&topic].clone().unwrap();
     let mut ops = vec![AlterConfigOp::set("share.auto.offset.reset", "earliest")];
-    ops.extend(group_configs.iter().map(|(k, v)| AlterConfigOp::set(*k, *v)));
+    ops.extend(
+        group_configs
+            .iter()
+            .map(|(k, v)| AlterConfigOp::set(*k, *v)),
+    );
     let changes = BTreeMap::from([(ConfigResource::new(ConfigResourceType::Group, &group), ops)]);
     for (_, result) in admin.incremental_alter_configs(&changes, false).unwrap() {
         result.unwrap();
@@ -50,7 +57,10 @@ fn produce(topic: &str, values: std::ops::Range<usize>) {
         .build()
         .unwrap();
     let futures: Vec<_> = values
-        .map(|i| p.send(ProducerRecord::new(topic).value(format!("{i}"))).unwrap())
+        .map(|i| {
+            p.send(ProducerRecord::new(topic).value(format!("{i}")))
+                .unwrap()
+        })
         .collect();
     p.flush().unwrap();
     for f in futures {
@@ -128,7 +138,11 @@ fn released_records_come_back_and_rejected_ones_never() {
     c.subscribe([&topic]).unwrap();
     // Even values released, odd rejected.
     let first = poll_n(&mut c, 20, Duration::from_secs(60), |c, r| {
-        let kind = if value(r) % 2 == 0 { AcknowledgeType::Release } else { AcknowledgeType::Reject };
+        let kind = if value(r).is_multiple_of(2) {
+            AcknowledgeType::Release
+        } else {
+            AcknowledgeType::Reject
+        };
         c.acknowledge(r, kind).unwrap();
         let twice = c.acknowledge(r, AcknowledgeType::Accept).unwrap_err();
         assert!(matches!(twice, Error::IllegalState(_)), "{twice}");
@@ -147,7 +161,12 @@ fn released_records_come_back_and_rejected_ones_never() {
     c.commit_sync(Duration::from_secs(10)).unwrap();
     assert!(poll_n(&mut c, 1, Duration::from_secs(3), |_, _| {}).is_empty());
     // The callback heard every acknowledgement, on this thread.
-    let heard: usize = results.lock().unwrap().iter().map(|r| r.offsets.len()).sum();
+    let heard: usize = results
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| r.offsets.len())
+        .sum();
     assert_eq!(heard, 30);
     c.close(Duration::from_secs(10));
 }
@@ -202,15 +221,26 @@ fn share_member_process() {
 #[test]
 fn records_held_by_a_killed_consumer_are_redelivered() {
     let lock_ms = LOCK.as_millis().to_string();
-    let (topic, group) = topic_and_group("share-killed", &[("share.record.lock.duration.ms", &lock_ms)]);
+    let (topic, group) = topic_and_group(
+        "share-killed",
+        &[("share.record.lock.duration.ms", &lock_ms)],
+    );
     produce(&topic, 0..30);
     let mut cmd = std::process::Command::new(std::env::current_exe().expect("test binary"));
-    cmd.args(["share_member_process", "--exact", "--nocapture", "--test-threads", "1"])
-        .env(MEMBER_ENV, format!("{topic},{group}"));
+    cmd.args([
+        "share_member_process",
+        "--exact",
+        "--nocapture",
+        "--test-threads",
+        "1",
+    ])
+    .env(MEMBER_ENV, format!("{topic},{group}"));
     let mut member = Background::spawn(cmd);
-    wait_for("the member process to hold records", Duration::from_secs(60), || {
-        member.lines().iter().any(|l| l == "holding").then_some(())
-    });
+    wait_for(
+        "the member process to hold records",
+        Duration::from_secs(60),
+        || member.lines().iter().any(|l| l == "holding").then_some(()),
+    );
     let held: BTreeSet<usize> = member
         .lines()
         .iter()
@@ -222,10 +252,23 @@ fn records_held_by_a_killed_consumer_are_redelivered() {
     c.subscribe([&topic]).unwrap();
     let got = poll_n(&mut c, 30, LOCK * 4, |_, _| {});
     let values: BTreeSet<usize> = got.iter().map(value).collect();
-    assert_eq!(values, (0..30).collect(), "every record reaches the survivor");
+    assert_eq!(
+        values,
+        (0..30).collect(),
+        "every record reaches the survivor"
+    );
     for r in &got {
-        let expected = if held.contains(&value(r)) { 2 } else { r.delivery_count };
-        assert_eq!(r.delivery_count, expected, "record {} (held: {held:?})", value(r));
+        let expected = if held.contains(&value(r)) {
+            2
+        } else {
+            r.delivery_count
+        };
+        assert_eq!(
+            r.delivery_count,
+            expected,
+            "record {} (held: {held:?})",
+            value(r)
+        );
     }
     c.close(Duration::from_secs(10));
 }
@@ -234,9 +277,19 @@ fn records_held_by_a_killed_consumer_are_redelivered() {
 /// `group`, printing each value; it exits after 10 s without a record.
 fn java_share_consumer(topic: &str, group: &str) -> Background {
     let mut cmd = std::process::Command::new(repo_root().join("tests/kafka/broker"));
-    cmd.args(["tool", "org.apache.kafka.tools.consumer.ConsoleShareConsumer"])
-        .args(["--bootstrap-server", &bootstrap(), "--topic", topic, "--group", group])
-        .args(["--timeout-ms", "10000"]);
+    cmd.args([
+        "tool",
+        "org.apache.kafka.tools.consumer.ConsoleShareConsumer",
+    ])
+    .args([
+        "--bootstrap-server",
+        &bootstrap(),
+        "--topic",
+        topic,
+        "--group",
+        group,
+    ])
+    .args(["--timeout-ms", "10000"]);
     Background::spawn(cmd)
 }
 
@@ -272,33 +325,61 @@ fn kafka_sync_and_java_share_consumers_accept_each_record_once() {
         .collect();
     // Every member has joined before the records flow.
     let admin = admin();
-    wait_for("4 members in the share group", Duration::from_secs(90), || {
-        let described = admin.describe_share_groups(&[&group]).ok()?;
-        let members = described[&group].as_ref().ok()?.members.len();
-        (members == 4).then_some(())
-    });
+    wait_for(
+        "4 members in the share group",
+        Duration::from_secs(90),
+        || {
+            let described = admin.describe_share_groups(&[&group]).ok()?;
+            let members = described[&group].as_ref().ok()?.members.len();
+            (members == 4).then_some(())
+        },
+    );
     // Waves of small batches while every member is polling.
     for wave in 0..40 {
         produce(&topic, wave * (N / 40)..(wave + 1) * (N / 40));
         std::thread::sleep(Duration::from_millis(150));
     }
     let java_values = |java: &Background| -> Vec<usize> {
-        java.lines().iter().filter_map(|l| l.trim().parse().ok()).collect()
+        java.lines()
+            .iter()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect()
     };
     // Until the Java member has gone quiet and exited: its acknowledgements are final.
-    wait_for("the Java share consumer to finish", Duration::from_secs(120), || {
-        java.has_exited().then_some(())
-    });
+    wait_for(
+        "the Java share consumer to finish",
+        Duration::from_secs(120),
+        || java.has_exited().then_some(()),
+    );
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let ours: Vec<Vec<usize>> = members.into_iter().map(|m| m.join().unwrap()).collect();
     let theirs = java_values(&java);
     let counts: Vec<usize> = ours.iter().map(Vec::len).collect();
-    eprintln!("records per kafka-sync member: {counts:?}; Java member: {}", theirs.len());
-    let mut all: Vec<usize> = ours.iter().flatten().copied().chain(theirs.iter().copied()).collect();
+    eprintln!(
+        "records per kafka-sync member: {counts:?}; Java member: {}",
+        theirs.len()
+    );
+    let mut all: Vec<usize> = ours
+        .iter()
+        .flatten()
+        .copied()
+        .chain(theirs.iter().copied())
+        .collect();
     all.sort();
-    assert_eq!(all, (0..N).collect::<Vec<_>>(), "each record exactly once across the members");
-    assert!(!theirs.is_empty(), "the Java member got none: {}", java.stderr_tail());
-    assert!(ours.iter().any(|v| !v.is_empty()), "the kafka-sync members got none");
+    assert_eq!(
+        all,
+        (0..N).collect::<Vec<_>>(),
+        "each record exactly once across the members"
+    );
+    assert!(
+        !theirs.is_empty(),
+        "the Java member got none: {}",
+        java.stderr_tail()
+    );
+    assert!(
+        ours.iter().any(|v| !v.is_empty()),
+        "the kafka-sync members got none"
+    );
     // Nothing is left to deliver: every record was accepted.
     let mut late = share_consumer(&group, AcknowledgementMode::Implicit);
     late.subscribe([&topic]).unwrap();
@@ -313,18 +394,26 @@ fn share_group_admin_lists_describes_and_resets_offsets() {
     let admin = admin();
     let mut c = share_consumer(&group, AcknowledgementMode::Implicit);
     c.subscribe([&topic]).unwrap();
-    assert_eq!(poll_n(&mut c, 10, Duration::from_secs(60), |_, _| {}).len(), 10);
+    assert_eq!(
+        poll_n(&mut c, 10, Duration::from_secs(60), |_, _| {}).len(),
+        10
+    );
     c.commit_sync(Duration::from_secs(10)).unwrap();
 
     let listed = admin.list_share_groups().unwrap();
     let listing = listed.iter().find(|g| g.group_id == group).expect("listed");
     assert_eq!(listing.group_type.as_deref(), Some("share"));
-    let described = admin.describe_share_groups(&[&group]).unwrap()[&group].clone().unwrap();
+    let described = admin.describe_share_groups(&[&group]).unwrap()[&group]
+        .clone()
+        .unwrap();
     assert_eq!(described.state, "Stable");
     assert_eq!(described.members.len(), 1);
     let member = &described.members[0];
-    assert_eq!(member.subscribed_topics, [topic.clone()]);
-    assert_eq!(member.assignment, [kafka_sync::TopicPartition::new(&topic, 0)]);
+    assert_eq!(member.subscribed_topics, std::slice::from_ref(&topic));
+    assert_eq!(
+        member.assignment,
+        [kafka_sync::TopicPartition::new(&topic, 0)]
+    );
     // A group that does not exist has an error of its own.
     let missing = unique_name("no-such-share-group");
     assert!(admin.describe_share_groups(&[&missing]).unwrap()[&missing].is_err());
@@ -343,7 +432,9 @@ fn share_group_admin_lists_describes_and_resets_offsets() {
     for (_, r) in admin.alter_share_group_offsets(&group, &to_five).unwrap() {
         r.unwrap();
     }
-    let offset = admin.list_share_group_offsets(&group).unwrap()[&tp].clone().unwrap();
+    let offset = admin.list_share_group_offsets(&group).unwrap()[&tp]
+        .clone()
+        .unwrap();
     assert_eq!(offset.start_offset, Some(5));
     // From offset 5 again: the last five records, delivered anew.
     let mut again = share_consumer(&group, AcknowledgementMode::Implicit);
@@ -358,13 +449,21 @@ fn share_group_admin_lists_describes_and_resets_offsets() {
     let deleted = admin.delete_share_group_offsets(&group, &[&topic]).unwrap();
     deleted[&topic].clone().unwrap();
     let after = admin.list_share_group_offsets(&group).unwrap();
-    assert!(after.get(&tp).is_none_or(|r| r.as_ref().is_ok_and(|o| o.start_offset.is_none())), "{after:?}");
+    assert!(
+        after
+            .get(&tp)
+            .is_none_or(|r| r.as_ref().is_ok_and(|o| o.start_offset.is_none())),
+        "{after:?}"
+    );
 }
 
 #[test]
 fn acknowledgements_after_the_lock_expired_are_not_sent() {
     let lock_ms = LOCK.as_millis().to_string();
-    let (topic, group) = topic_and_group("share-expired", &[("share.record.lock.duration.ms", &lock_ms)]);
+    let (topic, group) = topic_and_group(
+        "share-expired",
+        &[("share.record.lock.duration.ms", &lock_ms)],
+    );
     produce(&topic, 0..5);
     let results = std::sync::Arc::new(std::sync::Mutex::new(Vec::<AcknowledgementResult>::new()));
     let seen = results.clone();
@@ -393,12 +492,17 @@ fn acknowledgements_after_the_lock_expired_are_not_sent() {
         other => panic!("expected AcquisitionLockExpired, got {other:?}"),
     }
     let heard = results.lock().unwrap().clone();
-    assert!(heard.iter().any(|r| matches!(r.result, Err(Error::AcquisitionLockExpired { .. }))));
+    assert!(heard
+        .iter()
+        .any(|r| matches!(r.result, Err(Error::AcquisitionLockExpired { .. }))));
     // Not accepted: they come back, second delivery.
     let again = poll_n(&mut c, 5, Duration::from_secs(30), |c, r| {
         c.acknowledge(r, AcknowledgeType::Accept).unwrap();
     });
-    assert_eq!(again.iter().map(value).collect::<BTreeSet<_>>(), (0..5).collect());
+    assert_eq!(
+        again.iter().map(value).collect::<BTreeSet<_>>(),
+        (0..5).collect()
+    );
     assert!(again.iter().all(|r| r.delivery_count == 2));
     c.close(Duration::from_secs(10));
 }

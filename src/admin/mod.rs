@@ -40,8 +40,8 @@ mod driver;
 mod groups;
 mod offsets;
 mod records;
-mod topics;
 mod share_groups;
+mod topics;
 
 use std::time::{Duration, Instant};
 
@@ -55,8 +55,8 @@ pub use cluster::{ClusterDescription, PartitionInfo, TopicDescription};
 pub use config_resource::{ConfigResource, ConfigResourceType};
 pub use configs::{AlterConfigOp, AlterConfigOpType, ConfigEntry, ConfigSource};
 pub use groups::{GroupDescription, GroupListing, MemberDescription};
-pub use topics::{CreateTopicsOptions, ListTopicsOptions, NewPartitions, NewTopic};
 pub use share_groups::{ShareGroupDescription, ShareMemberDescription, SharePartitionOffset};
+pub use topics::{CreateTopicsOptions, ListTopicsOptions, NewPartitions, NewTopic};
 
 use driver::{AdminCommand, AdminDriver};
 

@@ -96,7 +96,11 @@ impl ShareGroupDescription {
                     .assignment
                     .topic_partitions
                     .iter()
-                    .flat_map(|t| t.partitions.iter().map(|p| TopicPartition::new(&t.topic_name, *p)))
+                    .flat_map(|t| {
+                        t.partitions
+                            .iter()
+                            .map(|p| TopicPartition::new(&t.topic_name, *p))
+                    })
                     .collect(),
             })
             .collect();
@@ -146,30 +150,39 @@ impl AdminClient {
             .brokers
             .into_keys()
             .collect();
-        let results = self.retry_items("listing share groups", deadline, brokers, |pending, deadline| {
-            let sent: Vec<_> = pending
-                .iter()
-                .map(|id| {
-                    let req = ListGroupsRequest {
-                        states_filter: Vec::new(),
-                        types_filter: vec![SHARE_GROUP_TYPE.to_owned()],
-                    };
-                    // v5 is the first with the type filter and the group type.
-                    let what = "a ListGroups response";
-                    (*id, self.send(Target::Node(*id), req, None, deadline, what))
-                })
-                .collect();
-            Ok(sent
-                .into_iter()
-                .map(|(id, p)| {
-                    let r = p.and_then(|p| p.wait::<ListGroupsResponse>()).and_then(|(_, resp)| {
-                        check_code(resp.error_code, || format!("listing the groups of broker {id}"))?;
-                        Ok(resp.groups)
-                    });
-                    (id, r)
-                })
-                .collect())
-        })?;
+        let results = self.retry_items(
+            "listing share groups",
+            deadline,
+            brokers,
+            |pending, deadline| {
+                let sent: Vec<_> = pending
+                    .iter()
+                    .map(|id| {
+                        let req = ListGroupsRequest {
+                            states_filter: Vec::new(),
+                            types_filter: vec![SHARE_GROUP_TYPE.to_owned()],
+                        };
+                        // v5 is the first with the type filter and the group type.
+                        let what = "a ListGroups response";
+                        (*id, self.send(Target::Node(*id), req, None, deadline, what))
+                    })
+                    .collect();
+                Ok(sent
+                    .into_iter()
+                    .map(|(id, p)| {
+                        let r =
+                            p.and_then(|p| p.wait::<ListGroupsResponse>())
+                                .and_then(|(_, resp)| {
+                                    check_code(resp.error_code, || {
+                                        format!("listing the groups of broker {id}")
+                                    })?;
+                                    Ok(resp.groups)
+                                });
+                        (id, r)
+                    })
+                    .collect())
+            },
+        )?;
         let mut groups = BTreeMap::new();
         for (_, result) in results {
             for g in result? {
@@ -206,25 +219,35 @@ impl AdminClient {
     ) -> Result<BTreeMap<String, Result<ShareGroupDescription>>> {
         let deadline = self.deadline(None);
         let ids = groups.iter().map(|g| g.to_string());
-        self.retry_items("describing share groups", deadline, ids, |pending, deadline| {
-            self.per_coordinator(
-                pending,
-                deadline,
-                |target, groups| {
-                    let req = ShareGroupDescribeRequest {
-                        group_ids: groups.to_vec(),
-                        include_authorized_operations: false,
-                    };
-                    self.send(target, req, None, deadline, "a ShareGroupDescribe response")
-                },
-                |coordinator, resp: ShareGroupDescribeResponse| {
-                    resp.groups
-                        .into_iter()
-                        .map(|g| (g.group_id.clone(), ShareGroupDescription::from_response(g, coordinator)))
-                        .collect()
-                },
-            )
-        })
+        self.retry_items(
+            "describing share groups",
+            deadline,
+            ids,
+            |pending, deadline| {
+                self.per_coordinator(
+                    pending,
+                    deadline,
+                    |target, groups| {
+                        let req = ShareGroupDescribeRequest {
+                            group_ids: groups.to_vec(),
+                            include_authorized_operations: false,
+                        };
+                        self.send(target, req, None, deadline, "a ShareGroupDescribe response")
+                    },
+                    |coordinator, resp: ShareGroupDescribeResponse| {
+                        resp.groups
+                            .into_iter()
+                            .map(|g| {
+                                (
+                                    g.group_id.clone(),
+                                    ShareGroupDescription::from_response(g, coordinator),
+                                )
+                            })
+                            .collect()
+                    },
+                )
+            },
+        )
     }
 
     /// A share group's start offset in each partition it has state for
@@ -243,26 +266,32 @@ impl AdminClient {
         &self,
         group: &str,
     ) -> Result<BTreeMap<TopicPartition, Result<SharePartitionOffset>>> {
-        let resp: DescribeShareGroupOffsetsResponse = self.share_group_call(group, |group| {
-            DescribeShareGroupOffsetsRequest {
+        let resp: DescribeShareGroupOffsetsResponse = self.share_group_call(
+            group,
+            |group| DescribeShareGroupOffsetsRequest {
                 groups: vec![DescribeShareGroupOffsetsRequestGroup {
                     group_id: group.to_owned(),
                     topics: None,
                 }],
-            }
-        }, |r: &DescribeShareGroupOffsetsResponse| {
-            r.groups.first().map_or((0, None), |g| (g.error_code, g.error_message.clone()))
-        })?;
+            },
+            |r: &DescribeShareGroupOffsetsResponse| {
+                r.groups
+                    .first()
+                    .map_or((0, None), |g| (g.error_code, g.error_message.clone()))
+            },
+        )?;
         let mut out = BTreeMap::new();
         for g in resp.groups {
             check(g.error_code, g.error_message.as_deref())?;
             for t in g.topics {
                 for p in t.partitions {
                     let tp = TopicPartition::new(&t.topic_name, p.partition_index);
-                    let r = check(p.error_code, p.error_message.as_deref()).map(|()| SharePartitionOffset {
-                        start_offset: (p.start_offset >= 0).then_some(p.start_offset),
-                        leader_epoch: (p.leader_epoch >= 0).then_some(p.leader_epoch),
-                        lag: (p.lag >= 0).then_some(p.lag),
+                    let r = check(p.error_code, p.error_message.as_deref()).map(|()| {
+                        SharePartitionOffset {
+                            start_offset: (p.start_offset >= 0).then_some(p.start_offset),
+                            leader_epoch: (p.leader_epoch >= 0).then_some(p.leader_epoch),
+                            lag: (p.lag >= 0).then_some(p.lag),
+                        }
                     });
                     out.insert(tp, r);
                 }
@@ -291,15 +320,20 @@ impl AdminClient {
         group: &str,
         offsets: &BTreeMap<TopicPartition, i64>,
     ) -> Result<BTreeMap<TopicPartition, Result<()>>> {
-        let mut topics: BTreeMap<&str, Vec<AlterShareGroupOffsetsRequestPartition>> = BTreeMap::new();
+        let mut topics: BTreeMap<&str, Vec<AlterShareGroupOffsetsRequestPartition>> =
+            BTreeMap::new();
         for (tp, offset) in offsets {
-            topics.entry(&tp.topic).or_default().push(AlterShareGroupOffsetsRequestPartition {
-                partition_index: tp.partition,
-                start_offset: *offset,
-            });
+            topics
+                .entry(&tp.topic)
+                .or_default()
+                .push(AlterShareGroupOffsetsRequestPartition {
+                    partition_index: tp.partition,
+                    start_offset: *offset,
+                });
         }
-        let resp: AlterShareGroupOffsetsResponse = self.share_group_call(group, |group| {
-            AlterShareGroupOffsetsRequest {
+        let resp: AlterShareGroupOffsetsResponse = self.share_group_call(
+            group,
+            |group| AlterShareGroupOffsetsRequest {
                 group_id: group.to_owned(),
                 topics: topics
                     .iter()
@@ -308,8 +342,9 @@ impl AdminClient {
                         partitions: ps.clone(),
                     })
                     .collect(),
-            }
-        }, |r: &AlterShareGroupOffsetsResponse| (r.error_code, r.error_message.clone()))?;
+            },
+            |r: &AlterShareGroupOffsetsResponse| (r.error_code, r.error_message.clone()),
+        )?;
         check(resp.error_code, resp.error_message.as_deref())?;
         let mut out = BTreeMap::new();
         for t in resp.responses {
@@ -320,7 +355,9 @@ impl AdminClient {
         }
         for tp in offsets.keys() {
             out.entry(tp.clone()).or_insert_with(|| {
-                Err(Error::Protocol(format!("the AlterShareGroupOffsets answer left out {tp}")))
+                Err(Error::Protocol(format!(
+                    "the AlterShareGroupOffsets answer left out {tp}"
+                )))
             });
         }
         Ok(out)
@@ -341,24 +378,35 @@ impl AdminClient {
         group: &str,
         topics: &[&str],
     ) -> Result<BTreeMap<String, Result<()>>> {
-        let resp: DeleteShareGroupOffsetsResponse = self.share_group_call(group, |group| {
-            DeleteShareGroupOffsetsRequest {
+        let resp: DeleteShareGroupOffsetsResponse = self.share_group_call(
+            group,
+            |group| DeleteShareGroupOffsetsRequest {
                 group_id: group.to_owned(),
                 topics: topics
                     .iter()
-                    .map(|t| DeleteShareGroupOffsetsRequestTopic { topic_name: t.to_string() })
+                    .map(|t| DeleteShareGroupOffsetsRequestTopic {
+                        topic_name: t.to_string(),
+                    })
                     .collect(),
-            }
-        }, |r: &DeleteShareGroupOffsetsResponse| (r.error_code, r.error_message.clone()))?;
+            },
+            |r: &DeleteShareGroupOffsetsResponse| (r.error_code, r.error_message.clone()),
+        )?;
         check(resp.error_code, resp.error_message.as_deref())?;
         let mut out: BTreeMap<String, Result<()>> = resp
             .responses
             .into_iter()
-            .map(|t| (t.topic_name, check(t.error_code, t.error_message.as_deref())))
+            .map(|t| {
+                (
+                    t.topic_name,
+                    check(t.error_code, t.error_message.as_deref()),
+                )
+            })
             .collect();
         for t in topics {
             out.entry(t.to_string()).or_insert_with(|| {
-                Err(Error::Protocol(format!("the DeleteShareGroupOffsets answer left out {t}")))
+                Err(Error::Protocol(format!(
+                    "the DeleteShareGroupOffsets answer left out {t}"
+                )))
             });
         }
         Ok(out)
@@ -377,24 +425,34 @@ impl AdminClient {
         M: crate::protocol::api::Message,
     {
         let deadline = self.deadline(None);
-        let mut out = self.retry_items("a share group call", deadline, [group.to_owned()], |pending, deadline| {
-            self.per_coordinator(
-                pending,
-                deadline,
-                |target, groups| {
-                    let what = format!("a {} response", M::NAME);
-                    self.send(target, make(&groups[0]), None, deadline, &what)
-                },
-                |_, resp: M| {
-                    let (c, message) = code(&resp);
-                    vec![(group.to_owned(), check(c, message.as_deref()).map(|()| resp))]
-                },
-            )
-        })?;
+        let mut out = self.retry_items(
+            "a share group call",
+            deadline,
+            [group.to_owned()],
+            |pending, deadline| {
+                self.per_coordinator(
+                    pending,
+                    deadline,
+                    |target, groups| {
+                        let what = format!("a {} response", M::NAME);
+                        self.send(target, make(&groups[0]), None, deadline, &what)
+                    },
+                    |_, resp: M| {
+                        let (c, message) = code(&resp);
+                        vec![(
+                            group.to_owned(),
+                            check(c, message.as_deref()).map(|()| resp),
+                        )]
+                    },
+                )
+            },
+        )?;
         // A final top-level broker error (GROUP_NOT_EMPTY, ...) fails the whole call.
         match out.remove(group) {
             Some(r) => r,
-            None => Err(Error::Protocol(format!("no answer for share group {group}"))),
+            None => Err(Error::Protocol(format!(
+                "no answer for share group {group}"
+            ))),
         }
     }
 }

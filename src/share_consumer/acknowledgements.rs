@@ -66,13 +66,17 @@ impl Acknowledgements {
             poll,
             ack: None,
         };
-        self.held.entry(tp.clone()).or_default().insert(offset, held);
+        self.held
+            .entry(tp.clone())
+            .or_default()
+            .insert(offset, held);
     }
 
     /// Acquired offsets `first..=last` not handed to the application: gaps (control
     /// records, compacted away) or records the broker cut off, released.
     pub fn unhanded(&mut self, tp: &TopicPartition, source: Source, range: (i64, i64), code: i8) {
-        self.unhanded.push((tp.clone(), source, range.0, range.1, code));
+        self.unhanded
+            .push((tp.clone(), source, range.0, range.1, code));
     }
 
     /// The application acknowledged a record.
@@ -129,7 +133,10 @@ impl Acknowledgements {
 
     /// True while some record is held unacknowledged.
     pub fn any_unacknowledged(&self) -> bool {
-        self.held.values().flat_map(|p| p.values()).any(|h| h.ack.is_none())
+        self.held
+            .values()
+            .flat_map(|p| p.values())
+            .any(|h| h.ack.is_none())
     }
 
     /// Takes the acknowledgements ready to send. Those whose lock has expired by `now`
@@ -243,10 +250,19 @@ mod tests {
         let (out, expired) = acks.take(now);
         assert!(expired.is_empty());
         assert_eq!(out.len(), 1);
-        let batches: Vec<_> = out[0].batches.iter().map(|b| (b.first, b.last, b.types.clone())).collect();
+        let batches: Vec<_> = out[0]
+            .batches
+            .iter()
+            .map(|b| (b.first, b.last, b.types.clone()))
+            .collect();
         assert_eq!(
             batches,
-            [(0, 2, vec![1]), (3, 3, vec![2]), (4, 4, vec![1]), (5, 6, vec![GAP])]
+            [
+                (0, 2, vec![1]),
+                (3, 3, vec![2]),
+                (4, 4, vec![1]),
+                (5, 6, vec![GAP])
+            ]
         );
         assert_eq!(out[0].offsets, [0, 1, 2, 3, 4]);
     }

@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use crate::config::{ClientConfig, ConfigError};
 use crate::config::{parse_bool, parse_int, parse_ms, parse_properties, parse_size};
+use crate::config::{ClientConfig, ConfigError};
 
 use super::record::AcknowledgementMode;
 
@@ -100,10 +100,12 @@ impl ShareConsumerConfig {
                 }
             }
             "max.poll.records" => {
-                self.max_poll_records = parse_int(&name, value, 1, i32::MAX.into())
-                    .map_err(with_key)? as usize
+                self.max_poll_records =
+                    parse_int(&name, value, 1, i32::MAX.into()).map_err(with_key)? as usize
             }
-            "fetch.max.wait.ms" => self.fetch_max_wait = parse_ms(&name, value).map_err(with_key)?,
+            "fetch.max.wait.ms" => {
+                self.fetch_max_wait = parse_ms(&name, value).map_err(with_key)?
+            }
             "fetch.min.bytes" => {
                 self.fetch_min_bytes =
                     parse_int(&name, value, 0, i32::MAX.into()).map_err(with_key)? as i32

@@ -79,7 +79,8 @@ pub(super) fn decode(fetched: &FetchedPartition, check_crcs: bool) -> Result<Dec
                 next = gap_end + 1;
             }
             if next <= last {
-                out.unhanded.push((next, last, AcknowledgeType::Release.code()));
+                out.unhanded
+                    .push((next, last, AcknowledgeType::Release.code()));
             }
         }
     }
@@ -123,7 +124,9 @@ mod tests {
         for i in 0..n {
             b.append(i, Some(b"k"), Some(b"v"), &[]);
         }
-        let bytes = b.finish(Compression::None, None, -1, -1, -1, false).unwrap();
+        let bytes = b
+            .finish(Compression::None, None, -1, -1, -1, false)
+            .unwrap();
         // The base offset lies outside the CRC: set it as the broker would.
         let mut bytes = bytes.to_vec();
         bytes[..8].copy_from_slice(&base.to_be_bytes());
@@ -134,7 +137,11 @@ mod tests {
     fn only_acquired_records_are_handed_out() {
         let data = batch(10, 6); // offsets 10..=15
         let out = decode(&fetched(data, vec![(11, 12, 1), (14, 17, 3)]), true).unwrap();
-        let offsets: Vec<_> = out.records.iter().map(|r| (r.offset, r.delivery_count)).collect();
+        let offsets: Vec<_> = out
+            .records
+            .iter()
+            .map(|r| (r.offset, r.delivery_count))
+            .collect();
         assert_eq!(offsets, [(11, 1), (12, 1), (14, 3), (15, 3)]);
         // 16 and 17 lie past the data: released, not gapped.
         assert_eq!(out.unhanded, [(16, 17, 2)]);

@@ -87,7 +87,10 @@ impl ShareDriver {
 
     /// The assigned partitions grouped by their leader; unknown topics or leaders ask
     /// for a metadata refresh.
-    fn partitions_by_leader(&self, net: &mut Network<ShareCtx>) -> BTreeMap<NodeId, BTreeSet<(Uuid, i32)>> {
+    fn partitions_by_leader(
+        &self,
+        net: &mut Network<ShareCtx>,
+    ) -> BTreeMap<NodeId, BTreeSet<(Uuid, i32)>> {
         let mut out: BTreeMap<NodeId, BTreeSet<(Uuid, i32)>> = BTreeMap::new();
         if self.membership.assignment.is_empty() {
             return out;
@@ -130,13 +133,21 @@ impl ShareDriver {
     }
 
     fn ids(&self) -> (String, String) {
-        (self.config.group_id.clone(), self.membership.member_id.clone())
+        (
+            self.config.group_id.clone(),
+            self.membership.member_id.clone(),
+        )
     }
 
     fn send_fetches(&mut self, net: &mut Network<ShareCtx>, now: Instant) {
         let by_leader = self.partitions_by_leader(net);
         let mut nodes: BTreeSet<NodeId> = by_leader.keys().copied().collect();
-        nodes.extend(self.sessions.iter().filter(|(_, s)| !s.queued.is_empty()).map(|(n, _)| *n));
+        nodes.extend(
+            self.sessions
+                .iter()
+                .filter(|(_, s)| !s.queued.is_empty())
+                .map(|(n, _)| *n),
+        );
         let (group, member) = self.ids();
         let limits = FetchLimits {
             max_wait: self.config.fetch_max_wait,
@@ -154,10 +165,22 @@ impl ShareDriver {
             let (body, ctx): (Box<dyn RequestBody>, ShareCtx) =
                 if session.ack_alone(self.wanted) && session.epoch > 0 {
                     let (req, sent) = session.ack_request((&group, &member), false);
-                    (Box::new(req), ShareCtx::Ack { node, sent: stamp(sent, now) })
+                    (
+                        Box::new(req),
+                        ShareCtx::Ack {
+                            node,
+                            sent: stamp(sent, now),
+                        },
+                    )
                 } else if self.wanted && !partitions.is_empty() {
                     let (req, sent) = session.fetch_request((&group, &member), partitions, limits);
-                    (Box::new(req), ShareCtx::Fetch { node, sent: stamp(sent, now) })
+                    (
+                        Box::new(req),
+                        ShareCtx::Fetch {
+                            node,
+                            sent: stamp(sent, now),
+                        },
+                    )
                 } else if !session.queued.is_empty() && session.epoch == 0 {
                     let error = Error::broker(
                         ErrorCode::SHARE_SESSION_NOT_FOUND,
@@ -175,7 +198,12 @@ impl ShareDriver {
                 session.on_failure();
                 let results = unsent
                     .into_iter()
-                    .map(|(commit, tp, offsets)| (commit, AcknowledgementResult::failed(tp, offsets, e.clone())))
+                    .map(|(commit, tp, offsets)| {
+                        (
+                            commit,
+                            AcknowledgementResult::failed(tp, offsets, e.clone()),
+                        )
+                    })
                     .collect::<Vec<_>>();
                 if !results.is_empty() {
                     let _ = self.events.send(ShareEvent::Acknowledged(results));
@@ -288,7 +316,10 @@ impl Driver for ShareDriver {
             // The final epoch closes the session: the broker releases what this
             // member still holds there, after applying the acknowledgements.
             let (req, sent) = session.ack_request((&group, &member), true);
-            let ctx = ShareCtx::Ack { node: *node, sent: stamp(sent, now) };
+            let ctx = ShareCtx::Ack {
+                node: *node,
+                sent: stamp(sent, now),
+            };
             let unsent = ctx.outcomes();
             match net.send(*node, &req, None, ctx, now) {
                 Ok(_) => busy = true,

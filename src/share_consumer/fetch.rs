@@ -63,7 +63,10 @@ pub(crate) struct Session {
 }
 
 /// The results of acknowledgements that did not reach the broker.
-pub(crate) fn failed(acks: Vec<QueuedAcks>, error: &Error) -> Vec<(Option<u64>, AcknowledgementResult)> {
+pub(crate) fn failed(
+    acks: Vec<QueuedAcks>,
+    error: &Error,
+) -> Vec<(Option<u64>, AcknowledgementResult)> {
     acks.into_iter()
         .map(|q| {
             let r = AcknowledgementResult::failed(q.acks.tp, q.acks.offsets, error.clone());
@@ -102,16 +105,22 @@ impl Session {
         };
         let mut topics: BTreeMap<Uuid, Vec<sf::FetchPartition>> = BTreeMap::new();
         for (topic_id, p) in partitions {
-            topics.entry(*topic_id).or_default().push(sf::FetchPartition {
-                partition_index: *p,
-                partition_max_bytes: 0,
-                acknowledgement_batches: Vec::new(),
-            });
+            topics
+                .entry(*topic_id)
+                .or_default()
+                .push(sf::FetchPartition {
+                    partition_index: *p,
+                    partition_max_bytes: 0,
+                    acknowledgement_batches: Vec::new(),
+                });
         }
         for q in &acks {
             let parts = topics.entry(q.acks.topic_id).or_default();
             let batches = q.acks.batches.iter().map(fetch_batch);
-            match parts.iter_mut().find(|p| p.partition_index == q.acks.tp.partition) {
+            match parts
+                .iter_mut()
+                .find(|p| p.partition_index == q.acks.tp.partition)
+            {
                 Some(p) => p.acknowledgement_batches.extend(batches),
                 None => parts.push(sf::FetchPartition {
                     partition_index: q.acks.tp.partition,
@@ -140,26 +149,45 @@ impl Session {
             is_renew_ack: false,
             topics: topics
                 .into_iter()
-                .map(|(topic_id, partitions)| sf::FetchTopic { topic_id, partitions })
+                .map(|(topic_id, partitions)| sf::FetchTopic {
+                    topic_id,
+                    partitions,
+                })
                 .collect(),
             forgotten_topics_data: forgotten
                 .into_iter()
-                .map(|(topic_id, partitions)| sf::ForgottenTopic { topic_id, partitions })
+                .map(|(topic_id, partitions)| sf::ForgottenTopic {
+                    topic_id,
+                    partitions,
+                })
                 .collect(),
         };
         self.in_flight = true;
-        (req, Sent { acks, sent_at: None })
+        (
+            req,
+            Sent {
+                acks,
+                sent_at: None,
+            },
+        )
     }
 
     /// A ShareAcknowledge for the queued acknowledgements; `close` ends the session.
-    pub fn ack_request(&mut self, ids: (&str, &str), close: bool) -> (ack::ShareAcknowledgeRequest, Sent) {
+    pub fn ack_request(
+        &mut self,
+        ids: (&str, &str),
+        close: bool,
+    ) -> (ack::ShareAcknowledgeRequest, Sent) {
         let acks = std::mem::take(&mut self.queued);
         let mut topics: BTreeMap<Uuid, Vec<ack::AcknowledgePartition>> = BTreeMap::new();
         for q in &acks {
-            topics.entry(q.acks.topic_id).or_default().push(ack::AcknowledgePartition {
-                partition_index: q.acks.tp.partition,
-                acknowledgement_batches: q.acks.batches.iter().map(ack_batch).collect(),
-            });
+            topics
+                .entry(q.acks.topic_id)
+                .or_default()
+                .push(ack::AcknowledgePartition {
+                    partition_index: q.acks.tp.partition,
+                    acknowledgement_batches: q.acks.batches.iter().map(ack_batch).collect(),
+                });
         }
         let req = ack::ShareAcknowledgeRequest {
             group_id: Some(ids.0.to_owned()),
@@ -168,14 +196,23 @@ impl Session {
             is_renew_ack: false,
             topics: topics
                 .into_iter()
-                .map(|(topic_id, partitions)| ack::AcknowledgeTopic { topic_id, partitions })
+                .map(|(topic_id, partitions)| ack::AcknowledgeTopic {
+                    topic_id,
+                    partitions,
+                })
                 .collect(),
         };
         self.in_flight = true;
         if close {
             self.closed = true;
         }
-        (req, Sent { acks, sent_at: None })
+        (
+            req,
+            Sent {
+                acks,
+                sent_at: None,
+            },
+        )
     }
 
     /// The request failed on the way: the session is gone (a new one opens at epoch 0).
@@ -298,7 +335,12 @@ pub(crate) fn on_fetch_response(
             let fetch_code = ErrorCode(p.error_code);
             if !fetch_code.is_ok() {
                 answer.stale_metadata |= stale(fetch_code);
-                log::debug!("ShareFetch {}:{}: {}", topic.topic_id, p.partition_index, fetch_code.name());
+                log::debug!(
+                    "ShareFetch {}:{}: {}",
+                    topic.topic_id,
+                    p.partition_index,
+                    fetch_code.name()
+                );
                 continue;
             }
             let (Some(name), Some(records)) = (name.as_ref(), p.records) else {
@@ -353,7 +395,10 @@ pub(crate) fn on_ack_response(
             let c = ErrorCode(p.error_code);
             if !c.is_ok() {
                 answer.stale_metadata |= stale(c);
-                errors.insert((topic.topic_id, p.partition_index), Error::broker(c, p.error_message));
+                errors.insert(
+                    (topic.topic_id, p.partition_index),
+                    Error::broker(c, p.error_message),
+                );
             }
         }
     }

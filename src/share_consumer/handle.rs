@@ -106,7 +106,9 @@ impl ShareConsumer {
     {
         let topics: BTreeSet<String> = topics.into_iter().map(|t| t.as_ref().to_owned()).collect();
         if topics.iter().any(|t| t.is_empty()) {
-            return Err(Error::InvalidArgument("topic names may not be empty".into()));
+            return Err(Error::InvalidArgument(
+                "topic names may not be empty".into(),
+            ));
         }
         self.subscription = topics.clone();
         self.io.send(ShareCommand::Subscribe(topics))
@@ -154,7 +156,8 @@ impl ShareConsumer {
         if self.ready.is_empty() {
             self.io.send(ShareCommand::Fetch(acks))?;
         } else if !acks.is_empty() {
-            self.io.send(ShareCommand::Acknowledge { acks, commit: None })?;
+            self.io
+                .send(ShareCommand::Acknowledge { acks, commit: None })?;
         }
         let outcome = loop {
             let records = self.hand_out();
@@ -189,7 +192,8 @@ impl ShareConsumer {
     pub fn acknowledge(&mut self, record: &ShareRecord, kind: AcknowledgeType) -> Result<()> {
         let tp = record.topic_partition();
         let mode = self.config.acknowledgement_mode;
-        self.acks.acknowledge(&tp, record.offset, kind, mode, self.polls)
+        self.acks
+            .acknowledge(&tp, record.offset, kind, mode, self.polls)
     }
 
     /// Sends the acknowledgements made so far (in implicit mode, accepting every record
@@ -262,7 +266,8 @@ impl ShareConsumer {
         }
         let acks = self.take_acks();
         if !acks.is_empty() {
-            self.io.send(ShareCommand::Acknowledge { acks, commit: None })?;
+            self.io
+                .send(ShareCommand::Acknowledge { acks, commit: None })?;
         }
         self.run_callback();
         Ok(())
@@ -289,7 +294,8 @@ impl ShareConsumer {
         if let Err(e) = self.commit_sync(timeout) {
             log::debug!("acknowledging on close failed: {e}");
         }
-        self.io.close(deadline.saturating_duration_since(Instant::now()));
+        self.io
+            .close(deadline.saturating_duration_since(Instant::now()));
         let _ = self.drain_events(None);
         self.run_callback();
     }
