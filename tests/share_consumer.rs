@@ -77,6 +77,25 @@ fn share_consumer(group: &str, mode: AcknowledgementMode) -> ShareConsumer {
         .unwrap()
 }
 
+/// Results the commit callback heard.
+type Heard = std::sync::Arc<std::sync::Mutex<Vec<AcknowledgementResult>>>;
+
+/// An explicit-mode member of `group` on `topic`, whose commit callback records what it
+/// hears.
+fn explicit_with_callback(topic: &str, group: &str) -> (ShareConsumer, Heard) {
+    let heard = Heard::default();
+    let sink = heard.clone();
+    let mut c = ShareConsumer::builder()
+        .bootstrap_servers(bootstrap())
+        .group_id(group)
+        .acknowledgement_mode(AcknowledgementMode::Explicit)
+        .acknowledgement_commit_callback(move |r| sink.lock().unwrap().push(r.clone()))
+        .build()
+        .unwrap();
+    c.subscribe([topic]).unwrap();
+    (c, heard)
+}
+
 fn value(r: &ShareRecord) -> usize {
     std::str::from_utf8(r.value.as_ref().unwrap())
         .unwrap()
@@ -126,16 +145,7 @@ fn implicit_mode_accepts_each_record_once() {
 fn released_records_come_back_and_rejected_ones_never() {
     let (topic, group) = topic_and_group("share-release", &[]);
     produce(&topic, 0..20);
-    let results = std::sync::Arc::new(std::sync::Mutex::new(Vec::<AcknowledgementResult>::new()));
-    let seen = results.clone();
-    let mut c = ShareConsumer::builder()
-        .bootstrap_servers(bootstrap())
-        .group_id(&group)
-        .acknowledgement_mode(AcknowledgementMode::Explicit)
-        .acknowledgement_commit_callback(move |r| seen.lock().unwrap().push(r.clone()))
-        .build()
-        .unwrap();
-    c.subscribe([&topic]).unwrap();
+    let (mut c, results) = explicit_with_callback(&topic, &group);
     // Even values released, odd rejected.
     let first = poll_n(&mut c, 20, Duration::from_secs(60), |c, r| {
         let kind = if value(r).is_multiple_of(2) {
@@ -465,16 +475,7 @@ fn acknowledgements_after_the_lock_expired_are_not_sent() {
         &[("share.record.lock.duration.ms", &lock_ms)],
     );
     produce(&topic, 0..5);
-    let results = std::sync::Arc::new(std::sync::Mutex::new(Vec::<AcknowledgementResult>::new()));
-    let seen = results.clone();
-    let mut c = ShareConsumer::builder()
-        .bootstrap_servers(bootstrap())
-        .group_id(&group)
-        .acknowledgement_mode(AcknowledgementMode::Explicit)
-        .acknowledgement_commit_callback(move |r| seen.lock().unwrap().push(r.clone()))
-        .build()
-        .unwrap();
-    c.subscribe([&topic]).unwrap();
+    let (mut c, results) = explicit_with_callback(&topic, &group);
     let got = poll_n(&mut c, 5, Duration::from_secs(60), |_, _| {});
     assert_eq!(got.len(), 5);
     // Too slow: the broker takes the records back.

@@ -196,18 +196,7 @@ impl ShareDriver {
             if let Err(e) = net.send(node, body.as_ref(), None, ctx, now) {
                 log::debug!("share request to broker {node} not sent: {e}");
                 session.on_failure();
-                let results = unsent
-                    .into_iter()
-                    .map(|(commit, tp, offsets)| {
-                        (
-                            commit,
-                            AcknowledgementResult::failed(tp, offsets, e.clone()),
-                        )
-                    })
-                    .collect::<Vec<_>>();
-                if !results.is_empty() {
-                    let _ = self.events.send(ShareEvent::Acknowledged(results));
-                }
+                report_unsent(&self.events, unsent, &e);
             }
         }
     }
@@ -224,6 +213,21 @@ impl ShareCtx {
                 .collect(),
             _ => Vec::new(),
         }
+    }
+}
+
+/// A request that never left: the acknowledgements it carried fail with `error`.
+fn report_unsent(
+    events: &Sender<ShareEvent>,
+    unsent: Vec<(Option<u64>, TopicPartition, Vec<i64>)>,
+    error: &Error,
+) {
+    let results: Vec<_> = unsent
+        .into_iter()
+        .map(|(c, tp, o)| (c, AcknowledgementResult::failed(tp, o, error.clone())))
+        .collect();
+    if !results.is_empty() {
+        let _ = events.send(ShareEvent::Acknowledged(results));
     }
 }
 
@@ -325,11 +329,7 @@ impl Driver for ShareDriver {
                 Ok(_) => busy = true,
                 Err(e) => {
                     session.on_failure();
-                    let results: Vec<_> = unsent
-                        .into_iter()
-                        .map(|(c, tp, o)| (c, AcknowledgementResult::failed(tp, o, e.clone())))
-                        .collect();
-                    let _ = self.events.send(ShareEvent::Acknowledged(results));
+                    report_unsent(&self.events, unsent, &e);
                 }
             }
         }

@@ -295,6 +295,36 @@ fn stale(code: ErrorCode) -> bool {
     )
 }
 
+/// The top level of an answer. A failed request or a top-level error (the session is
+/// gone, the member unknown, ...) starts the session over and fails the
+/// acknowledgements the request carried: `Err` with that answer.
+fn top_level<M>(
+    session: &mut Session,
+    sent: Sent,
+    result: Result<M>,
+    error: impl Fn(&M) -> (i16, Option<String>),
+) -> std::result::Result<(M, Sent), Answer> {
+    let failure = |sent: Sent, e: Error| Answer {
+        results: failed(sent.acks, &e),
+        ..Answer::default()
+    };
+    let resp = match result {
+        Ok(r) => r,
+        Err(e) => {
+            session.on_failure();
+            return Err(failure(sent, e));
+        }
+    };
+    let (code, message) = error(&resp);
+    let code = ErrorCode(code);
+    session.on_answer(code);
+    if !code.is_ok() {
+        log::debug!("share session request: {}", code.name());
+        return Err(failure(sent, Error::broker(code, message)));
+    }
+    Ok((resp, sent))
+}
+
 /// Handles a ShareFetch answer. `name_of` gives a topic id's name.
 pub(crate) fn on_fetch_response(
     session: &mut Session,
@@ -304,22 +334,12 @@ pub(crate) fn on_fetch_response(
     name_of: impl Fn(&Uuid) -> Option<String>,
     now: Instant,
 ) -> Answer {
-    let mut answer = Answer::default();
-    let resp = match result {
+    let top = |r: &sf::ShareFetchResponse| (r.error_code, r.error_message.clone());
+    let (resp, sent) = match top_level(session, sent, result, top) {
         Ok(r) => r,
-        Err(e) => {
-            session.on_failure();
-            answer.results = failed(sent.acks, &e);
-            return answer;
-        }
+        Err(answer) => return answer,
     };
-    let code = ErrorCode(resp.error_code);
-    session.on_answer(code);
-    if !code.is_ok() {
-        log::debug!("ShareFetch to broker {node}: {}", code.name());
-        answer.results = failed(sent.acks, &Error::broker(code, resp.error_message));
-        return answer;
-    }
+    let mut answer = Answer::default();
     let lock = Duration::from_millis(resp.acquisition_lock_timeout_ms.max(0) as u64);
     // The lock started when the broker acquired the records, after the request left.
     let lock_deadline = sent.sent_at.unwrap_or(now) + lock;
@@ -374,21 +394,12 @@ pub(crate) fn on_ack_response(
     sent: Sent,
     result: Result<ack::ShareAcknowledgeResponse>,
 ) -> Answer {
-    let mut answer = Answer::default();
-    let resp = match result {
+    let top = |r: &ack::ShareAcknowledgeResponse| (r.error_code, r.error_message.clone());
+    let (resp, sent) = match top_level(session, sent, result, top) {
         Ok(r) => r,
-        Err(e) => {
-            session.on_failure();
-            answer.results = failed(sent.acks, &e);
-            return answer;
-        }
+        Err(answer) => return answer,
     };
-    let code = ErrorCode(resp.error_code);
-    session.on_answer(code);
-    if !code.is_ok() {
-        answer.results = failed(sent.acks, &Error::broker(code, resp.error_message));
-        return answer;
-    }
+    let mut answer = Answer::default();
     let mut errors = BTreeMap::new();
     for topic in resp.responses {
         for p in topic.partitions {
