@@ -451,3 +451,14 @@ impl<'a> IntoIterator for &'a mut ShareConsumer {
         self.iter()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_share_consumer_moves_between_threads() {
+        fn send<T: Send>() {}
+        send::<ShareConsumer>();
+    }
+}

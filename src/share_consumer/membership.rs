@@ -72,6 +72,8 @@ pub(super) struct Membership {
     /// The partitions the group assigned this member, by topic id.
     pub assignment: HashSet<(Uuid, i32)>,
     leave: Leave,
+    /// The subscription changed since the last heartbeat went out.
+    resubscribe: bool,
     /// An error the application should hear about (authorization, bad group).
     pub error: Option<Error>,
 }
@@ -91,6 +93,7 @@ impl Membership {
             backoff: Backoff::new(retry_backoff, retry_backoff_max),
             assignment: HashSet::new(),
             leave: Leave::No,
+            resubscribe: false,
             error: None,
         }
     }
@@ -98,6 +101,7 @@ impl Membership {
     /// A new subscription: heartbeat at once to tell the coordinator.
     pub fn subscribe(&mut self, topics: BTreeSet<String>, now: Instant) {
         self.topics = topics;
+        self.resubscribe = true;
         self.next_heartbeat = Some(now);
     }
 
@@ -155,6 +159,7 @@ impl Membership {
                 match net.send(node, &req, None, ShareCtx::Heartbeat, now) {
                     Ok(_) => {
                         self.heartbeat_in_flight = true;
+                        self.resubscribe = false;
                         if leaving {
                             self.leave = Leave::Sent;
                         }
@@ -253,7 +258,13 @@ impl Membership {
         if resp.heartbeat_interval_ms > 0 {
             self.interval = Duration::from_millis(resp.heartbeat_interval_ms as u64);
         }
-        self.next_heartbeat = Some(now + self.interval);
+        // A subscription changed while this heartbeat was out goes at once.
+        let wait = if self.resubscribe {
+            Duration::ZERO
+        } else {
+            self.interval
+        };
+        self.next_heartbeat = Some(now + wait);
         let Some(assignment) = resp.assignment else {
             return false;
         };
