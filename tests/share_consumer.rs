@@ -507,3 +507,33 @@ fn acknowledgements_after_the_lock_expired_are_not_sent() {
     assert!(again.iter().all(|r| r.delivery_count == 2));
     c.close(Duration::from_secs(10));
 }
+
+/// Fetches bring more records than one poll hands out, so several polls' acknowledgements
+/// of one partition wait for the same share session and leave in one request.
+#[test]
+fn acknowledgements_queued_by_many_polls_all_count() {
+    const N: usize = 20_000;
+    let (topic, group) = topic_and_group("share-many-polls", &[]);
+    produce(&topic, 0..N);
+    let mut c = ShareConsumer::builder()
+        .bootstrap_servers(bootstrap())
+        .group_id(&group)
+        .max_poll_records(300)
+        .build()
+        .unwrap();
+    c.subscribe([&topic]).unwrap();
+    // Well within the 30 s lock: a lost acknowledgement would hold the share partition's
+    // window until its lock expires, and the record would come back a second time.
+    let got = poll_n(&mut c, N, Duration::from_secs(25), |_, _| {});
+    let mut values: Vec<usize> = got.iter().map(value).collect();
+    values.sort();
+    assert_eq!(
+        values.len(),
+        N,
+        "got {} of {N} records within 25 s",
+        values.len()
+    );
+    assert_eq!(values, (0..N).collect::<Vec<_>>());
+    assert!(got.iter().all(|r| r.delivery_count == 1));
+    c.close(Duration::from_secs(10));
+}

@@ -114,16 +114,13 @@ impl Session {
                     acknowledgement_batches: Vec::new(),
                 });
         }
-        for q in &acks {
-            let parts = topics.entry(q.acks.topic_id).or_default();
-            let batches = q.acks.batches.iter().map(fetch_batch);
-            match parts
-                .iter_mut()
-                .find(|p| p.partition_index == q.acks.tp.partition)
-            {
+        for ((topic_id, partition), batches) in batches_by_partition(&acks) {
+            let parts = topics.entry(topic_id).or_default();
+            let batches = batches.into_iter().map(fetch_batch);
+            match parts.iter_mut().find(|p| p.partition_index == partition) {
                 Some(p) => p.acknowledgement_batches.extend(batches),
                 None => parts.push(sf::FetchPartition {
-                    partition_index: q.acks.tp.partition,
+                    partition_index: partition,
                     partition_max_bytes: 0,
                     acknowledgement_batches: batches.collect(),
                 }),
@@ -179,14 +176,16 @@ impl Session {
         close: bool,
     ) -> (ack::ShareAcknowledgeRequest, Sent) {
         let acks = std::mem::take(&mut self.queued);
+        // One entry per partition, batches in offset order: the broker keeps one entry
+        // per partition, so a second would replace the first.
         let mut topics: BTreeMap<Uuid, Vec<ack::AcknowledgePartition>> = BTreeMap::new();
-        for q in &acks {
+        for ((topic_id, partition_index), batches) in batches_by_partition(&acks) {
             topics
-                .entry(q.acks.topic_id)
+                .entry(topic_id)
                 .or_default()
                 .push(ack::AcknowledgePartition {
-                    partition_index: q.acks.tp.partition,
-                    acknowledgement_batches: q.acks.batches.iter().map(ack_batch).collect(),
+                    partition_index,
+                    acknowledgement_batches: batches.into_iter().map(ack_batch).collect(),
                 });
         }
         let req = ack::ShareAcknowledgeRequest {
@@ -241,6 +240,20 @@ pub(crate) struct FetchLimits {
     pub min_bytes: i32,
     pub max_bytes: i32,
     pub max_records: i32,
+}
+
+/// The batches of each partition, from every queued acknowledgement, in offset order
+/// (the broker wants them increasing and takes one entry per partition).
+fn batches_by_partition(acks: &[QueuedAcks]) -> BTreeMap<(Uuid, i32), Vec<&AckBatch>> {
+    let mut out: BTreeMap<(Uuid, i32), Vec<&AckBatch>> = BTreeMap::new();
+    for q in acks {
+        let key = (q.acks.topic_id, q.acks.tp.partition);
+        out.entry(key).or_default().extend(&q.acks.batches);
+    }
+    for batches in out.values_mut() {
+        batches.sort_by_key(|b| b.first);
+    }
+    out
 }
 
 fn fetch_batch(b: &AckBatch) -> sf::AcknowledgementBatch {
@@ -415,4 +428,60 @@ pub(crate) fn on_ack_response(
     }
     settle(sent.acks, &errors, &mut answer);
     answer
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn queued(first: i64, last: i64) -> QueuedAcks {
+        QueuedAcks {
+            acks: PartitionAcks {
+                tp: TopicPartition::new("t", 0),
+                topic_id: Uuid([1; 16]),
+                node: 1,
+                batches: vec![AckBatch {
+                    first,
+                    last,
+                    types: vec![1],
+                }],
+                offsets: (first..=last).collect(),
+            },
+            commit: None,
+        }
+    }
+
+    /// The broker keeps one entry per partition: a second one would replace the first,
+    /// and its acknowledgements would be lost with no error.
+    #[test]
+    fn acknowledgements_of_one_partition_go_in_one_entry() {
+        let mut session = Session {
+            epoch: 3,
+            ..Session::default()
+        };
+        session.queued = vec![queued(0, 4), queued(5, 9)];
+        let (req, sent) = session.ack_request(("g", "m"), false);
+        assert_eq!(req.topics.len(), 1);
+        assert_eq!(req.topics[0].partitions.len(), 1);
+        let ranges: Vec<_> = req.topics[0].partitions[0]
+            .acknowledgement_batches
+            .iter()
+            .map(|b| (b.first_offset, b.last_offset))
+            .collect();
+        assert_eq!(ranges, [(0, 4), (5, 9)]);
+        assert_eq!(sent.acks.len(), 2);
+
+        session.in_flight = false;
+        session.queued = vec![queued(0, 4), queued(5, 9)];
+        let all = BTreeSet::from([(Uuid([1; 16]), 0)]);
+        let limits = FetchLimits {
+            max_wait: Duration::from_millis(500),
+            min_bytes: 1,
+            max_bytes: 1 << 20,
+            max_records: 500,
+        };
+        let (req, _) = session.fetch_request(("g", "m"), &all, limits);
+        assert_eq!(req.topics[0].partitions.len(), 1);
+        assert_eq!(req.topics[0].partitions[0].acknowledgement_batches.len(), 2);
+    }
 }

@@ -19,6 +19,9 @@ use crate::protocol::error_code::ErrorCode;
 
 use super::driver::ShareCtx;
 
+/// How often a member heartbeats until it has an assignment.
+const JOINING_HEARTBEAT: Duration = Duration::from_millis(500);
+
 /// The epoch a member sends to leave its group.
 const LEAVE_EPOCH: i32 = -1;
 
@@ -258,23 +261,27 @@ impl Membership {
         if resp.heartbeat_interval_ms > 0 {
             self.interval = Duration::from_millis(resp.heartbeat_interval_ms as u64);
         }
-        // A subscription changed while this heartbeat was out goes at once.
-        let wait = if self.resubscribe {
+        let mut changed = false;
+        if let Some(assignment) = resp.assignment {
+            let new: HashSet<(Uuid, i32)> = assignment
+                .topic_partitions
+                .iter()
+                .flat_map(|t| t.partitions.iter().map(move |p| (t.topic_id, *p)))
+                .collect();
+            changed = new != self.assignment;
+            self.assignment = new;
+        }
+        // A subscription changed, or a leave asked for, while this heartbeat was out
+        // goes at once; a member still waiting for its first assignment asks again soon
+        // (the coordinator computes assignments after the join).
+        let wait = if self.resubscribe || self.leave == Leave::Wanted {
             Duration::ZERO
+        } else if self.assignment.is_empty() && !self.topics.is_empty() {
+            self.interval.min(JOINING_HEARTBEAT)
         } else {
             self.interval
         };
         self.next_heartbeat = Some(now + wait);
-        let Some(assignment) = resp.assignment else {
-            return false;
-        };
-        let new: HashSet<(Uuid, i32)> = assignment
-            .topic_partitions
-            .iter()
-            .flat_map(|t| t.partitions.iter().map(move |p| (t.topic_id, *p)))
-            .collect();
-        let changed = new != self.assignment;
-        self.assignment = new;
         changed
     }
 }
