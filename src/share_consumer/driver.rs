@@ -333,14 +333,15 @@ impl Driver for ShareDriver {
                 }
             }
         }
-        if busy {
-            return false;
-        }
-        let done = self.membership.leave(now);
-        if !done {
+        // The acknowledgements were answered before close began (the handle commits
+        // first), so the leave need not wait for the sessions to close: brokers take
+        // seconds to answer a session's final epoch, and a member that does not leave
+        // holds the group until its session times out.
+        let left = self.membership.leave(now);
+        if !left {
             self.membership.poll(net, now);
         }
-        done
+        left && !busy
     }
 
     fn on_exit(&mut self, error: Error) {
