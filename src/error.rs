@@ -295,6 +295,20 @@ pub enum Error {
         /// The mechanisms the broker listed in its SaslHandshake response.
         enabled: Vec<String>,
     },
+
+    /// A share consumer held records past their acquisition lock, so it did not send
+    /// their acknowledgement: the broker has already made them available again (and
+    /// delivers them with a higher delivery count). Acknowledge sooner, or raise the
+    /// group's `share.record.lock.duration.ms`.
+    #[error("the acquisition lock of {} record(s) of {partition} ({lock:?}) expired before they were acknowledged; the broker redelivers them", offsets.len())]
+    AcquisitionLockExpired {
+        /// The partition.
+        partition: crate::TopicPartition,
+        /// The offsets whose acknowledgement was dropped.
+        offsets: Vec<i64>,
+        /// The lock duration the broker gave.
+        lock: Duration,
+    },
 }
 
 impl Error {

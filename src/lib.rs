@@ -98,6 +98,7 @@ pub mod protocol;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod sasl_exchange;
+pub mod share_consumer;
 mod topic_partition;
 
 pub use config::{Acks, AssignmentStrategy, IsolationLevel, OffsetReset};
@@ -111,4 +112,5 @@ pub use producer::{
     ProducerRecord, RecordMetadata, Serializer, TypedProducer,
 };
 pub use protocol::compression::Compression;
+pub use share_consumer::{AcknowledgeType, ShareConsumer, ShareRecord};
 pub use topic_partition::TopicPartition;

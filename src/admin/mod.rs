@@ -51,6 +51,7 @@ mod reassignments;
 mod records;
 mod replace_configs;
 mod scram_credentials;
+mod share_groups;
 mod topics;
 mod transactions;
 
@@ -76,6 +77,7 @@ pub use offset_lookup::{ListedOffset, OffsetSpec};
 pub use offset_reset::ResetTo;
 pub use reassignments::PartitionReassignment;
 pub use scram_credentials::{ScramCredentialInfo, ScramMechanism, UserScramCredentialAlteration};
+pub use share_groups::{ShareGroupDescription, ShareMemberDescription, SharePartitionOffset};
 pub use topics::{CreateTopicsOptions, ListTopicsOptions, NewPartitions, NewTopic};
 pub use transactions::{
     ListTransactionsOptions, ProducerState, TransactionDescription, TransactionListing,

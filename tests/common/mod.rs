@@ -245,6 +245,12 @@ impl Background {
         lines[lines.len().saturating_sub(20)..].join("\n")
     }
 
+    /// True once the process has exited by itself (it is then reaped).
+    #[allow(dead_code)] // not every test file waits for a child to finish
+    pub fn has_exited(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
+    }
+
     /// `kill -9` by PID, then reap.
     pub fn kill(&mut self) {
         let _ = self.child.kill();
