@@ -55,6 +55,7 @@ mod admin;
 mod assignment;
 mod client;
 mod consumer;
+mod group_protocol;
 mod keys;
 mod producer;
 mod properties;
@@ -64,6 +65,7 @@ pub use admin::AdminConfig;
 pub use assignment::AssignmentStrategy;
 pub use client::{parse_bootstrap_servers, ClientConfig, SecurityProtocol};
 pub use consumer::{ConsumerConfig, IsolationLevel, OffsetReset};
+pub use group_protocol::GroupProtocol;
 pub use producer::{Acks, ProducerConfig};
 pub use properties::parse_properties;
 

@@ -1,0 +1,1 @@
+//! The consumer-protocol membership without a broker.

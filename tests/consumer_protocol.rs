@@ -1,0 +1,377 @@
+//! The KIP-848 consumer group protocol (`group_protocol = consumer`) against the real
+//! brokers (Kafka 4.3, `group.version=1`): members spread partitions, read every record
+//! once while members join and leave, share a group with the Java consumer, follow the
+//! coordinator when its broker dies, keep a static member's partitions across a restart,
+//! and move a live classic group to the consumer protocol.
+//!
+//! Each member polls on its own thread and commits after every batch, so "every record
+//! once" is exact: a partition moves only after its old owner committed what it read.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::{JoinHandle, ThreadId};
+use std::time::{Duration, Instant};
+
+use kafka_sync::config::GroupProtocol;
+use kafka_sync::{
+    Consumer, ConsumerRebalanceListener, OffsetReset, Producer, ProducerRecord, RebalanceContext,
+    TopicPartition,
+};
+
+#[derive(Debug, Clone, PartialEq)]
+enum Seen {
+    Revoked(Vec<TopicPartition>),
+    Assigned(Vec<TopicPartition>),
+    Lost(Vec<TopicPartition>),
+}
+
+#[derive(Debug, Default)]
+struct State {
+    assignment: BTreeSet<TopicPartition>,
+    seen: Vec<Seen>,
+    errors: Vec<String>,
+    /// (partition, offset) of every record handed out.
+    records: Vec<(i32, i64)>,
+    /// The threads the listener ran on.
+    listener_threads: Vec<ThreadId>,
+    poll_thread: Option<ThreadId>,
+}
+
+struct Recorder(Arc<Mutex<State>>);
+
+impl Recorder {
+    fn push(&self, seen: Seen) {
+        let mut s = self.0.lock().unwrap();
+        s.seen.push(seen);
+        s.listener_threads.push(std::thread::current().id());
+    }
+}
+
+impl ConsumerRebalanceListener for Recorder {
+    fn on_partitions_revoked(&mut self, _: &mut RebalanceContext<'_>, tps: &[TopicPartition]) {
+        self.push(Seen::Revoked(tps.to_vec()));
+    }
+    fn on_partitions_assigned(&mut self, _: &mut RebalanceContext<'_>, tps: &[TopicPartition]) {
+        self.push(Seen::Assigned(tps.to_vec()));
+    }
+    fn on_partitions_lost(&mut self, _: &mut RebalanceContext<'_>, tps: &[TopicPartition]) {
+        self.push(Seen::Lost(tps.to_vec()));
+    }
+}
+
+/// How a member is set up.
+#[derive(Clone)]
+struct Setup {
+    bootstrap: String,
+    group: String,
+    topic: String,
+    protocol: GroupProtocol,
+    instance_id: Option<String>,
+    pattern: Option<String>,
+}
+
+impl Setup {
+    fn new(group: &str, topic: &str) -> Setup {
+        Setup {
+            bootstrap: common::bootstrap(),
+            group: group.into(),
+            topic: topic.into(),
+            protocol: GroupProtocol::Consumer,
+            instance_id: None,
+            pattern: None,
+        }
+    }
+}
+
+/// A group member polling on its own thread, committing after each batch, until stopped.
+struct Member {
+    state: Arc<Mutex<State>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Member {
+    fn start(setup: &Setup) -> Member {
+        let mut b = Consumer::builder()
+            .bootstrap_servers(&setup.bootstrap)
+            .client_id(common::unique_name("kip848-member"))
+            .group_id(&setup.group)
+            .group_protocol(setup.protocol)
+            .auto_offset_reset(OffsetReset::Earliest)
+            .enable_auto_commit(false);
+        if setup.protocol == GroupProtocol::Classic {
+            b = b
+                .session_timeout(Duration::from_secs(10))
+                .heartbeat_interval(Duration::from_millis(500));
+        }
+        if let Some(id) = &setup.instance_id {
+            b = b.group_instance_id(id);
+        }
+        let mut consumer = b.build().expect("consumer");
+        let state = Arc::new(Mutex::new(State::default()));
+        match &setup.pattern {
+            Some(p) => consumer.subscribe_pattern_with_listener(p, Recorder(state.clone())),
+            None => consumer.subscribe_with_listener([&setup.topic], Recorder(state.clone())),
+        }
+        .expect("subscribe");
+        let stop = Arc::new(AtomicBool::new(false));
+        let (st, stopping) = (state.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            st.lock().unwrap().poll_thread = Some(std::thread::current().id());
+            while !stopping.load(Ordering::Relaxed) {
+                let polled = consumer.poll(Duration::from_millis(100));
+                let mut read = Vec::new();
+                match polled {
+                    Ok(batches) => {
+                        for (tp, records) in batches {
+                            read.extend(records.iter().map(|r| (tp.partition, r.offset)));
+                        }
+                    }
+                    Err(e) => st.lock().unwrap().errors.push(format!("poll: {e}")),
+                }
+                let committed = if read.is_empty() {
+                    Ok(())
+                } else {
+                    consumer.commit()
+                };
+                let mut s = st.lock().unwrap();
+                s.records.extend(read);
+                if let Err(e) = committed {
+                    s.errors.push(format!("commit: {e}"));
+                }
+                s.assignment = consumer.assignment();
+            }
+            consumer.close(Duration::from_secs(10));
+        });
+        Member {
+            state,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn assignment(&self) -> BTreeSet<TopicPartition> {
+        self.state.lock().unwrap().assignment.clone()
+    }
+
+    fn records(&self) -> Vec<(i32, i64)> {
+        self.state.lock().unwrap().records.clone()
+    }
+
+    fn seen(&self) -> Vec<Seen> {
+        self.state.lock().unwrap().seen.clone()
+    }
+
+    /// Stops polling and closes the consumer (it leaves the group).
+    fn close(mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            t.join().expect("member thread");
+        }
+    }
+
+    /// The listener ran only on the polling thread.
+    fn assert_listener_on_poll_thread(&self) {
+        let s = self.state.lock().unwrap();
+        let poll = s.poll_thread.expect("poll thread");
+        assert!(
+            s.listener_threads.iter().all(|t| *t == poll),
+            "listener threads {:?}, poll thread {poll:?}",
+            s.listener_threads
+        );
+    }
+}
+
+impl Drop for Member {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn wait_until(what: &str, timeout: Duration, members: &[&Member], cond: impl Fn() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !cond() {
+        if Instant::now() > deadline {
+            let states: Vec<String> = members
+                .iter()
+                .map(|m| {
+                    let s = m.state.lock().unwrap();
+                    format!(
+                        "assignment {:?} seen {:?} errors {:?} records {}",
+                        s.assignment,
+                        s.seen,
+                        s.errors,
+                        s.records.len()
+                    )
+                })
+                .collect();
+            panic!("timed out after {timeout:?} waiting for {what}; members: {states:#?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn partitions(topic: &str, n: i32) -> BTreeSet<TopicPartition> {
+    (0..n).map(|p| TopicPartition::new(topic, p)).collect()
+}
+
+/// The members own disjoint sets that together are `all`, each at least `min`.
+fn spread(members: &[&Member], all: &BTreeSet<TopicPartition>, min: usize) -> bool {
+    let sets: Vec<BTreeSet<TopicPartition>> = members.iter().map(|m| m.assignment()).collect();
+    let total: usize = sets.iter().map(BTreeSet::len).sum();
+    let union: BTreeSet<TopicPartition> = sets.iter().flatten().cloned().collect();
+    total == all.len() && union == *all && sets.iter().all(|s| s.len() >= min)
+}
+
+fn create_topic(bootstrap: &str, prefix: &str, partitions: i32, replicas: i16) -> String {
+    let topic = common::unique_name(prefix);
+    common::kafka_python_create_topic(bootstrap, &topic, partitions, replicas);
+    topic
+}
+
+/// Produces `per_partition` records to each partition; returns their (partition, offset).
+fn produce(bootstrap: &str, topic: &str, partitions: i32, per_partition: usize) -> Vec<(i32, i64)> {
+    let p = Producer::builder()
+        .bootstrap_servers(bootstrap)
+        .linger(Duration::from_millis(5))
+        .build()
+        .unwrap();
+    let mut futures = Vec::new();
+    for i in 0..per_partition {
+        for partition in 0..partitions {
+            let value = format!("{partition}-{i}");
+            futures.push(
+                p.send(ProducerRecord::new(topic).partition(partition).value(value))
+                    .unwrap(),
+            );
+        }
+    }
+    let out = futures
+        .into_iter()
+        .map(|f| {
+            let m = f.wait().unwrap();
+            (m.partition, m.offset)
+        })
+        .collect();
+    p.close(Duration::from_secs(10));
+    out
+}
+
+/// Every produced record was read exactly once across `members` (plus `others`).
+fn assert_read_once(produced: &[(i32, i64)], members: &[&Member], others: &[(i32, i64)]) {
+    let mut counts: BTreeMap<(i32, i64), usize> = BTreeMap::new();
+    for r in members
+        .iter()
+        .flat_map(|m| m.records())
+        .chain(others.iter().copied())
+    {
+        *counts.entry(r).or_default() += 1;
+    }
+    let twice: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).collect();
+    let missing: Vec<_> = produced
+        .iter()
+        .filter(|r| !counts.contains_key(r))
+        .collect();
+    assert!(
+        twice.is_empty() && missing.is_empty(),
+        "records read more than once: {twice:?}; never read: {missing:?}"
+    );
+    assert_eq!(counts.len(), produced.len());
+}
+
+fn total_read(members: &[&Member]) -> usize {
+    members.iter().map(|m| m.records().len()).sum()
+}
+
+/// Committed offsets of `group`, read by an independent client (the Java
+/// `kafka-consumer-groups --describe --offsets`): partition → current offset.
+fn committed_offsets(bootstrap: &str, group: &str, topic: &str) -> BTreeMap<i32, i64> {
+    let out = common::broker_ctl(&[
+        "tool",
+        "consumer-groups",
+        "--bootstrap-server",
+        bootstrap,
+        "--describe",
+        "--group",
+        group,
+        "--offsets",
+    ]);
+    // GROUP TOPIC PARTITION CURRENT-OFFSET LOG-END-OFFSET LAG ...
+    out.lines()
+        .filter_map(|l| {
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            (cols.len() >= 4 && cols[1] == topic)
+                .then(|| Some((cols[2].parse().ok()?, cols[3].parse().ok()?)))
+                .flatten()
+        })
+        .collect()
+}
+
+/// The group's committed offsets are each partition's end: nothing read is uncommitted.
+fn assert_committed_to_end(bootstrap: &str, group: &str, topic: &str, produced: &[(i32, i64)]) {
+    let mut ends: BTreeMap<i32, i64> = BTreeMap::new();
+    for (p, o) in produced {
+        let e = ends.entry(*p).or_default();
+        *e = (*e).max(o + 1);
+    }
+    let committed = common::retry(
+        "the committed offsets",
+        Duration::from_secs(60),
+        Duration::from_secs(1),
+        || {
+            let c = committed_offsets(bootstrap, group, topic);
+            if c == ends {
+                Ok(c)
+            } else {
+                Err(format!("committed {c:?}, ends {ends:?}"))
+            }
+        },
+    );
+    assert_eq!(committed, ends);
+}
+
+#[test]
+fn three_members_spread_six_partitions_and_read_every_record_once() {
+    let bs = common::bootstrap();
+    let topic = create_topic(&bs, "kip848-three", 6, 1);
+    let group = common::unique_name("kip848-three");
+    let all = partitions(&topic, 6);
+    let setup = Setup::new(&group, &topic);
+
+    let a = Member::start(&setup);
+    let b = Member::start(&setup);
+    let c = Member::start(&setup);
+    let members = [&a, &b, &c];
+    wait_until(
+        "three members to own two partitions each",
+        Duration::from_secs(60),
+        &members,
+        || spread(&members, &all, 2),
+    );
+    let produced = produce(&bs, &topic, 6, 200);
+    wait_until(
+        "every record to be read",
+        Duration::from_secs(60),
+        &members,
+        || total_read(&members) >= produced.len(),
+    );
+    assert_read_once(&produced, &members, &[]);
+    for m in &members {
+        // Each read only its own partitions.
+        let own: BTreeSet<i32> = m.assignment().iter().map(|tp| tp.partition).collect();
+        assert!(m.records().iter().all(|(p, _)| own.contains(p)));
+        assert!(
+            m.state.lock().unwrap().errors.is_empty(),
+            "{:?}",
+            m.state.lock().unwrap().errors
+        );
+        m.assert_listener_on_poll_thread();
+    }
+    assert_committed_to_end(&bs, &group, &topic, &produced);
+    a.close();
+    b.close();
+    c.close();
+}
