@@ -38,6 +38,11 @@ struct State {
     /// The threads the listener ran on.
     listener_threads: Vec<ThreadId>,
     poll_thread: Option<ThreadId>,
+    /// Records handed out of a partition the member did not own right after the poll.
+    foreign: Vec<(i32, i64)>,
+    /// Records handed out below an offset the group had already committed (read again
+    /// after a commit: more than at-least-once allows).
+    reread: Vec<(i32, i64)>,
 }
 
 struct Recorder(Arc<Mutex<State>>);
@@ -71,6 +76,9 @@ struct Setup {
     protocol: GroupProtocol,
     instance_id: Option<String>,
     pattern: Option<String>,
+    /// The group's committed offsets as its members saw their commits succeed, shared by
+    /// the members of one test: partition → next offset to read.
+    committed: Arc<Mutex<BTreeMap<i32, i64>>>,
 }
 
 impl Setup {
@@ -82,6 +90,7 @@ impl Setup {
             protocol: GroupProtocol::Consumer,
             instance_id: None,
             pattern: None,
+            committed: Arc::default(),
         }
     }
 }
@@ -90,7 +99,7 @@ impl Setup {
 struct Member {
     state: Arc<Mutex<State>>,
     stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Member {
@@ -119,6 +128,7 @@ impl Member {
         .expect("subscribe");
         let stop = Arc::new(AtomicBool::new(false));
         let (st, stopping) = (state.clone(), stop.clone());
+        let group_committed = setup.committed.clone();
         let thread = std::thread::spawn(move || {
             st.lock().unwrap().poll_thread = Some(std::thread::current().id());
             while !stopping.load(Ordering::Relaxed) {
@@ -132,24 +142,48 @@ impl Member {
                     }
                     Err(e) => st.lock().unwrap().errors.push(format!("poll: {e}")),
                 }
+                let owned = consumer.assignment();
+                let (foreign, reread): (Vec<_>, Vec<_>) = {
+                    let hw = group_committed.lock().unwrap();
+                    let foreign = read
+                        .iter()
+                        .filter(|(p, _)| !owned.iter().any(|tp| tp.partition == *p))
+                        .copied()
+                        .collect();
+                    let reread = read
+                        .iter()
+                        .filter(|(p, o)| hw.get(p).is_some_and(|c| o < c))
+                        .copied()
+                        .collect();
+                    (foreign, reread)
+                };
                 let committed = if read.is_empty() {
                     Ok(())
                 } else {
                     consumer.commit()
                 };
+                if committed.is_ok() {
+                    let mut hw = group_committed.lock().unwrap();
+                    for (p, o) in &read {
+                        let c = hw.entry(*p).or_default();
+                        *c = (*c).max(o + 1);
+                    }
+                }
                 let mut s = st.lock().unwrap();
                 s.records.extend(read);
+                s.foreign.extend(foreign);
+                s.reread.extend(reread);
                 if let Err(e) = committed {
                     s.errors.push(format!("commit: {e}"));
                 }
-                s.assignment = consumer.assignment();
+                s.assignment = owned;
             }
             consumer.close(Duration::from_secs(10));
         });
         Member {
             state,
             stop,
-            thread: Some(thread),
+            thread: Mutex::new(Some(thread)),
         }
     }
 
@@ -165,17 +199,28 @@ impl Member {
         self.state.lock().unwrap().seen.clone()
     }
 
-    /// Stops polling and closes the consumer (it leaves the group).
-    fn close(mut self) {
+    /// Stops polling and closes the consumer (it leaves the group); what it saw stays.
+    fn close(&self) {
         self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
+        if let Some(t) = self.thread.lock().unwrap().take() {
             t.join().expect("member thread");
         }
     }
 
-    /// The listener ran only on the polling thread.
-    fn assert_listener_on_poll_thread(&self) {
+    /// The listener ran only on the polling thread; the member read only partitions it
+    /// owned, and nothing the group had committed.
+    fn assert_sound(&self) {
         let s = self.state.lock().unwrap();
+        assert!(
+            s.foreign.is_empty(),
+            "read partitions it did not own: {:?}",
+            s.foreign
+        );
+        assert!(
+            s.reread.is_empty(),
+            "read committed records again: {:?}",
+            s.reread
+        );
         let poll = s.poll_thread.expect("poll thread");
         assert!(
             s.listener_threads.iter().all(|t| *t == poll),
@@ -312,11 +357,7 @@ fn committed_offsets(bootstrap: &str, group: &str, topic: &str) -> BTreeMap<i32,
 
 /// The group's committed offsets are each partition's end: nothing read is uncommitted.
 fn assert_committed_to_end(bootstrap: &str, group: &str, topic: &str, produced: &[(i32, i64)]) {
-    let mut ends: BTreeMap<i32, i64> = BTreeMap::new();
-    for (p, o) in produced {
-        let e = ends.entry(*p).or_default();
-        *e = (*e).max(o + 1);
-    }
+    let ends = ends(produced);
     let committed = common::retry(
         "the committed offsets",
         Duration::from_secs(60),
@@ -368,10 +409,124 @@ fn three_members_spread_six_partitions_and_read_every_record_once() {
             "{:?}",
             m.state.lock().unwrap().errors
         );
-        m.assert_listener_on_poll_thread();
+        m.assert_sound();
     }
     assert_committed_to_end(&bs, &group, &topic, &produced);
     a.close();
     b.close();
     c.close();
+}
+
+/// Produces `per_partition` records to each partition over about `duration`, on a thread.
+fn produce_over(
+    bootstrap: &str,
+    topic: &str,
+    partitions: i32,
+    per_partition: usize,
+    duration: Duration,
+) -> JoinHandle<Vec<(i32, i64)>> {
+    let (bs, topic) = (bootstrap.to_string(), topic.to_string());
+    std::thread::spawn(move || {
+        let p = Producer::builder()
+            .bootstrap_servers(&bs)
+            .linger(Duration::from_millis(5))
+            .build()
+            .unwrap();
+        let pause = duration / per_partition as u32;
+        let mut futures = Vec::new();
+        for i in 0..per_partition {
+            for partition in 0..partitions {
+                let value = format!("{partition}-{i}");
+                futures.push(
+                    p.send(
+                        ProducerRecord::new(&topic)
+                            .partition(partition)
+                            .value(value),
+                    )
+                    .unwrap(),
+                );
+            }
+            std::thread::sleep(pause);
+        }
+        let out = futures
+            .into_iter()
+            .map(|f| {
+                let m = f.wait().unwrap();
+                (m.partition, m.offset)
+            })
+            .collect();
+        p.close(Duration::from_secs(10));
+        out
+    })
+}
+
+#[test]
+fn members_joining_and_leaving_during_a_stream_read_every_record_once() {
+    let bs = common::bootstrap();
+    let topic = create_topic(&bs, "kip848-churn", 6, 1);
+    let group = common::unique_name("kip848-churn");
+    let all = partitions(&topic, 6);
+    let setup = Setup::new(&group, &topic);
+
+    let a = Member::start(&setup);
+    wait_until(
+        "the first member to own everything",
+        Duration::from_secs(60),
+        &[&a],
+        || a.assignment() == all,
+    );
+    let stream = produce_over(&bs, &topic, 6, 400, Duration::from_secs(40));
+    let pause = || std::thread::sleep(Duration::from_secs(4));
+    pause();
+    let b = Member::start(&setup);
+    pause();
+    let c = Member::start(&setup);
+    wait_until(
+        "three members to share",
+        Duration::from_secs(60),
+        &[&a, &b, &c],
+        || spread(&[&a, &b, &c], &all, 2),
+    );
+    b.close();
+    pause();
+    let d = Member::start(&setup);
+    pause();
+    a.close();
+    let produced = stream.join().expect("producer");
+    wait_until(
+        "the two remaining members to read everything",
+        Duration::from_secs(90),
+        &[&c, &d],
+        || spread(&[&c, &d], &all, 3) && committed_hw(&setup) == ends(&produced),
+    );
+    let members = [&a, &b, &c, &d];
+    assert_read_once(&produced, &members, &[]);
+    for m in members {
+        m.assert_sound();
+    }
+    for m in [&c, &d] {
+        assert!(
+            m.seen().iter().all(|s| !matches!(s, Seen::Lost(_))),
+            "{:?}",
+            m.seen()
+        );
+    }
+    assert_committed_to_end(&bs, &group, &topic, &produced);
+    c.close();
+    d.close();
+}
+
+/// Each partition's end offset among `produced`.
+fn ends(produced: &[(i32, i64)]) -> BTreeMap<i32, i64> {
+    let mut ends: BTreeMap<i32, i64> = BTreeMap::new();
+    for (p, o) in produced {
+        let e = ends.entry(*p).or_default();
+        *e = (*e).max(o + 1);
+    }
+    ends
+}
+
+/// What the members saw committed.
+fn committed_hw(setup: &Setup) -> BTreeMap<i32, i64> {
+    setup.committed.lock().unwrap().clone()
 }
