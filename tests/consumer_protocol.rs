@@ -530,3 +530,218 @@ fn ends(produced: &[(i32, i64)]) -> BTreeMap<i32, i64> {
 fn committed_hw(setup: &Setup) -> BTreeMap<i32, i64> {
     setup.committed.lock().unwrap().clone()
 }
+
+/// The Java console consumer in `group` with `group.protocol=consumer`; its stdout lines
+/// are "Partition:P\tOffset:O\tvalue".
+fn java_consumer(topic: &str, group: &str) -> common::Background {
+    let mut cmd = std::process::Command::new(common::repo_root().join("tests/kafka/broker"));
+    cmd.args(["tool", "console-consumer"])
+        .args(["--bootstrap-server", &common::bootstrap()])
+        .args(["--topic", topic, "--group", group, "--from-beginning"])
+        .args(["--property", "print.partition=true"])
+        .args(["--property", "print.offset=true"])
+        .args(["--consumer-property", "group.protocol=consumer"]);
+    common::Background::spawn(cmd)
+}
+
+fn java_read(java: &common::Background) -> Vec<(i32, i64)> {
+    java.lines()
+        .iter()
+        .filter_map(|l| {
+            let mut fields = l.split('\t');
+            let p = fields.next()?.strip_prefix("Partition:")?.parse().ok()?;
+            let o = fields.next()?.strip_prefix("Offset:")?.parse().ok()?;
+            Some((p, o))
+        })
+        .collect()
+}
+
+#[test]
+fn a_group_shared_with_the_java_consumer_reads_every_record_once() {
+    let bs = common::bootstrap();
+    let topic = create_topic(&bs, "kip848-java", 6, 1);
+    let group = common::unique_name("kip848-java");
+    let all = partitions(&topic, 6);
+    let setup = Setup::new(&group, &topic);
+
+    let a = Member::start(&setup);
+    let b = Member::start(&setup);
+    let java = java_consumer(&topic, &group);
+    // The broker's uniform assignor gives each of the three two partitions: the two
+    // kafka-sync members hold four, so the Java member holds the other two.
+    wait_until(
+        "the kafka-sync members to hold two partitions each, the Java one the rest",
+        Duration::from_secs(90),
+        &[&a, &b],
+        || {
+            let (x, y) = (a.assignment(), b.assignment());
+            x.len() == 2 && y.len() == 2 && x.is_disjoint(&y)
+        },
+    );
+    let java_owns: BTreeSet<TopicPartition> = all
+        .difference(&a.assignment().union(&b.assignment()).cloned().collect())
+        .cloned()
+        .collect();
+    let produced = produce(&bs, &topic, 6, 100);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while total_read(&[&a, &b]) + java_read(&java).len() < produced.len() {
+        assert!(
+            Instant::now() < deadline,
+            "kafka-sync read {}, Java {} of {}; Java stderr: {}",
+            total_read(&[&a, &b]),
+            java_read(&java).len(),
+            produced.len(),
+            java.stderr_tail()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let from_java = java_read(&java);
+    assert!(
+        from_java
+            .iter()
+            .all(|(p, _)| java_owns.contains(&TopicPartition::new(&topic, *p))),
+        "the Java member read only its partitions {java_owns:?}"
+    );
+    assert!(!from_java.is_empty());
+    assert_read_once(&produced, &[&a, &b], &from_java);
+    a.assert_sound();
+    b.assert_sound();
+    a.close();
+    b.close();
+}
+
+#[test]
+fn a_static_member_that_leaves_and_comes_back_keeps_its_partitions() {
+    let bs = common::bootstrap();
+    let topic = create_topic(&bs, "kip848-static", 6, 1);
+    let group = common::unique_name("kip848-static");
+    let all = partitions(&topic, 6);
+    let with_id = |id: &str| Setup {
+        instance_id: Some(format!("{group}-{id}")),
+        ..Setup::new(&group, &topic)
+    };
+    let a = Member::start(&with_id("a"));
+    let b = Member::start(&with_id("b"));
+    let c = Member::start(&with_id("c"));
+    wait_until("three static members to share", Duration::from_secs(60), &[&a, &b, &c], || {
+        spread(&[&a, &b, &c], &all, 2)
+    });
+    let before = c.assignment();
+    let (seen_a, seen_b) = (a.seen().len(), b.seen().len());
+    c.close(); // leaves with epoch -2: the broker keeps its partitions for it
+    std::thread::sleep(Duration::from_secs(6));
+    assert_eq!(a.assignment().len() + b.assignment().len(), 4, "nothing moved");
+    let c2 = Member::start(&with_id("c"));
+    wait_until("the static member to come back", Duration::from_secs(60), &[&c2], || {
+        !c2.assignment().is_empty()
+    });
+    assert_eq!(c2.assignment(), before);
+    assert_eq!(c2.seen(), [Seen::Assigned(before.iter().cloned().collect())]);
+    // The others never rebalanced.
+    assert_eq!((a.seen().len(), b.seen().len()), (seen_a, seen_b));
+    for m in [&a, &b, &c, &c2] {
+        m.assert_sound();
+        m.close();
+    }
+}
+
+#[test]
+fn a_pattern_subscription_is_resolved_by_the_broker() {
+    let bs = common::bootstrap();
+    let prefix = common::unique_name("kip848-re");
+    let one = format!("{prefix}-one");
+    let two = format!("{prefix}-two");
+    let other = common::unique_name("kip848-other");
+    for t in [&one, &two, &other] {
+        common::kafka_python_create_topic(&bs, t, 2, 1);
+    }
+    let group = common::unique_name("kip848-re");
+    let setup = Setup {
+        pattern: Some(format!("{}-(one|two)", regex_escape(&prefix))),
+        ..Setup::new(&group, &one)
+    };
+    let a = Member::start(&setup);
+    let want: BTreeSet<TopicPartition> = partitions(&one, 2).into_iter().chain(partitions(&two, 2)).collect();
+    wait_until("the pattern's topics to be assigned", Duration::from_secs(60), &[&a], || {
+        a.assignment() == want
+    });
+    a.assert_sound();
+    a.close();
+}
+
+fn regex_escape(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| match c {
+            '.' => vec!['\\', c],
+            c => vec![c],
+        })
+        .collect()
+}
+
+/// The group's type from `kafka-consumer-groups --list --type` ("Classic", "Consumer").
+fn group_type(bootstrap: &str, group: &str) -> Result<String, String> {
+    let out = common::try_broker_ctl(&[
+        "tool",
+        "consumer-groups",
+        "--bootstrap-server",
+        bootstrap,
+        "--list",
+        "--type",
+    ])?;
+    out.lines()
+        .find_map(|l| {
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            (cols.first() == Some(&group)).then(|| cols.get(1).map(|s| s.to_string()))
+        })
+        .flatten()
+        .ok_or_else(|| format!("no line for {group} in {out}"))
+}
+
+#[test]
+fn a_live_classic_group_converts_to_the_consumer_protocol_when_a_consumer_member_joins() {
+    let bs = common::bootstrap();
+    let topic = create_topic(&bs, "kip848-upgrade", 6, 1);
+    let group = common::unique_name("kip848-upgrade");
+    let all = partitions(&topic, 6);
+    let classic = Setup {
+        protocol: GroupProtocol::Classic,
+        ..Setup::new(&group, &topic)
+    };
+    let a = Member::start(&classic);
+    let b = Member::start(&classic);
+    wait_until("two classic members to share", Duration::from_secs(60), &[&a, &b], || {
+        spread(&[&a, &b], &all, 3)
+    });
+    common::retry("a classic group", Duration::from_secs(30), Duration::from_secs(1), || {
+        match group_type(&bs, &group)? {
+            t if t.eq_ignore_ascii_case("classic") => Ok(()),
+            t => Err(t),
+        }
+    });
+    let stream = produce_over(&bs, &topic, 6, 300, Duration::from_secs(20));
+    std::thread::sleep(Duration::from_secs(4));
+    // The broker's default group.consumer.migration.policy (bidirectional) converts the
+    // group when the first consumer-protocol member joins.
+    let c = Member::start(&Setup {
+        committed: classic.committed.clone(),
+        ..Setup::new(&group, &topic)
+    });
+    wait_until("the three members to share", Duration::from_secs(90), &[&a, &b, &c], || {
+        spread(&[&a, &b, &c], &all, 2)
+    });
+    let kind = group_type(&bs, &group).expect("group type");
+    assert!(kind.eq_ignore_ascii_case("consumer"), "group type {kind}");
+    let produced = stream.join().expect("producer");
+    let members = [&a, &b, &c];
+    wait_until("every record to be committed", Duration::from_secs(90), &members, || {
+        committed_hw(&classic) == ends(&produced)
+    });
+    assert_read_once(&produced, &members, &[]);
+    for m in members {
+        m.assert_sound();
+    }
+    assert_committed_to_end(&bs, &group, &topic, &produced);
+    for m in members {
+        m.close();
+    }
+}
