@@ -745,3 +745,81 @@ fn a_live_classic_group_converts_to_the_consumer_protocol_when_a_consumer_member
         m.close();
     }
 }
+
+/// The coordinator's broker id of `group`, from `kafka-consumer-groups --describe --state`
+/// ("GROUP COORDINATOR (ID) ASSIGNMENT-STRATEGY STATE #MEMBERS").
+fn coordinator_of(bootstrap: &str, group: &str) -> Result<String, String> {
+    let out = common::try_broker_ctl(&[
+        "tool",
+        "consumer-groups",
+        "--bootstrap-server",
+        bootstrap,
+        "--describe",
+        "--group",
+        group,
+        "--state",
+    ])?;
+    let line = out
+        .lines()
+        .find(|l| l.starts_with(group))
+        .ok_or_else(|| format!("no line for the group in: {out}"))?;
+    let open = line.find('(').ok_or("no (")?;
+    let close = line[open..].find(')').ok_or("no )")? + open;
+    Ok(line[open + 1..close].trim().to_string())
+}
+
+#[test]
+fn the_group_recovers_when_the_coordinator_broker_is_killed() {
+    let _lock = common::cluster_fault_lock();
+    let bs = common::cluster_bootstrap();
+    let topic = create_topic(&bs, "kip848-failover", 6, 3);
+    let group = common::unique_name("kip848-failover");
+    let all = partitions(&topic, 6);
+    let setup = Setup {
+        bootstrap: bs.clone(),
+        ..Setup::new(&group, &topic)
+    };
+    let a = Member::start(&setup);
+    let b = Member::start(&setup);
+    let c = Member::start(&setup);
+    let members = [&a, &b, &c];
+    wait_until("three members to share", Duration::from_secs(90), &members, || {
+        spread(&members, &all, 2)
+    });
+    let victim = common::retry(
+        "the group's coordinator",
+        Duration::from_secs(60),
+        Duration::from_millis(500),
+        || coordinator_of(&bs, &group),
+    );
+    let stream = produce_over(&bs, &topic, 6, 300, Duration::from_secs(30));
+    std::thread::sleep(Duration::from_secs(5));
+    let down = common::NodeDown::kill(&victim);
+    common::retry(
+        "the group to move to another coordinator",
+        Duration::from_secs(90),
+        Duration::from_secs(1),
+        || match coordinator_of(&bs, &group)? {
+            id if id != victim => Ok(()),
+            id => Err(id),
+        },
+    );
+    let produced = stream.join().expect("producer");
+    wait_until(
+        "the group to read and commit every record at the new coordinator",
+        Duration::from_secs(120),
+        &members,
+        || spread(&members, &all, 1) && committed_hw(&setup) == ends(&produced),
+    );
+    // At least once: nothing missing, and nothing the group had committed read again.
+    let read: BTreeSet<(i32, i64)> = members.iter().flat_map(|m| m.records()).collect();
+    let missing: Vec<_> = produced.iter().filter(|r| !read.contains(r)).collect();
+    assert!(missing.is_empty(), "never read: {missing:?}");
+    for m in members {
+        m.assert_sound();
+    }
+    for m in members {
+        m.close();
+    }
+    down.restart();
+}
