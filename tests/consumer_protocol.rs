@@ -623,20 +623,33 @@ fn a_static_member_that_leaves_and_comes_back_keeps_its_partitions() {
     let a = Member::start(&with_id("a"));
     let b = Member::start(&with_id("b"));
     let c = Member::start(&with_id("c"));
-    wait_until("three static members to share", Duration::from_secs(60), &[&a, &b, &c], || {
-        spread(&[&a, &b, &c], &all, 2)
-    });
+    wait_until(
+        "three static members to share",
+        Duration::from_secs(60),
+        &[&a, &b, &c],
+        || spread(&[&a, &b, &c], &all, 2),
+    );
     let before = c.assignment();
     let (seen_a, seen_b) = (a.seen().len(), b.seen().len());
     c.close(); // leaves with epoch -2: the broker keeps its partitions for it
     std::thread::sleep(Duration::from_secs(6));
-    assert_eq!(a.assignment().len() + b.assignment().len(), 4, "nothing moved");
+    assert_eq!(
+        a.assignment().len() + b.assignment().len(),
+        4,
+        "nothing moved"
+    );
     let c2 = Member::start(&with_id("c"));
-    wait_until("the static member to come back", Duration::from_secs(60), &[&c2], || {
-        !c2.assignment().is_empty()
-    });
+    wait_until(
+        "the static member to come back",
+        Duration::from_secs(60),
+        &[&c2],
+        || !c2.assignment().is_empty(),
+    );
     assert_eq!(c2.assignment(), before);
-    assert_eq!(c2.seen(), [Seen::Assigned(before.iter().cloned().collect())]);
+    assert_eq!(
+        c2.seen(),
+        [Seen::Assigned(before.iter().cloned().collect())]
+    );
     // The others never rebalanced.
     assert_eq!((a.seen().len(), b.seen().len()), (seen_a, seen_b));
     for m in [&a, &b, &c, &c2] {
@@ -661,10 +674,16 @@ fn a_pattern_subscription_is_resolved_by_the_broker() {
         ..Setup::new(&group, &one)
     };
     let a = Member::start(&setup);
-    let want: BTreeSet<TopicPartition> = partitions(&one, 2).into_iter().chain(partitions(&two, 2)).collect();
-    wait_until("the pattern's topics to be assigned", Duration::from_secs(60), &[&a], || {
-        a.assignment() == want
-    });
+    let want: BTreeSet<TopicPartition> = partitions(&one, 2)
+        .into_iter()
+        .chain(partitions(&two, 2))
+        .collect();
+    wait_until(
+        "the pattern's topics to be assigned",
+        Duration::from_secs(60),
+        &[&a],
+        || a.assignment() == want,
+    );
     a.assert_sound();
     a.close();
 }
@@ -709,15 +728,21 @@ fn a_live_classic_group_converts_to_the_consumer_protocol_when_a_consumer_member
     };
     let a = Member::start(&classic);
     let b = Member::start(&classic);
-    wait_until("two classic members to share", Duration::from_secs(60), &[&a, &b], || {
-        spread(&[&a, &b], &all, 3)
-    });
-    common::retry("a classic group", Duration::from_secs(30), Duration::from_secs(1), || {
-        match group_type(&bs, &group)? {
+    wait_until(
+        "two classic members to share",
+        Duration::from_secs(60),
+        &[&a, &b],
+        || spread(&[&a, &b], &all, 3),
+    );
+    common::retry(
+        "a classic group",
+        Duration::from_secs(30),
+        Duration::from_secs(1),
+        || match group_type(&bs, &group)? {
             t if t.eq_ignore_ascii_case("classic") => Ok(()),
             t => Err(t),
-        }
-    });
+        },
+    );
     let stream = produce_over(&bs, &topic, 6, 300, Duration::from_secs(20));
     std::thread::sleep(Duration::from_secs(4));
     // The broker's default group.consumer.migration.policy (bidirectional) converts the
@@ -726,16 +751,22 @@ fn a_live_classic_group_converts_to_the_consumer_protocol_when_a_consumer_member
         committed: classic.committed.clone(),
         ..Setup::new(&group, &topic)
     });
-    wait_until("the three members to share", Duration::from_secs(90), &[&a, &b, &c], || {
-        spread(&[&a, &b, &c], &all, 2)
-    });
+    wait_until(
+        "the three members to share",
+        Duration::from_secs(90),
+        &[&a, &b, &c],
+        || spread(&[&a, &b, &c], &all, 2),
+    );
     let kind = group_type(&bs, &group).expect("group type");
     assert!(kind.eq_ignore_ascii_case("consumer"), "group type {kind}");
     let produced = stream.join().expect("producer");
     let members = [&a, &b, &c];
-    wait_until("every record to be committed", Duration::from_secs(90), &members, || {
-        committed_hw(&classic) == ends(&produced)
-    });
+    wait_until(
+        "every record to be committed",
+        Duration::from_secs(90),
+        &members,
+        || committed_hw(&classic) == ends(&produced),
+    );
     assert_read_once(&produced, &members, &[]);
     for m in members {
         m.assert_sound();
@@ -783,9 +814,12 @@ fn the_group_recovers_when_the_coordinator_broker_is_killed() {
     let b = Member::start(&setup);
     let c = Member::start(&setup);
     let members = [&a, &b, &c];
-    wait_until("three members to share", Duration::from_secs(90), &members, || {
-        spread(&members, &all, 2)
-    });
+    wait_until(
+        "three members to share",
+        Duration::from_secs(90),
+        &members,
+        || spread(&members, &all, 2),
+    );
     let victim = common::retry(
         "the group's coordinator",
         Duration::from_secs(60),
@@ -822,4 +856,132 @@ fn the_group_recovers_when_the_coordinator_broker_is_killed() {
         m.close();
     }
     down.restart();
+}
+
+/// Polls `consumer` until a poll fails; returns that error.
+fn first_error(consumer: &mut Consumer) -> kafka_sync::Error {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        assert!(Instant::now() < deadline, "no error within 60 s");
+        if let Err(e) = consumer.poll(Duration::from_millis(200)) {
+            return e;
+        }
+    }
+}
+
+fn consumer_in(group: &str) -> kafka_sync::ConsumerBuilder<bytes::Bytes, bytes::Bytes> {
+    Consumer::builder()
+        .bootstrap_servers(common::bootstrap())
+        .group_id(group)
+        .group_protocol(GroupProtocol::Consumer)
+}
+
+#[test]
+fn the_brokers_refusals_are_typed_errors() {
+    let bs = common::bootstrap();
+    let topic = create_topic(&bs, "kip848-errors", 2, 1);
+
+    let mut c = consumer_in(&common::unique_name("kip848-assignor"))
+        .group_remote_assignor("no-such-assignor")
+        .build()
+        .unwrap();
+    c.subscribe([&topic]).unwrap();
+    let e = first_error(&mut c);
+    assert_eq!(
+        e.code(),
+        Some(kafka_sync::ErrorCode::UNSUPPORTED_ASSIGNOR),
+        "{e}"
+    );
+    assert!(e.to_string().contains("no-such-assignor"), "{e}");
+    c.close(Duration::from_secs(5));
+
+    // A static member whose instance id is in use by a live member is refused.
+    let group = common::unique_name("kip848-unreleased");
+    let first = Member::start(&Setup {
+        instance_id: Some("host-1".into()),
+        ..Setup::new(&group, &topic)
+    });
+    wait_until(
+        "the first member to join",
+        Duration::from_secs(60),
+        &[&first],
+        || first.assignment().len() == 2,
+    );
+    let mut second = consumer_in(&group)
+        .group_instance_id("host-1")
+        .build()
+        .unwrap();
+    second.subscribe([&topic]).unwrap();
+    let e = first_error(&mut second);
+    assert_eq!(
+        e.code(),
+        Some(kafka_sync::ErrorCode::UNRELEASED_INSTANCE_ID),
+        "{e}"
+    );
+    assert!(second.assignment().is_empty());
+    second.close(Duration::from_secs(5));
+    // The live member kept its partitions.
+    assert_eq!(first.assignment().len(), 2);
+    first.assert_sound();
+    first.close();
+}
+
+#[test]
+fn a_member_that_stops_polling_leaves_its_partitions_to_the_others_and_rejoins() {
+    let bs = common::bootstrap();
+    let topic = create_topic(&bs, "kip848-slow", 4, 1);
+    let group = common::unique_name("kip848-slow");
+    let all = partitions(&topic, 4);
+    let b = Member::start(&Setup::new(&group, &topic));
+    let state = Arc::new(Mutex::new(State::default()));
+    let mut a = consumer_in(&group)
+        .max_poll_interval(Duration::from_secs(3))
+        .enable_auto_commit(false)
+        .build()
+        .unwrap();
+    a.subscribe_with_listener([&topic], Recorder(state.clone()))
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !(a.assignment().len() == 2 && b.assignment().len() == 2) {
+        assert!(
+            Instant::now() < deadline,
+            "no split: {:?}",
+            state.lock().unwrap()
+        );
+        a.poll(Duration::from_millis(100)).unwrap();
+    }
+    let owned = a.assignment();
+    // No poll for longer than max_poll_interval: the member leaves, the other takes all.
+    wait_until(
+        "the other member to take everything",
+        Duration::from_secs(30),
+        &[&b],
+        || b.assignment() == all,
+    );
+    let e = a.poll(Duration::from_millis(100)).unwrap_err();
+    assert!(matches!(e, kafka_sync::Error::Timeout { .. }), "{e}");
+    assert!(state
+        .lock()
+        .unwrap()
+        .seen
+        .contains(&Seen::Lost(owned.iter().cloned().collect())));
+    // Its commits are refused until it is back in the group.
+    let tp = owned.iter().next().unwrap().clone();
+    let refused = a.commit_offsets(BTreeMap::from([(
+        tp,
+        kafka_sync::OffsetAndMetadata::new(0),
+    )]));
+    assert!(refused.is_err());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !(a.assignment().len() == 2 && b.assignment().len() == 2) {
+        assert!(
+            Instant::now() < deadline,
+            "no rejoin: {:?}",
+            state.lock().unwrap()
+        );
+        let _ = a.poll(Duration::from_millis(100));
+    }
+    a.close(Duration::from_secs(5));
+    b.assert_sound();
+    b.close();
 }
