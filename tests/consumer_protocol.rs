@@ -279,30 +279,9 @@ fn create_topic(bootstrap: &str, prefix: &str, partitions: i32, replicas: i16) -
 
 /// Produces `per_partition` records to each partition; returns their (partition, offset).
 fn produce(bootstrap: &str, topic: &str, partitions: i32, per_partition: usize) -> Vec<(i32, i64)> {
-    let p = Producer::builder()
-        .bootstrap_servers(bootstrap)
-        .linger(Duration::from_millis(5))
-        .build()
-        .unwrap();
-    let mut futures = Vec::new();
-    for i in 0..per_partition {
-        for partition in 0..partitions {
-            let value = format!("{partition}-{i}");
-            futures.push(
-                p.send(ProducerRecord::new(topic).partition(partition).value(value))
-                    .unwrap(),
-            );
-        }
-    }
-    let out = futures
-        .into_iter()
-        .map(|f| {
-            let m = f.wait().unwrap();
-            (m.partition, m.offset)
-        })
-        .collect();
-    p.close(Duration::from_secs(10));
-    out
+    produce_over(bootstrap, topic, partitions, per_partition, Duration::ZERO)
+        .join()
+        .expect("producer")
 }
 
 /// Every produced record was read exactly once across `members` (plus `others`).
