@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-5}
-libs=$(ls -d "${KAFKA_SYNC_CACHE:-$HOME/.cache/kafka-sync}"/kafka-*/libs | head -1)
+libs=$(ls -d "${KAFKA_SYNC_CACHE:-$HOME/.cache/kafka-sync}"/kafka-4.*/libs | sort -V | tail -1)
 classes=$(mktemp -d)
 trap 'rm -rf "$classes"' EXIT
 javac -d "$classes" -cp "$libs/*" benches/peers/GroupJoin.java
@@ -16,7 +16,7 @@ cargo bench --all-features --bench group_join --no-run >/dev/null 2>&1
 for n in 3 10; do
   for protocol in classic consumer; do
     cargo bench --all-features --bench group_join -- "$protocol" "$n" "$rounds" 2>/dev/null | grep median
-    java -cp "$libs/*:$classes" -Dorg.slf4j.simpleLogger.defaultLogLevel=warn \
-      -Dlog4j2.rootLogger.level=warn GroupJoin "$protocol" "$n" "$rounds" | grep median
+    java -cp "$libs/*:$classes" \
+      GroupJoin "$protocol" "$n" "$rounds" 2>/dev/null | grep median
   done
 done
