@@ -58,8 +58,10 @@ fn start(servers: &str, group: &str, topic: &str, protocol: GroupProtocol) -> Me
 }
 
 fn stable(members: &[Member], partitions: usize) -> bool {
-    let sets: Vec<BTreeSet<TopicPartition>> =
-        members.iter().map(|m| m.owned.lock().unwrap().clone()).collect();
+    let sets: Vec<BTreeSet<TopicPartition>> = members
+        .iter()
+        .map(|m| m.owned.lock().unwrap().clone())
+        .collect();
     let total: usize = sets.iter().map(BTreeSet::len).sum();
     let union: BTreeSet<&TopicPartition> = sets.iter().flatten().collect();
     sets.iter().all(|s| !s.is_empty()) && total == partitions && union.len() == partitions
@@ -68,7 +70,10 @@ fn stable(members: &[Member], partitions: usize) -> bool {
 fn wait_stable(members: &[Member], partitions: usize, timeout: Duration) -> Duration {
     let t0 = Instant::now();
     while !stable(members, partitions) {
-        assert!(t0.elapsed() < timeout, "the group was not stable within {timeout:?}");
+        assert!(
+            t0.elapsed() < timeout,
+            "the group was not stable within {timeout:?}"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
     t0.elapsed()
@@ -90,7 +95,10 @@ fn main() -> kafka_sync::Result<()> {
     let group = format!("group-join-{id}-{n}");
     let partitions = 2 * n;
     let admin = AdminClient::builder().bootstrap_servers(&servers).build()?;
-    admin.create_topics(&[NewTopic::new(&topic, partitions as i32, 1)], Default::default())?;
+    admin.create_topics(
+        &[NewTopic::new(&topic, partitions as i32, 1)],
+        Default::default(),
+    )?;
     let timeout = Duration::from_secs(120);
 
     let mut members: Vec<Member> = (1..n)

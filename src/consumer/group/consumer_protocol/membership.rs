@@ -198,7 +198,15 @@ impl ConsumerMember {
         if self.revokes_outstanding > 0 {
             return;
         }
-        if let Some(assignment) = self.revoking.take() {
+        if let Some(mut assignment) = self.revoking.take() {
+            // Partitions the target took back during the revoke are not added after it.
+            if let Some(target) = &self.target {
+                let owned = &self.owned;
+                assignment.retain(|tp, id| {
+                    owned.get(tp) == Some(id)
+                        || target.get(id).is_some_and(|ps| ps.contains(&tp.partition))
+                });
+            }
             self.finish(assignment, now, events);
             self.reconcile_due = true; // the target may have moved on meanwhile
         }

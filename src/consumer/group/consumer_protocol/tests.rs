@@ -413,3 +413,28 @@ fn a_stale_member_epoch_on_commit_brings_a_heartbeat_at_once() {
     m.on_commit_error(ErrorCode::STALE_MEMBER_EPOCH, now);
     assert!(m.heartbeat_due(now).is_some());
 }
+
+#[test]
+fn partitions_the_target_took_back_during_a_revoke_are_not_added_after_it() {
+    let now = Instant::now();
+    let mut m = subscribed(now);
+    beat(
+        &mut m,
+        now,
+        HeartbeatOutcome::ok(1, target(&[(A, &[0, 1])])),
+    );
+    // a0 goes, b0 would come once a0 is revoked...
+    beat(
+        &mut m,
+        now,
+        HeartbeatOutcome::ok(2, target(&[(A, &[1]), (B, &[0])])),
+    );
+    // ...but before the revoke is done the broker gives b0 to another member.
+    let now = now + Duration::from_secs(5);
+    beat(&mut m, now, HeartbeatOutcome::ok(3, target(&[(A, &[1])])));
+    m.revoke_done();
+    let mut events = Vec::new();
+    m.tick(now, &names, 1, &mut events);
+    assert_eq!(assigned(&events), [(vec![], vec![tp("a", 1)])]);
+    assert_eq!(events.len(), 1, "{events:?}");
+}
