@@ -303,19 +303,29 @@ impl GroupCoordinator {
     /// True while the member belongs to a stable generation.
     #[allow(dead_code)] // for logs and tests; the driver asks for `assignment` instead
     pub fn is_stable(&self) -> bool {
-        self.member.is_stable()
+        match &self.cp {
+            Some(_) => self.generation() > 0,
+            None => self.member.is_stable(),
+        }
     }
 
     /// The member id the coordinator gave this member ("" before the first join).
     #[allow(dead_code)] // for logs and tests
     pub fn member_id(&self) -> &str {
-        &self.member.generation.member_id
+        match &self.cp {
+            Some(m) => &m.member_id,
+            None => &self.member.generation.member_id,
+        }
     }
 
     /// The current generation, -1 when not a member.
     #[allow(dead_code)] // for logs and tests
     pub fn generation(&self) -> i32 {
-        self.member.generation.id
+        match &self.cp {
+            // The member epoch plays the generation's part (commits carry it).
+            Some(m) => m.commit_generation().ok().flatten().map_or(-1, |(epoch, _)| epoch),
+            None => self.member.generation.id,
+        }
     }
 }
 
