@@ -323,7 +323,11 @@ impl GroupCoordinator {
     pub fn generation(&self) -> i32 {
         match &self.cp {
             // The member epoch plays the generation's part (commits carry it).
-            Some(m) => m.commit_generation().ok().flatten().map_or(-1, |(epoch, _)| epoch),
+            Some(m) => m
+                .commit_generation()
+                .ok()
+                .flatten()
+                .map_or(-1, |(epoch, _)| epoch),
             None => self.member.generation.id,
         }
     }
