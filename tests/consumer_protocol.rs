@@ -271,9 +271,20 @@ fn spread(members: &[&Member], all: &BTreeSet<TopicPartition>, min: usize) -> bo
     total == all.len() && union == *all && sets.iter().all(|s| s.len() >= min)
 }
 
+/// Creates a topic, retrying while the cluster is not whole (a node another test
+/// restarts); a retry that finds the topic made by the attempt before counts.
 fn create_topic(bootstrap: &str, prefix: &str, partitions: i32, replicas: i16) -> String {
     let topic = common::unique_name(prefix);
-    common::kafka_python_create_topic(bootstrap, &topic, partitions, replicas);
+    common::retry(
+        "topic creation",
+        Duration::from_secs(90),
+        Duration::from_secs(2),
+        || match common::try_kafka_python_create_topic(bootstrap, &topic, partitions, replicas, &[])
+        {
+            Err(e) if !e.contains("TopicAlreadyExists") => Err(e),
+            _ => Ok(()),
+        },
+    );
     topic
 }
 
