@@ -271,6 +271,14 @@ fn spread(members: &[&Member], all: &BTreeSet<TopicPartition>, min: usize) -> bo
     total == all.len() && union == *all && sets.iter().all(|s| s.len() >= min)
 }
 
+/// The single broker, a new topic of `n` partitions, a new group name, the partitions.
+fn fixture(prefix: &str, n: i32) -> (String, String, String, BTreeSet<TopicPartition>) {
+    let bs = common::bootstrap();
+    let topic = create_topic(&bs, prefix, n, 1);
+    let all = partitions(&topic, n);
+    (bs, topic, common::unique_name(prefix), all)
+}
+
 /// Creates a topic, retrying while the cluster is not whole (a node another test
 /// restarts); a retry that finds the topic made by the attempt before counts.
 fn create_topic(bootstrap: &str, prefix: &str, partitions: i32, replicas: i16) -> String {
@@ -366,10 +374,7 @@ fn assert_committed_to_end(bootstrap: &str, group: &str, topic: &str, produced: 
 
 #[test]
 fn three_members_spread_six_partitions_and_read_every_record_once() {
-    let bs = common::bootstrap();
-    let topic = create_topic(&bs, "kip848-three", 6, 1);
-    let group = common::unique_name("kip848-three");
-    let all = partitions(&topic, 6);
+    let (bs, topic, group, all) = fixture("kip848-three", 6);
     let setup = Setup::new(&group, &topic);
 
     let a = Member::start(&setup);
@@ -452,10 +457,7 @@ fn produce_over(
 
 #[test]
 fn members_joining_and_leaving_during_a_stream_read_every_record_once() {
-    let bs = common::bootstrap();
-    let topic = create_topic(&bs, "kip848-churn", 6, 1);
-    let group = common::unique_name("kip848-churn");
-    let all = partitions(&topic, 6);
+    let (bs, topic, group, all) = fixture("kip848-churn", 6);
     let setup = Setup::new(&group, &topic);
 
     let a = Member::start(&setup);
@@ -548,10 +550,7 @@ fn java_read(java: &common::Background) -> Vec<(i32, i64)> {
 
 #[test]
 fn a_group_shared_with_the_java_consumer_reads_every_record_once() {
-    let bs = common::bootstrap();
-    let topic = create_topic(&bs, "kip848-java", 6, 1);
-    let group = common::unique_name("kip848-java");
-    let all = partitions(&topic, 6);
+    let (bs, topic, group, all) = fixture("kip848-java", 6);
     let setup = Setup::new(&group, &topic);
 
     let a = Member::start(&setup);
@@ -602,10 +601,7 @@ fn a_group_shared_with_the_java_consumer_reads_every_record_once() {
 
 #[test]
 fn a_static_member_that_leaves_and_comes_back_keeps_its_partitions() {
-    let bs = common::bootstrap();
-    let topic = create_topic(&bs, "kip848-static", 6, 1);
-    let group = common::unique_name("kip848-static");
-    let all = partitions(&topic, 6);
+    let (_, topic, group, all) = fixture("kip848-static", 6);
     let with_id = |id: &str| Setup {
         instance_id: Some(format!("{group}-{id}")),
         ..Setup::new(&group, &topic)
@@ -708,10 +704,7 @@ fn group_type(bootstrap: &str, group: &str) -> Result<String, String> {
 
 #[test]
 fn a_live_classic_group_converts_to_the_consumer_protocol_when_a_consumer_member_joins() {
-    let bs = common::bootstrap();
-    let topic = create_topic(&bs, "kip848-upgrade", 6, 1);
-    let group = common::unique_name("kip848-upgrade");
-    let all = partitions(&topic, 6);
+    let (bs, topic, group, all) = fixture("kip848-upgrade", 6);
     let classic = Setup {
         protocol: GroupProtocol::Classic,
         ..Setup::new(&group, &topic)
@@ -918,10 +911,7 @@ fn the_brokers_refusals_are_typed_errors() {
 
 #[test]
 fn a_member_that_stops_polling_leaves_its_partitions_to_the_others_and_rejoins() {
-    let bs = common::bootstrap();
-    let topic = create_topic(&bs, "kip848-slow", 4, 1);
-    let group = common::unique_name("kip848-slow");
-    let all = partitions(&topic, 4);
+    let (_, topic, group, all) = fixture("kip848-slow", 4);
     let b = Member::start(&Setup::new(&group, &topic));
     let state = Arc::new(Mutex::new(State::default()));
     let mut a = consumer_in(&group)
