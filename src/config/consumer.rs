@@ -6,6 +6,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use super::client::ClientConfig;
+use super::group_protocol::GroupProtocol;
 use super::keys::{self, Explicit};
 use super::properties::{
     cap, check_positive, ms, parse_bool, parse_int, parse_ms, parse_properties, parse_size,
@@ -123,6 +124,14 @@ pub struct ConsumerConfig {
     /// Timeout of blocking calls such as `commit`, `position` and `committed`. Default
     /// 60 s. Java: `default.api.timeout.ms`.
     pub default_api_timeout: Duration,
+    /// The group protocol: [`GroupProtocol::Classic`] (JoinGroup/SyncGroup, assignors on
+    /// the client) or [`GroupProtocol::Consumer`] (KIP-848: the broker assigns, rebalances
+    /// are incremental). Default `Classic`, as the Java client 4.x. Java: `group.protocol`.
+    pub group_protocol: GroupProtocol,
+    /// The broker-side assignor (`uniform` or `range` on Apache Kafka) for
+    /// `group.protocol=consumer`; `None` lets the broker pick its default. Default `None`.
+    /// Java: `group.remote.assignor`.
+    pub group_remote_assignor: Option<String>,
     /// Consumer keys given through `set`.
     explicit: Explicit,
 }
@@ -156,6 +165,8 @@ impl Default for ConsumerConfig {
             allow_auto_create_topics: true,
             consumer_timeout: None,
             default_api_timeout: Duration::from_secs(60),
+            group_protocol: GroupProtocol::Classic,
+            group_remote_assignor: None,
             explicit: Explicit::default(),
         }
     }
@@ -200,7 +211,8 @@ impl ConsumerConfig {
                 }
                 self.group_instance_id = optional(value);
             }
-            "group.protocol" => check_group_protocol(value)?,
+            "group.protocol" => self.group_protocol = value.parse()?,
+            "group.remote.assignor" => self.group_remote_assignor = optional(value),
             "fetch.min.bytes" => {
                 self.fetch_min_bytes = parse_int(name, value, 0, i32::MAX.into())? as i32
             }
@@ -313,6 +325,7 @@ impl ConsumerConfig {
         self.check_timeouts()?;
         self.check_strategies()?;
         self.check_group()?;
+        self.check_group_protocol()?;
         Ok(self)
     }
 
@@ -413,6 +426,14 @@ impl ConsumerConfig {
         Ok(())
     }
 
+    fn check_group_protocol(&self) -> Result<(), ConfigError> {
+        super::group_protocol::check(
+            self.group_protocol,
+            self.group_remote_assignor.as_deref(),
+            |key| self.explicit.contains(key),
+        )
+    }
+
     fn check_group(&mut self) -> Result<(), ConfigError> {
         if self.group_id.as_deref() == Some("") {
             self.group_id = None;
@@ -464,26 +485,6 @@ fn check_instance_id(id: &str) -> Result<(), ConfigError> {
         ));
     }
     Ok(())
-}
-
-/// `group.protocol`: the classic protocol is the one kafka-sync speaks.
-fn check_group_protocol(value: &str) -> Result<(), ConfigError> {
-    if value.eq_ignore_ascii_case("classic") {
-        Ok(())
-    } else if value.eq_ignore_ascii_case("consumer") {
-        Err(ConfigError::Unsupported {
-            key: "group.protocol".into(),
-            reason: "the KIP-848 consumer group protocol is not available in this version of \
-                     kafka-sync; use group.protocol=classic"
-                .into(),
-        })
-    } else {
-        Err(ConfigError::invalid(
-            "group.protocol",
-            value,
-            "expected classic or consumer",
-        ))
-    }
 }
 
 fn strategy_names(list: &[AssignmentStrategy]) -> String {
@@ -791,8 +792,6 @@ mod tests {
         assert!(
             matches!(e, ConfigError::Unsupported { ref reason, .. } if reason.contains("key_deserializer"))
         );
-        let e = c.set("group.protocol", "consumer").unwrap_err();
-        assert!(matches!(e, ConfigError::Unsupported { .. }));
     }
 
     #[test]

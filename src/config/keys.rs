@@ -52,6 +52,7 @@ const KEYS: &[(&str, u8)] = &[
     ("group.id", CONSUMER),
     ("group.instance.id", CONSUMER),
     ("group.protocol", CONSUMER),
+    ("group.remote.assignor", CONSUMER),
     ("fetch.min.bytes", CONSUMER),
     ("fetch.max.wait.ms", CONSUMER),
     ("fetch.max.bytes", CONSUMER),
@@ -174,10 +175,6 @@ const UNSUPPORTED: &[(&str, &str)] = &[
     (
         "skip.double.compressed.messages",
         "kafka-sync reads nested compressed messages as they are; remove this key",
-    ),
-    (
-        "group.remote.assignor",
-        "it needs group.protocol=consumer, which this version of kafka-sync does not support",
     ),
 ];
 

@@ -62,6 +62,31 @@ impl<K, V> ConsumerBuilder<K, V> {
         self.set("group.instance.id", id.as_ref())
     }
 
+    /// The group protocol: `Classic` (default) or `Consumer` (KIP-848, Kafka 4.0+: the
+    /// broker assigns partitions and moves them without stopping the group). Java:
+    /// `group.protocol`.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// use kafka_sync::config::GroupProtocol;
+    /// let consumer = kafka_sync::Consumer::builder()
+    ///     .bootstrap_servers("127.0.0.1:9092")
+    ///     .group_id("billing")
+    ///     .group_protocol(GroupProtocol::Consumer)
+    ///     .build()?;
+    /// # Ok::<(), kafka_sync::Error>(())
+    /// ```
+    pub fn group_protocol(self, protocol: crate::config::GroupProtocol) -> Self {
+        self.set("group.protocol", protocol.name())
+    }
+
+    /// The broker-side assignor for `group.protocol=consumer` (`uniform` or `range` on
+    /// Apache Kafka); by default the broker's first configured one. Java:
+    /// `group.remote.assignor`.
+    pub fn group_remote_assignor(self, name: impl AsRef<str>) -> Self {
+        self.set("group.remote.assignor", name.as_ref())
+    }
+
     /// Where to start when there is no committed offset (or it is out of range):
     /// `Earliest`, `Latest` or `None` (an error). Default `Latest`. Java:
     /// `auto.offset.reset`.

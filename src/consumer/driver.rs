@@ -254,6 +254,9 @@ impl ConsumerDriver {
         let Subscription::Pattern(re, matched) = &mut self.subscription else {
             return;
         };
+        if self.group.as_ref().is_some_and(|g| g.resolves_patterns()) {
+            return;
+        }
         let exclude_internal = self.config.exclude_internal_topics;
         let now_matching: BTreeSet<String> = net
             .cluster()
@@ -421,6 +424,10 @@ impl Driver for ConsumerDriver {
             }
             ConsumerCommand::SubscribePattern(re) => {
                 net.schedule.want_all();
+                if let Some(g) = self.group.as_mut() {
+                    // The consumer protocol sends the pattern to the broker.
+                    g.subscribe_regex(re.as_str());
+                }
                 self.subscription = Subscription::Pattern(re, BTreeSet::new());
                 self.refresh_pattern(net);
             }

@@ -364,10 +364,15 @@ impl Commits {
         let retry = is_coordinator_error(code)
             || code == ErrorCode::REQUEST_TIMED_OUT
             || code == ErrorCode::COORDINATOR_LOAD_IN_PROGRESS
-            || code == ErrorCode::UNKNOWN_TOPIC_OR_PARTITION;
+            || code == ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
+            // KIP-848: the member epoch moved on; the retry carries the current one.
+            || code == ErrorCode::STALE_MEMBER_EPOCH;
         verdict.coordinator_lost =
             is_coordinator_error(code) || code == ErrorCode::REQUEST_TIMED_OUT;
         if retry {
+            if code == ErrorCode::STALE_MEMBER_EPOCH {
+                verdict.membership_code = Some(code);
+            }
             log::debug!("offset commit: {err}; retrying");
             let retry_at = now + c.backoff.fail();
             self.retry_commit(key, retry_at, err);

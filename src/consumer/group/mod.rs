@@ -18,6 +18,7 @@
 
 mod assignment;
 mod commits;
+mod consumer_protocol;
 mod coordinator_lookup;
 mod membership;
 mod outgoing;
@@ -74,6 +75,13 @@ pub(crate) enum GroupCtx {
     },
     FetchOffsets {
         key: u64,
+    },
+    /// A KIP-848 ConsumerGroupHeartbeat: heartbeat `seq`, or a leave (`closing`: the one
+    /// `poll_close` waits for).
+    ConsumerHeartbeat {
+        seq: u64,
+        leave: bool,
+        closing: bool,
     },
 }
 
@@ -146,12 +154,29 @@ pub(crate) struct GroupCoordinator {
     cut_coordinator: bool,
     /// Events raised outside `poll`/`on_response`, handed out by the next `poll`.
     early_events: Vec<GroupEvent>,
+    /// `group_protocol = consumer`: the KIP-848 membership, in place of `member`.
+    cp: Option<consumer_protocol::ConsumerMember>,
 }
 
 impl GroupCoordinator {
     /// Errors if there is no group id or an assignor name is unknown.
     pub fn new(config: &ConsumerConfig) -> Result<Self, Error> {
-        Self::with_settings(settings_from(config)?, Instant::now())
+        let now = Instant::now();
+        let mut group = Self::with_settings(settings_from(config)?, now)?;
+        if config.group_protocol == crate::config::GroupProtocol::Consumer {
+            let s = &group.settings;
+            let settings = consumer_protocol::MemberSettings {
+                group_id: s.group_id.clone(),
+                instance_id: s.group_instance_id.clone(),
+                rack: s.client_rack.clone(),
+                rebalance_timeout: s.rebalance_timeout,
+                remote_assignor: config.group_remote_assignor.clone(),
+                retry_backoff: s.retry_backoff,
+                retry_backoff_max: s.retry_backoff_max,
+            };
+            group.cp = Some(consumer_protocol::ConsumerMember::new(settings, now));
+        }
+        Ok(group)
     }
 
     fn with_settings(settings: Settings, now: Instant) -> Result<Self, Error> {
@@ -164,13 +189,22 @@ impl GroupCoordinator {
             close: None,
             cut_coordinator: false,
             early_events: Vec::new(),
+            cp: None,
         })
     }
 
     /// Topics this member subscribes to (the driver resolves patterns against metadata).
     /// A change triggers a rejoin.
     pub fn set_subscription(&mut self, topics: BTreeSet<String>) {
-        if self.close.is_none() {
+        if let Some(m) = self.cp.as_mut().filter(|_| self.close.is_none()) {
+            match topics.is_empty() {
+                true => m.unsubscribe("the consumer subscribed to nothing"),
+                false => m.set_subscription(
+                    consumer_protocol::Subscription::Topics(topics),
+                    Instant::now(),
+                ),
+            }
+        } else if self.close.is_none() {
             self.member.set_subscription(topics);
         }
     }
@@ -178,7 +212,9 @@ impl GroupCoordinator {
     /// Stops being a member: the user thread has already revoked what it owned; a
     /// LeaveGroup goes out (dynamic members).
     pub fn unsubscribe(&mut self) {
-        if self
+        if let Some(m) = self.cp.as_mut() {
+            m.unsubscribe("the consumer unsubscribed");
+        } else if self
             .member
             .unsubscribe(&self.settings, "the consumer unsubscribed")
         {
@@ -188,19 +224,26 @@ impl GroupCoordinator {
 
     /// The user thread finished `on_partitions_revoked`.
     pub fn revoke_done(&mut self) {
+        if let Some(m) = self.cp.as_mut() {
+            m.revoke_done();
+        }
         self.member.revoke_done();
     }
 
     /// True after `max_poll_interval` ran out: only the user's next poll brings the
     /// member back, and nothing else on the network will wake the I/O thread for it.
     pub fn awaits_user_poll(&self) -> bool {
-        self.member.phase == Phase::PollTimedOut
+        self.cp.as_ref().is_some_and(|m| m.awaits_user_poll())
+            || self.member.phase == Phase::PollTimedOut
     }
 
     /// The user thread polled (resets the max_poll_interval clock).
     pub fn on_user_poll(&mut self, now: Instant) {
         if self.close.is_none() {
-            self.member.on_user_poll(now);
+            match self.cp.as_mut() {
+                Some(m) => m.on_user_poll(now),
+                None => self.member.on_user_poll(now),
+            }
         }
     }
 
@@ -231,26 +274,63 @@ impl GroupCoordinator {
     /// The current assignment: what this member owns (while stable, or kept through a
     /// cooperative rebalance).
     pub fn assignment(&self) -> Option<&[TopicPartition]> {
+        if let Some(m) = &self.cp {
+            return m.assignment();
+        }
         (self.member.is_stable() || !self.member.owned.is_empty())
             .then_some(self.member.owned.as_slice())
+    }
+
+    /// With `group_protocol = consumer`, subscribes to the topics matching `pattern` as the
+    /// broker resolves it (KIP-848's RE2/J subscription) and returns true; false with the
+    /// classic protocol, where the consumer resolves patterns against its metadata.
+    pub fn subscribe_regex(&mut self, pattern: &str) -> bool {
+        let Some(m) = self.cp.as_mut().filter(|_| self.close.is_none()) else {
+            return false;
+        };
+        let pattern = consumer_protocol::unanchored(pattern).to_owned();
+        m.set_subscription(
+            consumer_protocol::Subscription::Regex(pattern),
+            Instant::now(),
+        );
+        true
+    }
+
+    /// True if the broker resolves pattern subscriptions (`group_protocol = consumer`).
+    pub fn resolves_patterns(&self) -> bool {
+        self.cp.is_some()
     }
 
     /// True while the member belongs to a stable generation.
     #[allow(dead_code)] // for logs and tests; the driver asks for `assignment` instead
     pub fn is_stable(&self) -> bool {
-        self.member.is_stable()
+        match &self.cp {
+            Some(_) => self.generation() > 0,
+            None => self.member.is_stable(),
+        }
     }
 
     /// The member id the coordinator gave this member ("" before the first join).
     #[allow(dead_code)] // for logs and tests
     pub fn member_id(&self) -> &str {
-        &self.member.generation.member_id
+        match &self.cp {
+            Some(m) => &m.member_id,
+            None => &self.member.generation.member_id,
+        }
     }
 
     /// The current generation, -1 when not a member.
     #[allow(dead_code)] // for logs and tests
     pub fn generation(&self) -> i32 {
-        self.member.generation.id
+        match &self.cp {
+            // The member epoch plays the generation's part (commits carry it).
+            Some(m) => m
+                .commit_generation()
+                .ok()
+                .flatten()
+                .map_or(-1, |(epoch, _)| epoch),
+            None => self.member.generation.id,
+        }
     }
 }
 

@@ -50,7 +50,9 @@ impl GroupCoordinator {
         }
         self.maybe_find_coordinator(net, now);
         let node = self.ready_coordinator(net, now);
-        if self.close.is_none() {
+        if self.cp.is_some() {
+            self.poll_consumer_protocol(net, node, now, events);
+        } else if self.close.is_none() {
             self.send_pending_leave(net, node, false, now);
             for _ in 0..2 {
                 let ready = node.filter(|n| net.can_send(*n));
@@ -148,7 +150,9 @@ impl GroupCoordinator {
                 let verdict = self
                     .commits
                     .on_commit(key, result.and_then(wire::parse_commit), now);
-                if let Some(code) = verdict.membership_code {
+                if let (Some(m), Some(code)) = (self.cp.as_mut(), verdict.membership_code) {
+                    m.on_commit_error(code, now);
+                } else if let Some(code) = verdict.membership_code {
                     self.member
                         .on_commit_error(epoch, code, &self.settings, events);
                 }
@@ -159,6 +163,11 @@ impl GroupCoordinator {
                 let r = result.and_then(|resp| wire::parse_offset_fetch(resp, &group));
                 self.commits.on_fetch(key, r, now, events)
             }
+            GroupCtx::ConsumerHeartbeat {
+                seq,
+                leave,
+                closing,
+            } => self.on_consumer_heartbeat(seq, leave, closing, result, now, events),
         };
         if lost {
             self.coordinator_lost(net, "the coordinator failed or moved", now);
@@ -169,6 +178,9 @@ impl GroupCoordinator {
     /// session times out, as in the Java client) and waits for pending commits. Returns
     /// true when done or nothing is left to do.
     pub fn poll_close<C: From<GroupCtx>>(&mut self, net: &mut Network<C>, now: Instant) -> bool {
+        if self.cp.is_some() {
+            return self.poll_close_consumer_protocol(net, now);
+        }
         if self.close.is_none() {
             let join_in_flight = self
                 .member
@@ -208,7 +220,8 @@ impl GroupCoordinator {
                 self.member.phase,
                 Phase::Idle | Phase::Failed | Phase::PollTimedOut
             );
-        member || self.commits.has_work()
+        let cp = self.cp.as_ref().is_some_and(|m| m.needs_coordinator());
+        member || cp || self.commits.has_work()
     }
 
     fn maybe_find_coordinator<C: From<GroupCtx>>(&mut self, net: &mut Network<C>, now: Instant) {
@@ -242,7 +255,7 @@ impl GroupCoordinator {
     }
 
     /// The coordinator's node if a request can go to it now; starts connecting otherwise.
-    fn ready_coordinator<C: From<GroupCtx>>(
+    pub(super) fn ready_coordinator<C: From<GroupCtx>>(
         &mut self,
         net: &mut Network<C>,
         now: Instant,
@@ -393,7 +406,11 @@ impl GroupCoordinator {
         events: &mut Vec<GroupEvent>,
     ) {
         for key in self.commits.due_commits(now) {
-            let generation = match self.member.commit_generation() {
+            let generation = match self.cp.as_ref() {
+                Some(m) => m.commit_generation(),
+                None => self.member.commit_generation(),
+            };
+            let generation = match generation {
                 Ok(g) => g,
                 Err(e) => {
                     self.commits.fail_commit(key, e);
@@ -454,6 +471,12 @@ impl GroupCoordinator {
         }
         if self.close.is_none() {
             consider(self.member.next_deadline(&self.settings));
+            if let Some(m) = &self.cp {
+                if m.tick_pending() {
+                    return Some(now);
+                }
+                consider(m.next_deadline());
+            }
         }
         if self.needs_coordinator() {
             consider(self.lookup.retry_at());
