@@ -65,6 +65,7 @@
 #![deny(unsafe_code)]
 
 pub mod admin;
+mod broker_version;
 mod client_setters;
 pub mod config;
 pub mod consumer;
@@ -77,12 +78,14 @@ pub mod producer;
 pub mod protocol;
 mod topic_partition;
 
+pub use broker_version::BrokerVersion;
 pub use config::{Acks, AssignmentStrategy, IsolationLevel, OffsetReset};
 pub use consumer::{
     Committer, Consumer, ConsumerBuilder, ConsumerRebalanceListener, ConsumerRecord, Deserializer,
     OffsetAndMetadata, RebalanceContext, WakeupHandle,
 };
 pub use error::{Error, ErrorCode, Result};
+pub use net::metadata::{BrokerMetadata, ClusterMetadata, PartitionMetadata, TopicMetadata};
 pub use producer::{
     DefaultPartitioner, DeliveryFuture, Partitioner, Producer, ProducerBuilder, ProducerMetrics,
     ProducerRecord, RecordMetadata, Serializer, TypedProducer,

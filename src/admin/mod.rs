@@ -41,6 +41,7 @@ mod groups;
 mod offsets;
 mod records;
 mod topics;
+mod version;
 
 use std::time::{Duration, Instant};
 

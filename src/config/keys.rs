@@ -34,6 +34,8 @@ const KEYS: &[(&str, u8)] = &[
     ("security.protocol", ALL),
     ("client.rack", ALL),
     ("max.response.size", ALL),
+    ("api.version", ALL),
+    ("api.version.auto.timeout.ms", ALL),
     ("acks", PRODUCER),
     ("compression.type", PRODUCER),
     ("compression.level", PRODUCER),
@@ -141,14 +143,6 @@ const UNSUPPORTED: &[(&str, &str)] = &[
         "enable.auto.offset.store",
         "kafka-sync stores each record's offset as it returns it; to choose what is \
          committed, set enable.auto.commit=false and commit offsets explicitly",
-    ),
-    (
-        "api.version",
-        "API versions are negotiated with each broker; remove this key",
-    ),
-    (
-        "api.version.auto.timeout.ms",
-        "API versions are negotiated with each broker; remove this key",
     ),
     ("metric.reporters", NO_METRICS),
     ("auto.include.jmx.reporter", NO_METRICS),
@@ -414,7 +408,7 @@ mod tests {
             ("batch.num.messages", "batch.size"),
             ("enable.auto.offset.store", "enable.auto.commit=false"),
             ("transactional.id", "transactions"),
-            ("api_version", "negotiated"),
+            ("metric_reporters", "reporters"),
         ] {
             match resolve(key, ALL) {
                 Err(ConfigError::Unsupported { key: k, reason }) => {

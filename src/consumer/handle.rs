@@ -7,8 +7,11 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use crate::broker_version::BrokerVersion;
 use crate::error::{Error, Result};
+use crate::net::metadata::ClusterMetadata;
 use crate::net::rpc::{wait_response, RpcCall, Target};
+use crate::net::versions::check_version;
 use crate::protocol::api::metadata::{MetadataRequest, MetadataRequestTopic, MetadataResponse};
 use crate::TopicPartition;
 
@@ -625,6 +628,39 @@ impl<K, V> Consumer<K, V> {
             .filter(|t| t.error_code == 0 && !(exclude && t.is_internal))
             .filter_map(|t| t.name)
             .collect())
+    }
+
+    /// The Kafka release of the brokers (kafka-python's `check_version()`): the one
+    /// `api_version` pins the consumer to if set, else the release inferred from the
+    /// first broker's ApiVersions. Waits up to `api_version_auto_timeout` for the first
+    /// connection, then fails with `Timeout`.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # fn main() -> kafka_sync::Result<()> {
+    /// # let consumer = kafka_sync::Consumer::builder().build()?;
+    /// println!("brokers run Kafka {}", consumer.check_version()?);
+    /// # Ok(()) }
+    /// ```
+    pub fn check_version(&self) -> Result<BrokerVersion> {
+        check_version(&self.core.config.client, &self.core.io.metadata)
+    }
+
+    /// A snapshot of the cluster metadata the consumer holds (kafka-python's
+    /// `cluster`): brokers, controller, and the topics it subscribed to, was assigned
+    /// or looked up (with their partitions and leaders). Refreshed in the background;
+    /// call again for a newer one.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # fn main() -> kafka_sync::Result<()> {
+    /// # let consumer = kafka_sync::Consumer::builder().build()?;
+    /// let cluster = consumer.cluster();
+    /// println!("{} brokers, controller {:?}", cluster.brokers.len(), cluster.controller());
+    /// # Ok(()) }
+    /// ```
+    pub fn cluster(&self) -> Arc<ClusterMetadata> {
+        self.core.io.metadata.load()
     }
 
     /// A handle another thread can use to interrupt a blocked `poll`/`next`.

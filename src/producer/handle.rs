@@ -4,10 +4,12 @@ use std::sync::mpsc::sync_channel;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crate::broker_version::BrokerVersion;
 use crate::config::ProducerConfig;
 use crate::error::{Error, Result};
 use crate::net::io_thread::IoHandle;
 use crate::net::metadata::{ClusterMetadata, TopicMetadata};
+use crate::net::versions::check_version;
 use crate::protocol::records::RecordBatchBuilder;
 
 use super::accumulator::{Accumulator, RecordRef};
@@ -363,6 +365,42 @@ impl Producer {
         value: impl Serializer<V> + 'static,
     ) -> TypedProducer<K, V> {
         TypedProducer::new(self, key, value)
+    }
+
+    /// The Kafka release of the brokers (kafka-python's `check_version()`): the one
+    /// `api_version` pins the producer to if set, else the release inferred from the
+    /// first broker's ApiVersions. Waits up to `api_version_auto_timeout` for the first
+    /// connection, then fails with `Timeout`.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # fn main() -> kafka_sync::Result<()> {
+    /// # let producer = kafka_sync::Producer::builder().build()?;
+    /// if producer.check_version()? < kafka_sync::BrokerVersion::new(3, 0) {
+    ///     println!("old brokers");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn check_version(&self) -> Result<BrokerVersion> {
+        check_version(&self.inner.config.client, &self.inner.io.metadata)
+    }
+
+    /// A snapshot of the cluster metadata the producer holds (kafka-python's
+    /// `cluster`): brokers, controller, and the topics it has sent to or looked up
+    /// (with their partitions and leaders). Refreshed in the background; call again
+    /// for a newer one.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # fn main() -> kafka_sync::Result<()> {
+    /// # let producer = kafka_sync::Producer::builder().build()?;
+    /// producer.partitions_for("orders")?;
+    /// let cluster = producer.cluster();
+    /// println!("leader of orders-0: {:?}", cluster.leader("orders", 0));
+    /// # Ok(()) }
+    /// ```
+    pub fn cluster(&self) -> Arc<ClusterMetadata> {
+        self.inner.io.metadata.load()
     }
 
     /// The configuration in effect, after validation.

@@ -48,10 +48,11 @@ impl<C> Network<C> {
             let err = Error::broker(ErrorCode(resp.error_code), None);
             return self.disconnect(node, err, now);
         }
-        let mut versions = ApiVersionTable::default();
+        let mut versions = ApiVersionTable::pinned(self.config.api_version);
         for k in &resp.api_keys {
             versions.insert(k.api_key, k.min_version, k.max_version);
         }
+        self.shared.1.note(node, &versions);
         // A broker without an API this client needs is of no use: say which, and back
         // off before the next attempt as for any failed handshake.
         let missing = self.required_apis.iter().find_map(|&(api, min, max)| {
