@@ -12,6 +12,7 @@ use super::buffer::FetchBuffer;
 use super::core::ConsumerCore;
 use super::driver::{ConsumerDriver, PollClock};
 use super::handle::Consumer;
+use super::metrics::ConsumerStats;
 use super::record::{BytesDeserializer, Deserializer};
 
 /// Builds a [`Consumer`]. Setters take kafka-python's names, with `Duration` for `*_ms`;
@@ -287,14 +288,16 @@ impl<K, V> ConsumerBuilder<K, V> {
         let config = Arc::new(self.config.validated()?);
         let buffer = Arc::new(FetchBuffer::new(config.fetch_max_bytes.max(1) as usize));
         let clock = Arc::new(PollClock::default());
-        let driver = ConsumerDriver::new(config.clone(), buffer.clone(), clock.clone())?;
+        let stats = Arc::new(ConsumerStats::default());
+        let driver =
+            ConsumerDriver::new(config.clone(), buffer.clone(), clock.clone(), stats.clone())?;
         let io = IoHandle::spawn(config.client.clone(), driver)?;
         let waker = io.waker();
         buffer.set_waker(move || {
             let _ = waker.wake();
         });
         Ok(Consumer::from_parts(
-            ConsumerCore::new(io, config, buffer, clock),
+            ConsumerCore::new(io, config, buffer, clock, stats),
             self.key_deserializer,
             self.value_deserializer,
         ))

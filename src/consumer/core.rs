@@ -18,6 +18,7 @@ use super::committer::{commit_and_wait, CommitFence, CommitWait};
 use super::driver::{Committed, ConsumerCommand, PollClock};
 use super::group::GroupEvent;
 use super::listener::ConsumerRebalanceListener;
+use super::metrics::{ConsumerMetrics, ConsumerStats};
 use super::offsets::OffsetSpec;
 use super::reader::{PartitionReader, RawRecord};
 use super::record::OffsetAndMetadata;
@@ -49,11 +50,13 @@ pub(crate) type RecordSink<'a> =
 /// Between waits, auto-commit checks the clock once per this many records handed out.
 const AUTO_COMMIT_CLOCK_EVERY: usize = 64;
 
-/// An async commit's reply, its callback, and the assignment count when it was sent.
+/// An async commit's reply, its callback, the assignment count when it was sent, and
+/// when it was sent.
 type AsyncCommit = (
     Receiver<Result<()>>,
     Box<dyn FnOnce(Result<()>) + Send>,
     u64,
+    Instant,
 );
 
 pub(crate) struct ConsumerCore {
@@ -80,6 +83,7 @@ pub(crate) struct ConsumerCore {
     /// may belong to another member by now. Shared with the [`Committer`]s.
     pub(crate) fence: Arc<CommitFence>,
     pub(crate) commands: CommandSender<ConsumerCommand>,
+    pub(crate) stats: Arc<ConsumerStats>,
 }
 
 impl ConsumerCore {
@@ -88,6 +92,7 @@ impl ConsumerCore {
         config: Arc<ConsumerConfig>,
         buffer: Arc<FetchBuffer>,
         clock: Arc<PollClock>,
+        stats: Arc<ConsumerStats>,
     ) -> Self {
         ConsumerCore {
             commands: io.sender(),
@@ -106,6 +111,7 @@ impl ConsumerCore {
             topic_names: HashMap::new(),
             pending_error: None,
             fence: Arc::new(CommitFence::default()),
+            stats,
         }
     }
 
@@ -290,6 +296,16 @@ impl ConsumerCore {
         }
     }
 
+    /// The counters, with each partition's lag: high watermark minus position, where
+    /// both are known.
+    pub fn metrics(&self) -> ConsumerMetrics {
+        let lags = self.assignment.iter().filter_map(|(tp, s)| {
+            let (hw, pos) = (s.high_watermark?, s.position?);
+            Some((tp.clone(), (hw - pos).max(0)))
+        });
+        self.stats.snapshot(lags)
+    }
+
     pub fn highwater(&self, tp: &TopicPartition) -> Option<i64> {
         self.assignment.get(tp).and_then(|s| s.high_watermark)
     }
@@ -350,6 +366,7 @@ impl ConsumerCore {
         commit_and_wait(
             &self.commands,
             &self.fence,
+            &self.stats,
             CommitWait::Api(self.config.default_api_timeout),
             self.has_group(),
             offsets,
@@ -378,7 +395,7 @@ impl ConsumerCore {
             reply,
         })?;
         self.async_commits
-            .push((rx, callback, self.fence.assignments()));
+            .push((rx, callback, self.fence.assignments(), Instant::now()));
         Ok(())
     }
 
@@ -388,13 +405,14 @@ impl ConsumerCore {
         while i < self.async_commits.len() {
             match self.async_commits[i].0.try_recv() {
                 Ok(r) => {
-                    let (_, cb, sent_at) = self.async_commits.swap_remove(i);
+                    let (_, cb, sent_at, started) = self.async_commits.swap_remove(i);
                     self.fence.note(&r, sent_at);
+                    self.stats.on_commit(started.elapsed());
                     cb(r);
                 }
                 Err(std::sync::mpsc::TryRecvError::Empty) => i += 1,
                 Err(std::sync::mpsc::TryRecvError::Disconnected) => {
-                    let (_, cb, _) = self.async_commits.swap_remove(i);
+                    let (_, cb, _, _) = self.async_commits.swap_remove(i);
                     cb(Err(Error::Closed));
                 }
             }
@@ -455,6 +473,9 @@ impl ConsumerCore {
             self.io.wake();
         }
         let result = self.poll_inner(timeout, max, sink);
+        if let Ok(n) = result {
+            self.stats.on_consumed(n);
+        }
         self.clock.in_poll.store(false, Ordering::Relaxed);
         self.clock.count_poll();
         result
@@ -646,6 +667,7 @@ impl ConsumerCore {
             Some(_) => {}
         }
         st.high_watermark = Some(data.high_watermark);
+        self.stats.on_fetched_bytes(data.records.len());
         let topic = match self.topic_names.get(&data.tp.topic) {
             Some(t) => t.clone(),
             None => {
@@ -742,6 +764,7 @@ impl ConsumerCore {
             let commit = commit_and_wait(
                 &self.commands,
                 &self.fence,
+                &self.stats,
                 CommitWait::Strict(timeout / 2),
                 self.has_group(),
                 offsets,

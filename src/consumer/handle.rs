@@ -380,6 +380,7 @@ impl<K, V> Consumer<K, V> {
             self.core.fence.clone(),
             self.core.config.default_api_timeout,
             self.core.config.group_id.is_some(),
+            self.core.stats.clone(),
         )
     }
 
@@ -628,6 +629,23 @@ impl<K, V> Consumer<K, V> {
             .filter(|t| t.error_code == 0 && !(exclude && t.is_internal))
             .filter_map(|t| t.name)
             .collect())
+    }
+
+    /// A snapshot of the consumer's counters (kafka-python's `metrics()`): records and
+    /// bytes consumed, fetch and commit latency, lag per partition, rebalances and the
+    /// last heartbeat. [`ConsumerMetrics::to_map`](super::ConsumerMetrics::to_map) gives
+    /// them under the Java client's metric names.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # fn main() -> kafka_sync::Result<()> {
+    /// # let consumer = kafka_sync::Consumer::builder().build()?;
+    /// let m = consumer.metrics();
+    /// println!("lag {:?}, {} rebalances", m.records_lag_max, m.rebalance_total);
+    /// # Ok(()) }
+    /// ```
+    pub fn metrics(&self) -> super::ConsumerMetrics {
+        self.core.metrics()
     }
 
     /// The Kafka release of the brokers (kafka-python's `check_version()`): the one

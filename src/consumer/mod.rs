@@ -16,6 +16,7 @@ mod fetcher;
 pub(crate) mod group;
 mod handle;
 mod listener;
+mod metrics;
 mod offsets;
 mod reader;
 mod record;
@@ -25,6 +26,7 @@ pub use builder::ConsumerBuilder;
 pub use committer::Committer;
 pub use handle::{Consumer, Iter, WakeupHandle};
 pub use listener::ConsumerRebalanceListener;
+pub use metrics::ConsumerMetrics;
 pub use record::{
     BytesDeserializer, ConsumerRecord, Deserializer, OffsetAndMetadata, RecordHeader, TimestampType,
 };

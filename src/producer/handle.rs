@@ -345,7 +345,10 @@ impl Producer {
     /// # Ok(()) }
     /// ```
     pub fn metrics(&self) -> ProducerMetrics {
-        self.inner.metrics.snapshot(self.inner.acc.memory_used())
+        let buffer_memory = self.inner.config.buffer_memory;
+        self.inner
+            .metrics
+            .snapshot(self.inner.acc.memory_used(), buffer_memory)
     }
 
     /// Adds key and value serializers (kafka-python's `key_serializer` and
