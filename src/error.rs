@@ -186,6 +186,14 @@ pub enum Error {
         /// The first of their errors.
         first: Box<Error>,
     },
+
+    /// A call that needs a consumer group (`subscribe`, commits) was made on a consumer
+    /// built without a `group_id`.
+    #[error("{operation} needs a group_id: set group_id on the builder, or consume chosen partitions without a group through assign() and keep offsets yourself")]
+    GroupIdRequired {
+        /// The call, such as `"subscribe"`.
+        operation: &'static str,
+    },
 }
 
 impl Error {

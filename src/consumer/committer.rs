@@ -166,7 +166,9 @@ pub(crate) fn commit_and_wait(
     offsets: BTreeMap<TopicPartition, OffsetAndMetadata>,
 ) -> Result<()> {
     if !has_group {
-        return Err(Error::IllegalState("commit needs a group_id".into()));
+        return Err(Error::GroupIdRequired {
+            operation: "commit",
+        });
     }
     if offsets.is_empty() {
         return Ok(());

@@ -41,6 +41,9 @@ struct PartitionState {
     paused: bool,
     high_watermark: Option<i64>,
     leader_epoch: Option<i32>,
+    /// A `seek_to_beginning`/`seek_to_end` whose offset is not known yet: `commit()`
+    /// looks it up first, so it commits the reset position.
+    reset_pending: bool,
 }
 
 /// Receives each record handed out: topic (shared), partition, record.
@@ -136,9 +139,9 @@ impl ConsumerCore {
             ));
         }
         if !self.has_group() {
-            return Err(Error::IllegalState(
-                "subscribe needs a group_id; use assign() without a group".into(),
-            ));
+            return Err(Error::GroupIdRequired {
+                operation: "subscribe",
+            });
         }
         if topics.iter().any(String::is_empty) {
             return Err(Error::InvalidArgument("empty topic name".into()));
@@ -155,7 +158,9 @@ impl ConsumerCore {
             ));
         }
         if !self.has_group() {
-            return Err(Error::IllegalState("subscribe needs a group_id".into()));
+            return Err(Error::GroupIdRequired {
+                operation: "subscribe",
+            });
         }
         let re = regex::Regex::new(&format!("^(?:{pattern})$"))
             .map_err(|e| Error::InvalidArgument(format!("bad topic pattern {pattern:?}: {e}")))?;
@@ -260,6 +265,7 @@ impl ConsumerCore {
             let st = self.state(&tp)?;
             st.epoch += 1;
             st.position = None;
+            st.reset_pending = true;
             let epoch = st.epoch;
             self.readers.retain(|r| r.tp != tp);
             self.parked.retain(|r| r.tp != tp);
@@ -355,6 +361,17 @@ impl ConsumerCore {
     }
 
     pub fn commit_positions(&mut self) -> Result<()> {
+        self.finish_async_commits();
+        // A lazy seek_to_beginning/end is resolved first, so its position is committed.
+        let pending: Vec<TopicPartition> = self
+            .assignment
+            .iter()
+            .filter(|(_, s)| s.reset_pending && s.position.is_none())
+            .map(|(tp, _)| tp.clone())
+            .collect();
+        for tp in &pending {
+            self.position(tp)?;
+        }
         let offsets = self.consumed_offsets();
         self.commit_offsets(offsets)
     }
@@ -363,14 +380,19 @@ impl ConsumerCore {
         &mut self,
         offsets: BTreeMap<TopicPartition, OffsetAndMetadata>,
     ) -> Result<()> {
-        commit_and_wait(
+        // Callbacks of async commits run here too (as in the Java client), before and
+        // after: commits complete in order, so those sent earlier are done by now.
+        self.finish_async_commits();
+        let result = commit_and_wait(
             &self.commands,
             &self.fence,
             &self.stats,
             CommitWait::Api(self.config.default_api_timeout),
             self.has_group(),
             offsets,
-        )
+        );
+        self.finish_async_commits();
+        result
     }
 
     /// True when the group may have moved this member's partitions elsewhere: nothing
@@ -385,7 +407,9 @@ impl ConsumerCore {
         callback: Box<dyn FnOnce(Result<()>) + Send>,
     ) -> Result<()> {
         if !self.has_group() {
-            return Err(Error::IllegalState("commit needs a group_id".into()));
+            return Err(Error::GroupIdRequired {
+                operation: "commit",
+            });
         }
         let offsets = offsets.unwrap_or_else(|| self.consumed_offsets());
         let (reply, rx) = sync_channel(1);
@@ -757,9 +781,9 @@ impl ConsumerCore {
     /// Commits (with auto-commit on), leaves the group and stops the I/O thread, all
     /// within `timeout`: the commit may use half of it, the leave and the thread's stop
     /// the rest.
-    pub fn close(&mut self, timeout: Duration) {
+    pub fn close(&mut self, timeout: Duration, autocommit: bool) {
         let deadline = crate::deadline::from_now(timeout);
-        if self.auto_commit() && !self.io.is_closed() {
+        if autocommit && self.auto_commit() && !self.io.is_closed() {
             let offsets = self.consumed_offsets();
             let commit = commit_and_wait(
                 &self.commands,

@@ -408,7 +408,9 @@ impl Driver for ConsumerDriver {
                     }),
                 ),
                 None => {
-                    let _ = reply.send(Err(Error::IllegalState("commit needs a group_id".into())));
+                    let _ = reply.send(Err(Error::GroupIdRequired {
+                        operation: "commit",
+                    }));
                 }
             },
             ConsumerCommand::Committed {

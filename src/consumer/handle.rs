@@ -308,11 +308,32 @@ impl<K, V> Consumer<K, V> {
     }
 
     /// Moves to the first available offset of these partitions (all assigned if empty).
+    ///
+    /// Lazy, as in kafka-python and the Java client: it returns at once, and the offset
+    /// is looked up by the next `poll`/`next`, [`position`](Self::position) or
+    /// [`commit`](Self::commit). `commit()` right after it commits the beginning (the
+    /// offsets reset of the "reset to earliest" tools); a `committer` or `commit_async`
+    /// commit does not wait for the lookup and leaves the partition out until then.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # fn main() -> kafka_sync::Result<()> {
+    /// let mut consumer = kafka_sync::Consumer::builder().group_id("g").build()?;
+    /// consumer.subscribe(["orders"])?;
+    /// while consumer.assignment().is_empty() {
+    ///     consumer.poll(std::time::Duration::from_millis(100))?; // joins the group
+    /// }
+    /// consumer.seek_to_beginning(&[])?; // every assigned partition
+    /// consumer.commit()?; // the group now starts over from the beginning
+    /// # Ok(()) }
+    /// ```
     pub fn seek_to_beginning(&mut self, partitions: &[TopicPartition]) -> Result<()> {
         self.core.seek_to(partitions, OffsetSpec::Earliest)
     }
 
-    /// Moves to the end of these partitions (all assigned if empty).
+    /// Moves to the end of these partitions (all assigned if empty). Lazy, as
+    /// [`seek_to_beginning`](Self::seek_to_beginning) is; `commit()` right after it
+    /// commits the end.
     pub fn seek_to_end(&mut self, partitions: &[TopicPartition]) -> Result<()> {
         self.core.seek_to(partitions, OffsetSpec::Latest)
     }
@@ -393,12 +414,44 @@ impl<K, V> Consumer<K, V> {
     }
 
     /// Commits current positions without waiting; `callback` runs on this thread during a
-    /// later `poll`/`next` (or `close`) with the outcome.
+    /// later `poll`/`next`, `commit` or `close` with the outcome, never on the I/O thread
+    /// and never under the consumer's locks.
     pub fn commit_async(
         &mut self,
         callback: impl FnOnce(Result<()>) + Send + 'static,
     ) -> Result<()> {
         self.core.commit_async(None, Box::new(callback))
+    }
+
+    /// Commits explicit offsets (each the next offset to read) without waiting
+    /// (kafka-python's `commit_async(offsets, callback)`); `callback` gets the offsets
+    /// and the outcome on this thread during a later `poll`/`next`, `commit` or `close`,
+    /// never on the I/O thread and never under the consumer's locks.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # fn main() -> kafka_sync::Result<()> {
+    /// use std::collections::BTreeMap;
+    /// use kafka_sync::{OffsetAndMetadata, TopicPartition};
+    /// # let mut consumer = kafka_sync::Consumer::builder().group_id("g").build()?;
+    /// let offsets = BTreeMap::from([(TopicPartition::new("orders", 0), OffsetAndMetadata::new(42))]);
+    /// consumer.commit_async_offsets(offsets, |offsets, result| {
+    ///     if let Err(e) = result {
+    ///         eprintln!("commit of {offsets:?} failed: {e}");
+    ///     }
+    /// })?;
+    /// # Ok(()) }
+    /// ```
+    pub fn commit_async_offsets(
+        &mut self,
+        offsets: BTreeMap<TopicPartition, OffsetAndMetadata>,
+        callback: impl FnOnce(BTreeMap<TopicPartition, OffsetAndMetadata>, Result<()>) + Send + 'static,
+    ) -> Result<()> {
+        let committed = offsets.clone();
+        self.core.commit_async(
+            Some(offsets),
+            Box::new(move |result| callback(committed, result)),
+        )
     }
 
     /// The group's committed offset for a partition (`None` if nothing is committed).
@@ -692,7 +745,24 @@ impl<K, V> Consumer<K, V> {
     /// at most `timeout`.
     pub fn close(mut self, timeout: Duration) {
         self.closed = true;
-        self.core.close(timeout);
+        self.core.close(timeout, true);
+    }
+
+    /// As [`close`](Self::close), choosing whether auto-commit commits the consumed
+    /// offsets first (kafka-python's `close(autocommit=False)`): with `false` nothing is
+    /// committed, whatever `enable_auto_commit` says; with `true` it is `close`.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # fn main() -> kafka_sync::Result<()> {
+    /// # let consumer = kafka_sync::Consumer::builder().group_id("g").build()?;
+    /// // Processing failed: leave the group without committing what was read.
+    /// consumer.close_with_autocommit(std::time::Duration::from_secs(5), false);
+    /// # Ok(()) }
+    /// ```
+    pub fn close_with_autocommit(mut self, timeout: Duration, autocommit: bool) {
+        self.closed = true;
+        self.core.close(timeout, autocommit);
     }
 }
 
@@ -709,7 +779,7 @@ impl<K, V> std::fmt::Debug for Consumer<K, V> {
 impl<K, V> Drop for Consumer<K, V> {
     fn drop(&mut self) {
         if !self.closed {
-            self.core.close(DROP_CLOSE_TIMEOUT);
+            self.core.close(DROP_CLOSE_TIMEOUT, true);
         }
     }
 }
