@@ -74,6 +74,7 @@ const KEYS: &[(&str, u8)] = &[
     ("allow.auto.create.topics", CONSUMER),
     ("consumer.timeout.ms", CONSUMER),
     ("default.api.timeout.ms", CONSUMER | ADMIN),
+    ("skip.double.compressed.messages", CONSUMER),
 ];
 
 /// librdkafka names for the same settings.
@@ -163,10 +164,6 @@ const UNSUPPORTED: &[(&str, &str)] = &[
     (
         "default.offset.commit.callback",
         "callbacks are set in code, not in configuration: pass one to commit",
-    ),
-    (
-        "skip.double.compressed.messages",
-        "kafka-sync reads nested compressed messages as they are; remove this key",
     ),
     (
         "group.remote.assignor",

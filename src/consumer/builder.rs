@@ -161,6 +161,17 @@ impl<K, V> ConsumerBuilder<K, V> {
         self.set("check.crcs", if on { "true" } else { "false" })
     }
 
+    /// Drop legacy (v0/v1) messages that were compressed twice (a bug of
+    /// kafka-python's producer up to 1.2.4) instead of handing each out as one record
+    /// whose value is still compressed. Default false. kafka-python:
+    /// `skip_double_compressed_messages`.
+    pub fn skip_double_compressed_messages(self, skip: bool) -> Self {
+        self.set(
+            "skip.double.compressed.messages",
+            if skip { "true" } else { "false" },
+        )
+    }
+
     /// `ReadCommitted` hides aborted transactions. Default `ReadUncommitted`. Java:
     /// `isolation.level`.
     pub fn isolation_level(self, level: IsolationLevel) -> Self {

@@ -706,6 +706,7 @@ impl ConsumerCore {
             topic,
             self.config.check_crcs,
             read_committed,
+            self.config.skip_double_compressed_messages,
         ));
     }
 
