@@ -19,10 +19,17 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// Errors are `Clone`, so one failure (a batch that could not be delivered, say) can be
 /// reported to every waiter.
 ///
+/// Each message tells the whole story once: a variant that holds a cause (an I/O error,
+/// a decode or config error) prints it in its own message and does not return it again
+/// from [`source`](std::error::Error::source), so an error reporter that walks the
+/// chain prints it once. The one exception is [`Error::Record`], whose cause (the
+/// deserializer's error) is its `source()` and is not repeated in its message.
+/// Variants with fields are `#[non_exhaustive]`: match them with `{ .., }`.
+///
 /// # Examples
 /// ```
 /// use kafka_sync::{Error, ErrorCode};
-/// let err = Error::Broker { code: ErrorCode::NOT_LEADER_OR_FOLLOWER, message: None };
+/// let err = Error::from(ErrorCode::NOT_LEADER_OR_FOLLOWER);
 /// assert!(err.is_retriable());
 /// assert!(err.to_string().contains("NOT_LEADER_OR_FOLLOWER"));
 /// ```
@@ -30,6 +37,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[non_exhaustive]
 pub enum Error {
     /// No broker could be reached: every bootstrap address refused or timed out.
+    #[non_exhaustive]
     #[error("no brokers available: no connection to {servers} completed ({reason}); check bootstrap_servers and that the brokers are running")]
     NoBrokersAvailable {
         /// The bootstrap servers that were tried.
@@ -39,6 +47,7 @@ pub enum Error {
     },
 
     /// A broker connection was lost while a request was outstanding.
+    #[non_exhaustive]
     #[error("disconnected from broker {broker}: {reason}; the client reconnects by itself, so retrying the call is safe")]
     Disconnected {
         /// The broker, as `id (host:port)`.
@@ -48,6 +57,7 @@ pub enum Error {
     },
 
     /// The operation did not finish within its time limit.
+    #[non_exhaustive]
     #[error("timed out after {elapsed:?} waiting for {what}")]
     Timeout {
         /// What was being waited for.
@@ -57,6 +67,7 @@ pub enum Error {
     },
 
     /// The broker answered with an error code.
+    #[non_exhaustive]
     #[error("broker error {code}{}", message.as_deref().map(|m| format!(": {m}")).unwrap_or_default())]
     Broker {
         /// The Kafka error code, with its name, retriable flag and description.
@@ -66,6 +77,7 @@ pub enum Error {
     },
 
     /// The broker does not support a request this client needs.
+    #[non_exhaustive]
     #[error("broker {broker} does not support {api} in a version this client can use: broker supports {broker_min}..={broker_max}, client supports {client_min}..={client_max}; upgrade the broker")]
     UnsupportedVersion {
         /// The broker, as `id (host:port)`.
@@ -88,19 +100,19 @@ pub enum Error {
 
     /// A record could not be decoded, or failed its CRC check.
     #[error("corrupt record data: {0}")]
-    Decode(#[from] DecodeError),
+    Decode(DecodeError),
 
     /// A request could not be encoded.
     #[error("could not encode request: {0}")]
-    Encode(#[from] EncodeError),
+    Encode(EncodeError),
 
     /// The configuration is invalid.
     #[error("invalid configuration: {0}")]
-    Config(#[from] ConfigError),
+    Config(ConfigError),
 
     /// An I/O error from the operating system.
     #[error("I/O error: {0}")]
-    Io(#[source] Arc<std::io::Error>),
+    Io(Arc<std::io::Error>),
 
     /// The client has been closed; create a new one.
     #[error("the client is closed")]
@@ -111,6 +123,7 @@ pub enum Error {
     Authentication(String),
 
     /// A record is larger than `max_request_size` or the broker's limit.
+    #[non_exhaustive]
     #[error("record of {size} bytes is larger than the maximum of {max} bytes; raise max_request_size (and the topic's max.message.bytes) or send smaller records")]
     RecordTooLarge {
         /// The serialized record size.
@@ -130,6 +143,7 @@ pub enum Error {
 
     /// A partition has no committed offset (or its position fell out of range) and
     /// `auto_offset_reset` is `none`.
+    #[non_exhaustive]
     #[error("no valid offset for {partition} and auto_offset_reset is none; seek to an offset or set auto_offset_reset to earliest or latest")]
     NoOffset {
         /// The partition.
@@ -139,6 +153,7 @@ pub enum Error {
     /// A partition's fetched records cannot be read: they do not decode, the broker sent
     /// only part of a batch, or a batch decodes to more than `max_decoded_batch_bytes`.
     /// The position stays at `offset`; seek past it to skip the batch.
+    #[non_exhaustive]
     #[error("cannot read the records of {partition} at offset {offset}: {error}")]
     CorruptRecords {
         /// The partition.
@@ -146,7 +161,6 @@ pub enum Error {
         /// The offset of the batch (or of the fetch) that failed.
         offset: i64,
         /// What is wrong with the data.
-        #[source]
         error: DecodeError,
     },
 
@@ -167,7 +181,8 @@ pub enum Error {
     /// that does not decode is [`Error::CorruptRecords`]). The records before it were
     /// handed out; the partition's position stays at it, so polling again meets it again
     /// (as the Java client's `RecordDeserializationException`). Seek past it to skip it.
-    #[error("the record at offset {offset} of {partition} could not be read: {source}; the position stays there, seek to {} to skip it", offset + 1)]
+    #[non_exhaustive]
+    #[error("the record at offset {offset} of {partition} could not be read (its deserializer failed; the cause is this error's source()); the position stays there, seek to {} to skip it", offset + 1)]
     Record {
         /// The partition.
         partition: crate::TopicPartition,
@@ -179,6 +194,7 @@ pub enum Error {
 
     /// [`Producer::flush`](crate::Producer::flush) found records that failed since the
     /// previous flush; each record's future holds its own error.
+    #[non_exhaustive]
     #[error("{failed} records failed since the previous flush; the first error: {first}")]
     DeliveryFailed {
         /// How many records failed.
@@ -189,6 +205,7 @@ pub enum Error {
 
     /// A call that needs a consumer group (`subscribe`, commits) was made on a consumer
     /// built without a `group_id`.
+    #[non_exhaustive]
     #[error("{operation} needs a group_id: set group_id on the builder, or consume chosen partitions without a group through assign() and keep offsets yourself")]
     GroupIdRequired {
         /// The call, such as `"subscribe"`.
@@ -254,6 +271,24 @@ impl From<ErrorCode> for Error {
     }
 }
 
+impl From<DecodeError> for Error {
+    fn from(e: DecodeError) -> Error {
+        Error::Decode(e)
+    }
+}
+
+impl From<EncodeError> for Error {
+    fn from(e: EncodeError) -> Error {
+        Error::Encode(e)
+    }
+}
+
+impl From<ConfigError> for Error {
+    fn from(e: ConfigError) -> Error {
+        Error::Config(e)
+    }
+}
+
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Error {
         Error::Io(Arc::new(e))
@@ -275,5 +310,70 @@ mod tests {
         let e = Error::broker(ErrorCode(6), Some("".into()));
         assert!(matches!(e, Error::Broker { message: None, .. }));
         assert_eq!(Error::from(ErrorCode(36)).code(), Some(ErrorCode(36)));
+    }
+
+    /// What an error reporter (anyhow's `{:#}`) prints: the message, then each source's.
+    fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+        let mut out = e.to_string();
+        let mut next = e.source();
+        while let Some(s) = next {
+            out.push_str(": ");
+            out.push_str(&s.to_string());
+            next = s.source();
+        }
+        out
+    }
+
+    #[test]
+    fn every_cause_is_printed_once() {
+        let tp = crate::TopicPartition::new("t", 0);
+        let cases = [
+            (Error::from(std::io::Error::other("the-cause")), "the-cause"),
+            (
+                Error::from(DecodeError::Malformed("the-cause".into())),
+                "the-cause",
+            ),
+            (
+                Error::from(ConfigError::UnknownKey {
+                    key: "the-cause".into(),
+                }),
+                "the-cause",
+            ),
+            (
+                Error::CorruptRecords {
+                    partition: tp.clone(),
+                    offset: 3,
+                    error: DecodeError::Malformed("the-cause".into()),
+                },
+                "the-cause",
+            ),
+            (
+                Error::Record {
+                    partition: tp.clone(),
+                    offset: 3,
+                    source: Box::new(Error::Serialization("the-cause".into())),
+                },
+                "the-cause",
+            ),
+            (
+                Error::DeliveryFailed {
+                    failed: 2,
+                    first: Box::new(Error::Serialization("the-cause".into())),
+                },
+                "the-cause",
+            ),
+        ];
+        for (e, cause) in cases {
+            let printed = chain(&e);
+            assert_eq!(printed.matches(cause).count(), 1, "{printed}");
+        }
+        // A record error still names where it is.
+        let e = Error::Record {
+            partition: tp,
+            offset: 3,
+            source: Box::new(Error::Serialization("bad utf-8".into())),
+        };
+        assert!(e.to_string().contains("offset 3 of t-0"), "{e}");
+        assert!(std::error::Error::source(&e).is_some());
     }
 }

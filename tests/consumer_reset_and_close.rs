@@ -192,7 +192,8 @@ fn subscribe_without_a_group_id_names_assign() {
         matches!(
             err,
             Error::GroupIdRequired {
-                operation: "subscribe"
+                operation: "subscribe",
+                ..
             }
         ),
         "{err:?}"
@@ -205,7 +206,8 @@ fn subscribe_without_a_group_id_names_assign() {
         matches!(
             err,
             Error::GroupIdRequired {
-                operation: "commit"
+                operation: "commit",
+                ..
             }
         ),
         "{err:?}"

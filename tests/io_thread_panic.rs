@@ -67,7 +67,9 @@ fn after_an_io_thread_panic_every_producer_call_fails_within_its_timeout() {
     // reporting the record that failed since the last flush, or the shutdown.
     let flushed = producer.flush_timeout(Duration::from_secs(5));
     let reported = |e: &Error| match e {
-        Error::DeliveryFailed { failed: 1, first } => matches!(**first, Error::Internal(_)),
+        Error::DeliveryFailed {
+            failed: 1, first, ..
+        } => matches!(**first, Error::Internal(_)),
         e => is_typed_shutdown(e),
     };
     assert!(flushed.as_ref().is_err_and(reported), "{flushed:?}");
