@@ -137,7 +137,8 @@ pub enum Error {
     #[error("illegal state: {0}")]
     IllegalState(String),
 
-    /// A blocking consumer call was interrupted by [`wakeup`](crate::Consumer::wakeup).
+    /// A blocking consumer call was interrupted by
+    /// [`WakeupHandle::wakeup`](crate::WakeupHandle::wakeup).
     #[error("woken up by wakeup()")]
     Wakeup,
 

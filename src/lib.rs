@@ -63,6 +63,7 @@
 
 // Every socket option and system call goes through std, mio or socket2.
 #![deny(unsafe_code)]
+#![warn(missing_debug_implementations)]
 
 pub mod admin;
 mod broker_version;

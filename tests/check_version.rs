@@ -116,7 +116,11 @@ fn a_pinned_client_speaks_the_pinned_release_versions() {
         .build()
         .unwrap();
     consumer.subscribe([topic.as_str()]).unwrap();
-    let read = consumer.iter().map(|r| r.unwrap()).count();
+    let read = consumer
+        .iter()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap()
+        .len();
     assert_eq!(read, 10);
     consumer.commit().unwrap();
     assert!(consumer.cluster().topic(&topic).unwrap().topic_id.is_zero());
@@ -168,5 +172,5 @@ fn cluster_snapshots_name_brokers_topics_leaders_and_controller() {
     );
     assert_eq!(seen, 3);
     consumer.close(Duration::from_secs(5));
-    assert!(admin.cluster().brokers.len() >= 1);
+    assert!(!admin.cluster().brokers.is_empty());
 }

@@ -7,7 +7,7 @@ use std::str::FromStr;
 
 mod releases;
 
-use releases::RELEASES;
+use releases::{ApiRanges, RELEASES};
 
 /// An Apache Kafka release, such as `4.0` or `0.10.2`: what `check_version()` returns on
 /// every client (kafka-python's version tuple), and what the `api_version` setting takes.
@@ -84,7 +84,7 @@ impl BrokerVersion {
     /// The release whose request versions a client pinned to `self` uses: `self` if the
     /// table knows it, else the newest known release before it (kafka-python's rule for
     /// a release it has no table for), or `None` before 0.11.
-    pub(crate) fn pinned_release(self) -> Option<(BrokerVersion, &'static [(i16, i16, i16)])> {
+    pub(crate) fn pinned_release(self) -> Option<(BrokerVersion, ApiRanges)> {
         RELEASES.iter().rev().find(|(v, _)| *v <= self).copied()
     }
 

@@ -4,9 +4,12 @@
 
 use super::BrokerVersion;
 
+/// `(api_key, min_version, max_version)` of each API a release supports.
+pub(super) type ApiRanges = &'static [(i16, i16, i16)];
+
 /// Releases from 0.11 (the first with record batches v2, the oldest this client can
 /// talk to) to 4.3, oldest first.
-pub(super) const RELEASES: &[(BrokerVersion, &[(i16, i16, i16)])] = &[
+pub(super) const RELEASES: &[(BrokerVersion, ApiRanges)] = &[
     (
         BrokerVersion::new(0, 11),
         &[

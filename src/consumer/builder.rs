@@ -37,6 +37,15 @@ pub struct ConsumerBuilder<K, V> {
     value_deserializer: Box<dyn Deserializer<V>>,
 }
 
+impl<K, V> std::fmt::Debug for ConsumerBuilder<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConsumerBuilder")
+            .field("config", &self.config)
+            .field("error", &self.error)
+            .finish_non_exhaustive()
+    }
+}
+
 impl ConsumerBuilder<bytes::Bytes, bytes::Bytes> {
     pub(crate) fn new() -> Self {
         ConsumerBuilder {

@@ -824,6 +824,14 @@ pub struct RebalanceContext<'a> {
     core: &'a mut ConsumerCore,
 }
 
+impl std::fmt::Debug for RebalanceContext<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RebalanceContext")
+            .field("assignment", &self.core.assignment())
+            .finish_non_exhaustive()
+    }
+}
+
 impl RebalanceContext<'_> {
     /// Commits the positions of every assigned partition.
     pub fn commit(&mut self) -> Result<()> {

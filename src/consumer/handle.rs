@@ -96,6 +96,12 @@ pub struct WakeupHandle {
     buffer: Arc<FetchBuffer>,
 }
 
+impl std::fmt::Debug for WakeupHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WakeupHandle").finish_non_exhaustive()
+    }
+}
+
 impl WakeupHandle {
     /// Makes the consumer's current (or next) blocking call return `Error::Wakeup`.
     pub fn wakeup(&self) {
@@ -813,6 +819,14 @@ fn to_record<K, V>(
 /// Iterates a consumer; ends after `consumer_timeout` passes with no record.
 pub struct Iter<'a, K, V> {
     consumer: &'a mut Consumer<K, V>,
+}
+
+impl<K, V> std::fmt::Debug for Iter<'_, K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Iter")
+            .field("consumer", &self.consumer)
+            .finish()
+    }
 }
 
 impl<K, V> Iterator for Iter<'_, K, V> {

@@ -1,8 +1,8 @@
 //! The consumer: `for msg in consumer`, poll, assign and subscribe, consumer groups with
 //! rebalancing, offsets and commits.
 //!
-//! The user thread holds a [`Consumer`]; its I/O thread runs the [`fetcher`] and the
-//! [`group`] coordinator and hands data over through the [`buffer`].
+//! The user thread holds a [`Consumer`]; its I/O thread runs the fetcher and the group
+//! coordinator and hands data over through a bounded buffer.
 
 pub mod assignor;
 mod buffer;

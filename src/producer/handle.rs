@@ -305,7 +305,8 @@ impl Producer {
     /// Records still pending at the deadline fail: with `Closed` if they were never sent,
     /// with a `Timeout` saying the broker may have written them if they were in flight.
     /// Every accepted record gets an outcome. Other clones of this producer stop working
-    /// too.
+    /// too. The same shape as [`Consumer::close`](crate::Consumer::close) and
+    /// [`AdminClient::close`](crate::admin::AdminClient::close).
     ///
     /// # Examples
     /// ```no_run
@@ -314,7 +315,7 @@ impl Producer {
     /// producer.close(std::time::Duration::from_secs(5));
     /// # Ok(()) }
     /// ```
-    pub fn close(&self, timeout: Duration) {
+    pub fn close(self, timeout: Duration) {
         self.inner.io.close(timeout);
     }
 
