@@ -158,6 +158,42 @@ fn commit_async_with_offsets_calls_back_on_the_polling_thread() {
     assert_eq!(c.committed(&tp).unwrap().map(|o| o.offset), Some(8));
 }
 
+/// The callback runs inside the poll that is waiting when the commit completes, not
+/// only in a later call.
+#[test]
+fn an_async_commit_calls_back_inside_a_waiting_poll() {
+    let topic = unique_name("commit-async-in-poll");
+    let group = unique_name("commit-async-in-poll-group");
+    create_topic(&topic, 1);
+    produce(&topic, 1, 3);
+    let mut c = consumer(&group).build().unwrap();
+    c.subscribe([topic.as_str()]).unwrap();
+    assert_eq!(c.iter().collect::<Result<Vec<_>, _>>().unwrap().len(), 3);
+
+    let called_at: Arc<Mutex<Option<std::time::Instant>>> = Arc::default();
+    let slot = called_at.clone();
+    c.commit_async(move |r| {
+        r.unwrap();
+        *slot.lock().unwrap() = Some(std::time::Instant::now());
+    })
+    .unwrap();
+    // Nothing more to read: the poll waits its whole 3 s.
+    assert!(c.poll(Duration::from_secs(3)).unwrap().is_empty());
+    let returned = std::time::Instant::now();
+    let called = *called_at.lock().unwrap();
+    let called = called.expect("the callback ran in the poll");
+    assert!(
+        returned - called > Duration::from_secs(1),
+        "the callback ran only as the poll ended"
+    );
+    assert_eq!(
+        c.committed(&TopicPartition::new(&topic, 0))
+            .unwrap()
+            .map(|o| o.offset),
+        Some(3)
+    );
+}
+
 #[test]
 fn close_without_autocommit_commits_nothing() {
     let topic = unique_name("close-autocommit");

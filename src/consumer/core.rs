@@ -648,6 +648,7 @@ impl ConsumerCore {
         }
         match next {
             Next::Woken => Err(Error::Wakeup),
+            Next::CommitDone => Ok(Pumped::Progress),
             Next::TimedOut => Ok(Pumped::TimedOut),
             Next::Closed => Err(Error::Closed),
             Next::Group(event) => self.on_group_event(event).map(|()| Pumped::Progress),

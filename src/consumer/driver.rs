@@ -400,13 +400,18 @@ impl Driver for ConsumerDriver {
                 deadline,
                 reply,
             } => match self.group.as_mut() {
-                Some(g) => g.commit(
-                    offsets,
-                    deadline,
-                    Box::new(move |r| {
-                        let _ = reply.send(r);
-                    }),
-                ),
+                Some(g) => {
+                    let buffer = self.buffer.clone();
+                    g.commit(
+                        offsets,
+                        deadline,
+                        Box::new(move |r| {
+                            let _ = reply.send(r);
+                            // A poll waiting runs the callback of an async commit now.
+                            buffer.commit_done();
+                        }),
+                    )
+                }
                 None => {
                     let _ = reply.send(Err(Error::GroupIdRequired {
                         operation: "commit",
