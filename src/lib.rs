@@ -102,7 +102,7 @@ pub mod consumer;
 mod deadline;
 mod error;
 mod fast_hash;
-pub mod net;
+mod net;
 pub mod oauth;
 pub mod producer;
 pub mod protocol;
@@ -116,6 +116,11 @@ pub use consumer::{
     OffsetAndMetadata, RebalanceContext, WakeupHandle,
 };
 pub use error::{Error, ErrorCode, Result};
+/// Test-only (the `fuzzing` feature): makes the I/O thread of the client with this
+/// `client_id` panic at its next loop turn; not part of the API.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub use net::inject_io_thread_panic;
 pub use net::metadata::{BrokerMetadata, ClusterMetadata, PartitionMetadata, TopicMetadata};
 pub use producer::{
     DefaultPartitioner, DeliveryFuture, Partitioner, Producer, ProducerBuilder, ProducerMetrics,

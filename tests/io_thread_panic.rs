@@ -9,7 +9,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use kafka_sync::admin::{AdminClient, CreateTopicsOptions, NewTopic};
-use kafka_sync::net::inject_io_thread_panic;
+use kafka_sync::inject_io_thread_panic;
 use kafka_sync::{Consumer, Error, OffsetReset, Producer, ProducerRecord, TopicPartition};
 
 const GRACE: Duration = Duration::from_secs(1);

@@ -3,7 +3,7 @@
 //! The I/O thread owns the refresh schedule; user threads read snapshots through
 //! [`SharedMetadata`], which the I/O thread replaces whole on every update.
 
-pub use crate::fast_hash::{FastHasher, KeyedState};
+pub use crate::fast_hash::KeyedState;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
