@@ -5,8 +5,9 @@ mod common;
 
 use std::time::Duration;
 
+use common::topics::create_topic;
 use common::*;
-use kafka_sync::admin::{AdminClient, CreateTopicsOptions, NewTopic};
+use kafka_sync::admin::AdminClient;
 use kafka_sync::{BrokerVersion, Consumer, Error, OffsetReset, Producer, ProducerRecord};
 
 /// The release the test broker runs: `KAFKA_VERSION` if set (tests/run), else 4.3.
@@ -16,18 +17,6 @@ fn broker_release() -> BrokerVersion {
     let major = parts.next().and_then(|p| p.parse().ok()).unwrap();
     let minor = parts.next().and_then(|p| p.parse().ok()).unwrap();
     BrokerVersion::new(major, minor)
-}
-
-fn create_topic(admin: &AdminClient, topic: &str, partitions: i32) {
-    for (name, r) in admin
-        .create_topics(
-            &[NewTopic::new(topic, partitions, 1)],
-            CreateTopicsOptions::default(),
-        )
-        .unwrap()
-    {
-        r.unwrap_or_else(|e| panic!("creating {name}: {e}"));
-    }
 }
 
 #[test]
@@ -73,11 +62,7 @@ fn check_version_without_a_broker_times_out_as_configured() {
 fn a_pinned_client_speaks_the_pinned_release_versions() {
     let bootstrap = bootstrap();
     let topic = unique_name("pinned");
-    let admin = AdminClient::builder()
-        .bootstrap_servers(&bootstrap)
-        .build()
-        .unwrap();
-    create_topic(&admin, &topic, 2);
+    create_topic(&topic, 2);
 
     let newest = Producer::builder()
         .bootstrap_servers(&bootstrap)
@@ -134,7 +119,7 @@ fn cluster_snapshots_name_brokers_topics_leaders_and_controller() {
         .bootstrap_servers(&bootstrap)
         .build()
         .unwrap();
-    create_topic(&admin, &topic, 3);
+    create_topic(&topic, 3);
     let described = admin.describe_cluster().unwrap();
 
     let producer = Producer::builder()

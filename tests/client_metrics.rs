@@ -6,40 +6,12 @@ mod common;
 
 use std::time::Duration;
 
+use common::topics::{create_topic, produce_values};
 use common::*;
-use kafka_sync::admin::{AdminClient, CreateTopicsOptions, NewTopic};
 use kafka_sync::{Compression, Consumer, OffsetReset, Producer, ProducerRecord, TopicPartition};
 
-fn create_topic(topic: &str, partitions: i32) {
-    let admin = AdminClient::builder()
-        .bootstrap_servers(bootstrap())
-        .build()
-        .unwrap();
-    for (name, r) in admin
-        .create_topics(
-            &[NewTopic::new(topic, partitions, 1)],
-            CreateTopicsOptions::default(),
-        )
-        .unwrap()
-    {
-        r.unwrap_or_else(|e| panic!("creating {name}: {e}"));
-    }
-}
-
 fn produce(topic: &str, partition: i32, count: usize) {
-    let p = Producer::builder()
-        .bootstrap_servers(bootstrap())
-        .build()
-        .unwrap();
-    for i in 0..count {
-        p.send(
-            ProducerRecord::new(topic)
-                .partition(partition)
-                .value(format!("value-{i:04}")),
-        )
-        .unwrap();
-    }
-    p.flush().unwrap();
+    produce_values(topic, partition, count, |i| format!("value-{i:04}"));
 }
 
 #[test]

@@ -8,46 +8,17 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::topics::{create_topic, produce_values};
 use common::*;
-use kafka_sync::admin::{AdminClient, CreateTopicsOptions, NewTopic};
 use kafka_sync::{
-    Consumer, ConsumerBuilder, Error, OffsetAndMetadata, OffsetReset, Producer, ProducerRecord,
-    TopicPartition,
+    Consumer, ConsumerBuilder, Error, OffsetAndMetadata, OffsetReset, TopicPartition,
 };
-
-fn create_topic(topic: &str, partitions: i32) {
-    let admin = AdminClient::builder()
-        .bootstrap_servers(bootstrap())
-        .build()
-        .unwrap();
-    for (name, r) in admin
-        .create_topics(
-            &[NewTopic::new(topic, partitions, 1)],
-            CreateTopicsOptions::default(),
-        )
-        .unwrap()
-    {
-        r.unwrap_or_else(|e| panic!("creating {name}: {e}"));
-    }
-}
 
 /// Produces `per_partition` records to each of the topic's `partitions`.
 fn produce(topic: &str, partitions: i32, per_partition: usize) {
-    let p = Producer::builder()
-        .bootstrap_servers(bootstrap())
-        .build()
-        .unwrap();
     for partition in 0..partitions {
-        for i in 0..per_partition {
-            p.send(
-                ProducerRecord::new(topic)
-                    .partition(partition)
-                    .value(format!("{i}")),
-            )
-            .unwrap();
-        }
+        produce_values(topic, partition, per_partition, |i| i.to_string());
     }
-    p.flush().unwrap();
 }
 
 fn consumer(group: &str) -> ConsumerBuilder<bytes::Bytes, bytes::Bytes> {

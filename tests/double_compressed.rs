@@ -10,8 +10,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use common::fake_broker::Misbehave;
 use common::fault_proxy::FaultProxy;
+use common::topics::create_topic;
 use common::unique_name;
-use kafka_sync::admin::{AdminClient, CreateTopicsOptions, NewTopic};
 use kafka_sync::protocol::api::ApiKey;
 use kafka_sync::protocol::compression::{compress, Compression};
 use kafka_sync::{Consumer, TopicPartition};
@@ -58,19 +58,7 @@ fn double_compressed_set() -> (Bytes, Vec<u8>) {
 /// same set, so reading on would meet it again below the position).
 fn read(skip: Option<bool>, n: usize) -> Vec<(i64, Vec<u8>)> {
     let topic = unique_name("double-compressed");
-    let admin = AdminClient::builder()
-        .bootstrap_servers(common::bootstrap())
-        .build()
-        .unwrap();
-    for (_, r) in admin
-        .create_topics(
-            &[NewTopic::new(&topic, 1, 1)],
-            CreateTopicsOptions::default(),
-        )
-        .unwrap()
-    {
-        r.unwrap();
-    }
+    create_topic(&topic, 1);
     let proxy = FaultProxy::start(&common::bootstrap());
     let (records, _) = double_compressed_set();
     proxy.script(ApiKey::FETCH, None, Misbehave::fetch_records(records));

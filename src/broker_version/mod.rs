@@ -7,7 +7,7 @@ use std::str::FromStr;
 
 mod releases;
 
-use releases::{ApiRanges, RELEASES};
+use releases::{ranges_at, RELEASES};
 
 /// An Apache Kafka release, such as `4.0` or `0.10.2`: what `check_version()` returns on
 /// every client (kafka-python's version tuple), and what the `api_version` setting takes.
@@ -84,18 +84,26 @@ impl BrokerVersion {
     /// The release whose request versions a client pinned to `self` uses: `self` if the
     /// table knows it, else the newest known release before it (kafka-python's rule for
     /// a release it has no table for), or `None` before 0.11.
-    pub(crate) fn pinned_release(self) -> Option<(BrokerVersion, ApiRanges)> {
-        RELEASES.iter().rev().find(|(v, _)| *v <= self).copied()
+    pub(crate) fn pinned_release(self) -> Option<BrokerVersion> {
+        RELEASES
+            .iter()
+            .rev()
+            .map(|r| r.version)
+            .find(|v| *v <= self)
     }
 
-    /// The `(min, max)` versions of `api_key` that release `self` supports (as pinned by
-    /// [`pinned_release`](Self::pinned_release)); `None` if it has no such API.
-    pub(crate) fn api_range(self, api_key: i16) -> Option<(i16, i16)> {
-        let (_, table) = self.pinned_release()?;
-        table
-            .iter()
-            .find(|(key, _, _)| *key == api_key)
-            .map(|&(_, min, max)| (min, max))
+    /// The `(min, max)` versions that the pinned release (see
+    /// [`pinned_release`](Self::pinned_release)) supports, indexed by API key; empty
+    /// before 0.11, so a client pinned that far back can send nothing.
+    pub(crate) fn api_ranges(self) -> Vec<Option<(i16, i16)>> {
+        self.pinned_release().map_or_else(Vec::new, ranges_at)
+    }
+
+    /// The `(min, max)` versions of `api_key` in [`api_ranges`](Self::api_ranges).
+    #[cfg(test)]
+    fn api_range(self, api_key: i16) -> Option<(i16, i16)> {
+        let i = usize::try_from(api_key).ok()?;
+        self.api_ranges().get(i).copied().flatten()
     }
 }
 
@@ -202,22 +210,22 @@ mod tests {
 
     #[test]
     fn each_release_table_infers_its_own_release() {
-        for (v, _) in RELEASES {
-            assert_eq!(BrokerVersion::infer(table_of(*v)), *v, "{v}");
+        for r in RELEASES {
+            assert_eq!(BrokerVersion::infer(table_of(r.version)), r.version);
         }
     }
 
     #[test]
     fn markers_are_newest_first() {
         assert!(MARKERS.windows(2).all(|w| w[0].0 > w[1].0));
-        assert!(RELEASES.windows(2).all(|w| w[0].0 < w[1].0));
+        assert!(RELEASES.windows(2).all(|w| w[0].version < w[1].version));
     }
 
     #[test]
     fn unknown_releases_pin_to_the_one_before() {
-        let (v, _) = BrokerVersion::new(2, 9).pinned_release().unwrap();
+        let v = BrokerVersion::new(2, 9).pinned_release().unwrap();
         assert_eq!(v, BrokerVersion::new(2, 8));
-        let (v, _) = BrokerVersion::new(9, 0).pinned_release().unwrap();
+        let v = BrokerVersion::new(9, 0).pinned_release().unwrap();
         assert_eq!(v, BrokerVersion::new(4, 3));
         assert!(BrokerVersion::with_patch(0, 10, 2)
             .pinned_release()
@@ -225,6 +233,11 @@ mod tests {
         assert_eq!(BrokerVersion::new(2, 8).api_range(0), Some((0, 9)));
         assert_eq!(BrokerVersion::new(4, 0).api_range(1), Some((4, 17)));
         assert_eq!(BrokerVersion::new(2, 8).api_range(68), None);
+        // 4.0 dropped the inter-broker APIs and the old message-format fetches.
+        assert_eq!(BrokerVersion::new(3, 9).api_range(4), Some((0, 7)));
+        assert_eq!(BrokerVersion::new(4, 0).api_range(4), None);
+        assert_eq!(BrokerVersion::new(4, 3).api_range(35), Some((1, 5)));
+        assert!(BrokerVersion::with_patch(0, 10, 2).api_ranges().is_empty());
     }
 
     #[test]

@@ -17,9 +17,9 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ApiVersionTable {
     ranges: Vec<Option<(i16, i16)>>,
-    /// The release the client is pinned to (`api_version`): no request goes out at a
-    /// version that release does not support.
-    pin: Option<BrokerVersion>,
+    /// The ranges of the release the client is pinned to (`api_version`), by API key:
+    /// no request goes out at a version that release does not support.
+    pin: Option<Vec<Option<(i16, i16)>>>,
 }
 
 impl ApiVersionTable {
@@ -27,7 +27,7 @@ impl ApiVersionTable {
     pub fn pinned(pin: Option<BrokerVersion>) -> Self {
         ApiVersionTable {
             ranges: Vec::new(),
-            pin,
+            pin: pin.map(BrokerVersion::api_ranges),
         }
     }
 
@@ -60,10 +60,14 @@ impl ApiVersionTable {
     /// The highest version both sides support, or the broker's range (`(-1, -1)` when
     /// unknown to it) if there is none.
     pub fn pick(&self, api: ApiKey, client_min: i16, client_max: i16) -> Result<i16, (i16, i16)> {
-        let range = match self.pin {
+        let range = match &self.pin {
             // The pinned release's range, within what the broker has.
             Some(pin) => self.range(api).and_then(|(bmin, bmax)| {
-                pin.api_range(api.0)
+                let pinned = usize::try_from(api.0)
+                    .ok()
+                    .and_then(|i| pin.get(i).copied());
+                pinned
+                    .flatten()
                     .map(|(pmin, pmax)| (bmin.max(pmin), bmax.min(pmax)))
             }),
             None => self.range(api),

@@ -21,6 +21,7 @@ pub mod fault_proxy;
 pub mod hostile_records;
 pub mod kafka_frames;
 pub mod proxy_connection;
+pub mod topics;
 
 use std::env;
 use std::fmt::Write as _;
