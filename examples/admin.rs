@@ -114,6 +114,6 @@ fn main() -> kafka_sync::Result<()> {
         result?;
         println!("deleted {name}");
     }
-    admin.close();
+    admin.close(std::time::Duration::from_secs(5));
     Ok(())
 }

@@ -147,6 +147,23 @@ macro_rules! client_setters {
                 Some(crate::config::TokenProviderRef(provider));
             self
         }
+
+        /// Pins the client to the request versions of a Kafka release, such as
+        /// `(2, 8)`: no request goes out at a version that release does not support.
+        /// Default: none, the newest version both sides support. kafka-python:
+        /// `api_version` (Java has none).
+        pub fn api_version(self, version: impl Into<$crate::BrokerVersion>) -> Self {
+            self.set("api.version", &version.into().to_string())
+        }
+
+        /// How long `check_version()` waits for the first broker connection. Default
+        /// 2 s. kafka-python: `api_version_auto_timeout_ms` (Java has none).
+        pub fn api_version_auto_timeout(self, timeout: std::time::Duration) -> Self {
+            self.set(
+                "api.version.auto.timeout.ms",
+                &timeout.as_millis().to_string(),
+            )
+        }
     };
 }
 

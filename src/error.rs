@@ -19,10 +19,17 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// Errors are `Clone`, so one failure (a batch that could not be delivered, say) can be
 /// reported to every waiter.
 ///
+/// Each message tells the whole story once: a variant that holds a cause (an I/O error,
+/// a decode or config error) prints it in its own message and does not return it again
+/// from [`source`](std::error::Error::source), so an error reporter that walks the
+/// chain prints it once. The one exception is [`Error::Record`], whose cause (the
+/// deserializer's error) is its `source()` and is not repeated in its message.
+/// Variants with fields are `#[non_exhaustive]`: match them with `{ .., }`.
+///
 /// # Examples
 /// ```
 /// use kafka_sync::{Error, ErrorCode};
-/// let err = Error::Broker { code: ErrorCode::NOT_LEADER_OR_FOLLOWER, message: None };
+/// let err = Error::from(ErrorCode::NOT_LEADER_OR_FOLLOWER);
 /// assert!(err.is_retriable());
 /// assert!(err.to_string().contains("NOT_LEADER_OR_FOLLOWER"));
 /// ```
@@ -30,6 +37,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[non_exhaustive]
 pub enum Error {
     /// No broker could be reached: every bootstrap address refused or timed out.
+    #[non_exhaustive]
     #[error("no brokers available: no connection to {servers} completed ({reason}); check bootstrap_servers and that the brokers are running")]
     NoBrokersAvailable {
         /// The bootstrap servers that were tried.
@@ -39,6 +47,7 @@ pub enum Error {
     },
 
     /// A broker connection was lost while a request was outstanding.
+    #[non_exhaustive]
     #[error("disconnected from broker {broker}: {reason}; the client reconnects by itself, so retrying the call is safe")]
     Disconnected {
         /// The broker, as `id (host:port)`.
@@ -48,6 +57,7 @@ pub enum Error {
     },
 
     /// The operation did not finish within its time limit.
+    #[non_exhaustive]
     #[error("timed out after {elapsed:?} waiting for {what}")]
     Timeout {
         /// What was being waited for.
@@ -57,6 +67,7 @@ pub enum Error {
     },
 
     /// The broker answered with an error code.
+    #[non_exhaustive]
     #[error("broker error {code}{}", message.as_deref().map(|m| format!(": {m}")).unwrap_or_default())]
     Broker {
         /// The Kafka error code, with its name, retriable flag and description.
@@ -66,6 +77,7 @@ pub enum Error {
     },
 
     /// The broker does not support a request this client needs.
+    #[non_exhaustive]
     #[error("broker {broker} does not support {api} in a version this client can use: broker supports {broker_min}..={broker_max}, client supports {client_min}..={client_max}; upgrade the broker")]
     UnsupportedVersion {
         /// The broker, as `id (host:port)`.
@@ -88,25 +100,26 @@ pub enum Error {
 
     /// A record could not be decoded, or failed its CRC check.
     #[error("corrupt record data: {0}")]
-    Decode(#[from] DecodeError),
+    Decode(DecodeError),
 
     /// A request could not be encoded.
     #[error("could not encode request: {0}")]
-    Encode(#[from] EncodeError),
+    Encode(EncodeError),
 
     /// The configuration is invalid.
     #[error("invalid configuration: {0}")]
-    Config(#[from] ConfigError),
+    Config(ConfigError),
 
     /// An I/O error from the operating system.
     #[error("I/O error: {0}")]
-    Io(#[source] Arc<std::io::Error>),
+    Io(Arc<std::io::Error>),
 
     /// The client has been closed; create a new one.
     #[error("the client is closed")]
     Closed,
 
     /// A record is larger than `max_request_size` or the broker's limit.
+    #[non_exhaustive]
     #[error("record of {size} bytes is larger than the maximum of {max} bytes; raise max_request_size (and the topic's max.message.bytes) or send smaller records")]
     RecordTooLarge {
         /// The serialized record size.
@@ -120,12 +133,14 @@ pub enum Error {
     #[error("illegal state: {0}")]
     IllegalState(String),
 
-    /// A blocking consumer call was interrupted by [`wakeup`](crate::Consumer::wakeup).
+    /// A blocking consumer call was interrupted by
+    /// [`WakeupHandle::wakeup`](crate::WakeupHandle::wakeup).
     #[error("woken up by wakeup()")]
     Wakeup,
 
     /// A partition has no committed offset (or its position fell out of range) and
     /// `auto_offset_reset` is `none`.
+    #[non_exhaustive]
     #[error("no valid offset for {partition} and auto_offset_reset is none; seek to an offset or set auto_offset_reset to earliest or latest")]
     NoOffset {
         /// The partition.
@@ -135,6 +150,7 @@ pub enum Error {
     /// A partition's fetched records cannot be read: they do not decode, the broker sent
     /// only part of a batch, or a batch decodes to more than `max_decoded_batch_bytes`.
     /// The position stays at `offset`; seek past it to skip the batch.
+    #[non_exhaustive]
     #[error("cannot read the records of {partition} at offset {offset}: {error}")]
     CorruptRecords {
         /// The partition.
@@ -142,7 +158,6 @@ pub enum Error {
         /// The offset of the batch (or of the fetch) that failed.
         offset: i64,
         /// What is wrong with the data.
-        #[source]
         error: DecodeError,
     },
 
@@ -163,7 +178,8 @@ pub enum Error {
     /// that does not decode is [`Error::CorruptRecords`]). The records before it were
     /// handed out; the partition's position stays at it, so polling again meets it again
     /// (as the Java client's `RecordDeserializationException`). Seek past it to skip it.
-    #[error("the record at offset {offset} of {partition} could not be read: {source}; the position stays there, seek to {} to skip it", offset + 1)]
+    #[non_exhaustive]
+    #[error("the record at offset {offset} of {partition} could not be read (its deserializer failed; the cause is this error's source()); the position stays there, seek to {} to skip it", offset + 1)]
     Record {
         /// The partition.
         partition: crate::TopicPartition,
@@ -175,6 +191,7 @@ pub enum Error {
 
     /// [`Producer::flush`](crate::Producer::flush) found records that failed since the
     /// previous flush; each record's future holds its own error.
+    #[non_exhaustive]
     #[error("{failed} records failed since the previous flush; the first error: {first}")]
     DeliveryFailed {
         /// How many records failed.
@@ -186,6 +203,7 @@ pub enum Error {
     /// The principal may not use these topics (`TOPIC_AUTHORIZATION_FAILED`): produce
     /// needs WRITE, fetch and offset lookups READ, metadata DESCRIBE. Not retried: an
     /// administrator has to grant the ACL first.
+    #[non_exhaustive]
     #[error("not authorized to access topics {topics:?} (TOPIC_AUTHORIZATION_FAILED); an administrator must grant this principal an ACL on them")]
     TopicAuthorization {
         /// The topics refused.
@@ -194,6 +212,7 @@ pub enum Error {
 
     /// The principal may not use this consumer group (`GROUP_AUTHORIZATION_FAILED`):
     /// joining, committing and fetching offsets need READ on the group. Not retried.
+    #[non_exhaustive]
     #[error("not authorized to use group {group_id:?} (GROUP_AUTHORIZATION_FAILED); an administrator must grant this principal READ on the group")]
     GroupAuthorization {
         /// The group.
@@ -203,6 +222,7 @@ pub enum Error {
     /// The principal may not do this on the cluster (`CLUSTER_AUTHORIZATION_FAILED`):
     /// creating topics or ACLs, altering configs or credentials, idempotent produce on old
     /// brokers. Not retried.
+    #[non_exhaustive]
     #[error("not authorized to {operation} (CLUSTER_AUTHORIZATION_FAILED); an administrator must grant this principal the ACL on the cluster")]
     ClusterAuthorization {
         /// What was refused, as "create ACLs".
@@ -211,6 +231,7 @@ pub enum Error {
 
     /// The principal may not use this transactional id
     /// (`TRANSACTIONAL_ID_AUTHORIZATION_FAILED`). Not retried.
+    #[non_exhaustive]
     #[error("not authorized to use transactional id {transactional_id:?} (TRANSACTIONAL_ID_AUTHORIZATION_FAILED); an administrator must grant this principal WRITE on it")]
     TransactionalIdAuthorization {
         /// The transactional id.
@@ -219,6 +240,7 @@ pub enum Error {
 
     /// The broker's TLS certificate does not chain to a trusted CA (or its signature is
     /// bad).
+    #[non_exhaustive]
     #[error("the TLS certificate of broker {broker} is not trusted: {reason}; set ssl.ca.location (kafka-python: ssl_cafile) to the CA that signed it")]
     CertificateNotTrusted {
         /// The broker, as `id (host:port)`.
@@ -228,6 +250,7 @@ pub enum Error {
     },
 
     /// The broker's TLS certificate is valid but does not name the host connected to.
+    #[non_exhaustive]
     #[error("the TLS certificate of broker {broker} does not name {host}: {reason}; connect through a name the certificate lists, or set ssl.endpoint.identification.algorithm=none (kafka-python: ssl_check_hostname=False)")]
     CertificateHostnameMismatch {
         /// The broker, as `id (host:port)`.
@@ -239,6 +262,7 @@ pub enum Error {
     },
 
     /// The broker's TLS certificate has expired (or is not yet valid).
+    #[non_exhaustive]
     #[error("the TLS certificate of broker {broker} is expired or not yet valid: {reason}; renew the broker's certificate")]
     CertificateExpired {
         /// The broker, as `id (host:port)`.
@@ -249,6 +273,7 @@ pub enum Error {
 
     /// The TLS handshake failed for another reason (the broker refused the client's
     /// certificate, no common cipher suite, an alert).
+    #[non_exhaustive]
     #[error("TLS handshake with broker {broker} failed: {reason}")]
     TlsHandshake {
         /// The broker, as `id (host:port)`.
@@ -259,6 +284,7 @@ pub enum Error {
 
     /// TLS was spoken to a listener that is not TLS (the broker closed the connection or
     /// answered in plain Kafka protocol).
+    #[non_exhaustive]
     #[error("broker {broker} did not answer the TLS handshake; it is probably a PLAINTEXT or SASL_PLAINTEXT listener: check security.protocol and the port")]
     NotTlsListener {
         /// The broker, as `id (host:port)`.
@@ -267,6 +293,7 @@ pub enum Error {
 
     /// Plain Kafka protocol was spoken to a TLS listener (the broker answered with a TLS
     /// record).
+    #[non_exhaustive]
     #[error("broker {broker} answered with TLS; it is an SSL or SASL_SSL listener: set security.protocol to SSL or SASL_SSL")]
     TlsListener {
         /// The broker, as `id (host:port)`.
@@ -275,6 +302,7 @@ pub enum Error {
 
     /// The broker refused the SASL credentials (a wrong password, an unknown user, an
     /// expired token). The client does not retry with the same credentials on its own.
+    #[non_exhaustive]
     #[error("SASL {mechanism} authentication with broker {broker} failed: {reason}")]
     SaslAuthentication {
         /// The broker, as `id (host:port)`.
@@ -286,6 +314,7 @@ pub enum Error {
     },
 
     /// The broker does not enable the configured SASL mechanism on this listener.
+    #[non_exhaustive]
     #[error("broker {broker} does not enable SASL mechanism {mechanism} on this listener; it enables {enabled:?}: set sasl.mechanism to one of them")]
     SaslMechanismNotEnabled {
         /// The broker, as `id (host:port)`.
@@ -300,6 +329,7 @@ pub enum Error {
     /// their acknowledgement: the broker has already made them available again (and
     /// delivers them with a higher delivery count). Acknowledge sooner, or raise the
     /// group's `share.record.lock.duration.ms`.
+    #[non_exhaustive]
     #[error("the acquisition lock of {} record(s) of {partition} ({lock:?}) expired before they were acknowledged; the broker redelivers them", offsets.len())]
     AcquisitionLockExpired {
         /// The partition.
@@ -308,6 +338,15 @@ pub enum Error {
         offsets: Vec<i64>,
         /// The lock duration the broker gave.
         lock: Duration,
+    },
+
+    /// A call that needs a consumer group (`subscribe`, commits) was made on a consumer
+    /// built without a `group_id`.
+    #[non_exhaustive]
+    #[error("{operation} needs a group_id: set group_id on the builder, or consume chosen partitions without a group through assign() and keep offsets yourself")]
+    GroupIdRequired {
+        /// The call, such as `"subscribe"`.
+        operation: &'static str,
     },
 }
 
@@ -425,6 +464,24 @@ impl From<ErrorCode> for Error {
     }
 }
 
+impl From<DecodeError> for Error {
+    fn from(e: DecodeError) -> Error {
+        Error::Decode(e)
+    }
+}
+
+impl From<EncodeError> for Error {
+    fn from(e: EncodeError) -> Error {
+        Error::Encode(e)
+    }
+}
+
+impl From<ConfigError> for Error {
+    fn from(e: ConfigError) -> Error {
+        Error::Config(e)
+    }
+}
+
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Error {
         Error::Io(Arc::new(e))
@@ -469,5 +526,70 @@ mod tests {
         );
         let e = Error::for_resource(ErrorCode::NOT_CONTROLLER, Some("m".into()), "x");
         assert!(matches!(e, Error::Broker { .. }));
+    }
+
+    /// What an error reporter (anyhow's `{:#}`) prints: the message, then each source's.
+    fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+        let mut out = e.to_string();
+        let mut next = e.source();
+        while let Some(s) = next {
+            out.push_str(": ");
+            out.push_str(&s.to_string());
+            next = s.source();
+        }
+        out
+    }
+
+    #[test]
+    fn every_cause_is_printed_once() {
+        let tp = crate::TopicPartition::new("t", 0);
+        let cases = [
+            (Error::from(std::io::Error::other("the-cause")), "the-cause"),
+            (
+                Error::from(DecodeError::Malformed("the-cause".into())),
+                "the-cause",
+            ),
+            (
+                Error::from(ConfigError::UnknownKey {
+                    key: "the-cause".into(),
+                }),
+                "the-cause",
+            ),
+            (
+                Error::CorruptRecords {
+                    partition: tp.clone(),
+                    offset: 3,
+                    error: DecodeError::Malformed("the-cause".into()),
+                },
+                "the-cause",
+            ),
+            (
+                Error::Record {
+                    partition: tp.clone(),
+                    offset: 3,
+                    source: Box::new(Error::Serialization("the-cause".into())),
+                },
+                "the-cause",
+            ),
+            (
+                Error::DeliveryFailed {
+                    failed: 2,
+                    first: Box::new(Error::Serialization("the-cause".into())),
+                },
+                "the-cause",
+            ),
+        ];
+        for (e, cause) in cases {
+            let printed = chain(&e);
+            assert_eq!(printed.matches(cause).count(), 1, "{printed}");
+        }
+        // A record error still names where it is.
+        let e = Error::Record {
+            partition: tp,
+            offset: 3,
+            source: Box::new(Error::Serialization("bad utf-8".into())),
+        };
+        assert!(e.to_string().contains("offset 3 of t-0"), "{e}");
+        assert!(std::error::Error::source(&e).is_some());
     }
 }

@@ -24,6 +24,15 @@
 //!   heartbeats for the group, so slow processing neither stalls fetching nor drops the
 //!   member. Rebalance listeners run on the thread that polls.
 //!
+//! Which thread runs your callbacks:
+//! - [`DeliveryFuture::on_complete`] callbacks run on the producer's I/O thread, as
+//!   kafka-python's `add_callback` runs on its sender thread. Keep them short and never
+//!   block in them (no `flush`, `close` or `wait` on the same producer): while one runs,
+//!   nothing is sent. Hand slow work to a channel. `wait()` runs nothing anywhere.
+//! - Rebalance listeners and [`Consumer::commit_async`] callbacks run on the thread that
+//!   calls `poll`/`next`, `commit` or `close`, never on the I/O thread and never under
+//!   the consumer's locks; they may call the consumer through the context they get.
+//!
 //! ## Producing
 //!
 //! ```no_run
@@ -80,18 +89,40 @@
 //!     .build()?;
 //! # Ok(()) }
 //! ```
+//!
+//! `for msg in &mut consumer` borrows the consumer for the whole loop, so commit per
+//! record through a [`Committer`] taken before it:
+//!
+//! ```no_run
+//! # fn main() -> kafka_sync::Result<()> {
+//! # let mut consumer = kafka_sync::Consumer::builder().group_id("g").enable_auto_commit(false).build()?;
+//! # consumer.subscribe(["topic"])?;
+//! let committer = consumer.committer();
+//! for msg in &mut consumer {
+//!     let msg = msg?;
+//!     // ... process msg ...
+//!     committer.commit(&msg)?; // commits msg.offset + 1 for its partition
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! `seek_to_beginning` and `seek_to_end` are lazy, as in kafka-python: the offset is
+//! looked up by the next `poll`, `position` or `commit`, and `commit()` right after them
+//! commits the reset position.
 
 // Every socket option and system call goes through std, mio or socket2.
 #![deny(unsafe_code)]
+#![warn(missing_debug_implementations)]
 
 pub mod admin;
+mod broker_version;
 mod client_setters;
 pub mod config;
 pub mod consumer;
 mod deadline;
 mod error;
 mod fast_hash;
-pub mod net;
+mod net;
 pub mod oauth;
 pub mod producer;
 pub mod protocol;
@@ -101,12 +132,20 @@ pub mod sasl_exchange;
 pub mod share_consumer;
 mod topic_partition;
 
+pub use broker_version::BrokerVersion;
 pub use config::{Acks, AssignmentStrategy, IsolationLevel, OffsetReset};
+pub use consumer::ConsumerMetrics;
 pub use consumer::{
     Committer, Consumer, ConsumerBuilder, ConsumerRebalanceListener, ConsumerRecord, Deserializer,
     OffsetAndMetadata, RebalanceContext, WakeupHandle,
 };
 pub use error::{Error, ErrorCode, Result};
+/// Test-only (the `fuzzing` feature): makes the I/O thread of the client with this
+/// `client_id` panic at its next loop turn; not part of the API.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub use net::inject_io_thread_panic;
+pub use net::metadata::{BrokerMetadata, ClusterMetadata, PartitionMetadata, TopicMetadata};
 pub use producer::{
     DefaultPartitioner, DeliveryFuture, Partitioner, Producer, ProducerBuilder, ProducerMetrics,
     ProducerRecord, RecordMetadata, Serializer, TypedProducer,

@@ -173,7 +173,7 @@ fn creates_lists_describes_and_deletes_topics() {
             }
         },
     );
-    admin.close();
+    admin.close(Duration::from_secs(5));
 }
 
 #[test]

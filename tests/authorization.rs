@@ -227,7 +227,7 @@ fn a_producer_as_alice_without_write_gets_the_topic_error_within_its_timeout() {
         .and_then(|f| f.wait());
     assert!(started.elapsed() <= TIMEOUT + GRACE);
     match outcome {
-        Err(Error::TopicAuthorization { topics }) => assert_eq!(topics, vec![denied.clone()]),
+        Err(Error::TopicAuthorization { topics, .. }) => assert_eq!(topics, vec![denied.clone()]),
         other => panic!("not the topic authorization error: {other:?}"),
     }
     // The allowed topic works on the same producer.
@@ -273,7 +273,7 @@ fn a_consumer_as_alice_without_read_on_its_group_gets_the_group_error_within_its
         assert!(started.elapsed() <= TIMEOUT + GRACE, "no error from poll");
     };
     assert!(
-        matches!(&err, Error::GroupAuthorization { group_id } if *group_id == group),
+        matches!(&err, Error::GroupAuthorization { group_id, .. } if *group_id == group),
         "{err:?}"
     );
     let tp = kafka_sync::TopicPartition::new(&topic, 0);

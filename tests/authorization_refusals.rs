@@ -106,14 +106,14 @@ fn poll_error(c: &mut Consumer) -> Error {
 
 fn assert_topic_denied(err: &Error, topic: &str) {
     assert!(
-        matches!(err, Error::TopicAuthorization { topics } if topics.iter().any(|t| t == topic)),
+        matches!(err, Error::TopicAuthorization { topics, .. } if topics.iter().any(|t| t == topic)),
         "not a topic authorization error naming {topic}: {err:?}"
     );
 }
 
 fn assert_group_denied(err: &Error, group: &str) {
     assert!(
-        matches!(err, Error::GroupAuthorization { group_id } if group_id == group),
+        matches!(err, Error::GroupAuthorization { group_id, .. } if group_id == group),
         "not a group authorization error naming {group}: {err:?}"
     );
 }

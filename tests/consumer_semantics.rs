@@ -113,7 +113,8 @@ fn a_record_that_fails_to_deserialize_loses_nothing_and_stops_at_itself() {
         } => assert_eq!((partition, *offset), (&tp, 5), "{err}"),
         other => panic!("expected Error::Record, got {other}"),
     }
-    assert!(err.to_string().contains("five is not allowed"), "{err}");
+    let cause = std::error::Error::source(&err).expect("the deserializer's error");
+    assert!(cause.to_string().contains("five is not allowed"), "{err}");
     assert_eq!(
         c.position(&tp).unwrap(),
         5,

@@ -96,6 +96,7 @@ fn batches_of_tiny_records_fit_the_default_cap_and_a_lower_cap_is_a_typed_error(
             partition,
             offset,
             error,
+            ..
         } => {
             assert_eq!((partition, offset), (tp, 0));
             assert!(error.to_string().contains("262144"), "{error}");

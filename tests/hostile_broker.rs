@@ -464,6 +464,7 @@ fn expect_a_typed_error(consumer: &mut Consumer, case: &str) {
         partition,
         offset,
         error: reason,
+        ..
     } = &error
     else {
         panic!("{case}: expected CorruptRecords, got {error:?}");

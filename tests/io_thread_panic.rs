@@ -9,7 +9,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use kafka_sync::admin::{AdminClient, CreateTopicsOptions, NewTopic};
-use kafka_sync::net::inject_io_thread_panic;
+use kafka_sync::inject_io_thread_panic;
 use kafka_sync::{Consumer, Error, OffsetReset, Producer, ProducerRecord, TopicPartition};
 
 const GRACE: Duration = Duration::from_secs(1);
@@ -67,7 +67,9 @@ fn after_an_io_thread_panic_every_producer_call_fails_within_its_timeout() {
     // reporting the record that failed since the last flush, or the shutdown.
     let flushed = producer.flush_timeout(Duration::from_secs(5));
     let reported = |e: &Error| match e {
-        Error::DeliveryFailed { failed: 1, first } => matches!(**first, Error::Internal(_)),
+        Error::DeliveryFailed {
+            failed: 1, first, ..
+        } => matches!(**first, Error::Internal(_)),
         e => is_typed_shutdown(e),
     };
     assert!(flushed.as_ref().is_err_and(reported), "{flushed:?}");

@@ -54,6 +54,7 @@ mod scram_credentials;
 mod share_groups;
 mod topics;
 mod transactions;
+mod version;
 
 use std::time::{Duration, Instant};
 
@@ -135,7 +136,7 @@ const DROP_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 ///     .build()?;
 /// let cluster = admin.describe_cluster()?;
 /// println!("cluster {:?} has {} brokers", cluster.cluster_id, cluster.brokers.len());
-/// admin.close();
+/// admin.close(Duration::from_secs(5));
 /// # Ok(()) }
 /// ```
 pub struct AdminClient {
@@ -163,19 +164,21 @@ impl AdminClient {
         Ok(AdminClient { io, config })
     }
 
-    /// Stops the background I/O thread and closes every connection. Calls still waiting
-    /// (from other threads) fail with [`Error::Closed`](crate::Error::Closed). Dropping the
-    /// client does the same.
+    /// Stops the background I/O thread and closes every connection, waiting at most
+    /// `timeout` for the thread to stop. Calls still waiting (from other threads) fail
+    /// with [`Error::Closed`](crate::Error::Closed). Dropping the client does the same
+    /// within 5 s. The same shape as [`Producer::close`](crate::Producer::close) and
+    /// [`Consumer::close`](crate::Consumer::close).
     ///
     /// # Examples
     /// ```no_run
     /// # fn main() -> kafka_sync::Result<()> {
     /// let admin = kafka_sync::admin::AdminClient::builder().build()?;
-    /// admin.close();
+    /// admin.close(std::time::Duration::from_secs(5));
     /// # Ok(()) }
     /// ```
-    pub fn close(self) {
-        self.io.close(DROP_CLOSE_TIMEOUT);
+    pub fn close(self, timeout: Duration) {
+        self.io.close(timeout);
     }
 
     /// The default time limit of a call.

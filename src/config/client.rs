@@ -9,6 +9,7 @@ use super::keys::{self, Explicit};
 use super::properties::{cap, check_positive, parse_int, parse_ms, parse_properties, parse_size};
 use super::security::{self, SecurityConfig};
 use super::ConfigError;
+use crate::broker_version::BrokerVersion;
 
 /// The port kafka-python assumes when a bootstrap server has none.
 const DEFAULT_PORT: u16 = 9092;
@@ -85,6 +86,15 @@ pub struct ClientConfig {
     pub max_response_size: usize,
     /// TLS and SASL settings, used as `security_protocol` asks.
     pub security: SecurityConfig,
+    /// Pins the client to the request versions of this Kafka release (kafka-python's
+    /// `api_version`, such as `(2, 8)`): no request goes out at a version the release does
+    /// not support, whatever the broker offers. A release without a table of its own uses
+    /// the newest one before it. `None` (or `"auto"`) uses the newest version both sides
+    /// support. Default `None`. kafka-python: `api_version` (Java has none).
+    pub api_version: Option<BrokerVersion>,
+    /// How long `check_version()` waits for a broker connection to learn the broker's
+    /// versions. Default 2 s. kafka-python: `api_version_auto_timeout_ms` (Java has none).
+    pub api_version_auto_timeout: Duration,
     /// Keys given through `set`, so `validated` can tell a choice from a default.
     pub(super) explicit: Explicit,
 }
@@ -109,6 +119,8 @@ impl Default for ClientConfig {
             client_rack: None,
             max_response_size: 128 * 1024 * 1024,
             security: SecurityConfig::default(),
+            api_version: None,
+            api_version_auto_timeout: Duration::from_secs(2),
             explicit: Explicit::default(),
         }
     }
@@ -187,6 +199,7 @@ impl ClientConfig {
             &mut self.retry_backoff_max,
             &mut self.metadata_max_age,
             &mut self.socket_connection_setup_timeout,
+            &mut self.api_version_auto_timeout,
         ] {
             cap(d);
         }
@@ -245,6 +258,10 @@ impl ClientConfig {
             name if security::KEYS.contains(&name) => self.security.apply(name, value)?,
             "client.rack" => self.client_rack = (!value.is_empty()).then(|| value.to_string()),
             "max.response.size" => self.max_response_size = parse_size(name, value)?,
+            "api.version" => self.api_version = parse_api_version(value)?,
+            "api.version.auto.timeout.ms" => {
+                self.api_version_auto_timeout = parse_ms(name, value)?;
+            }
             _ => return Err(ConfigError::UnknownKey { key: name.into() }),
         }
         self.explicit.mark(name);
@@ -255,6 +272,18 @@ impl ClientConfig {
     pub(super) fn was_set(&self, name: &str) -> bool {
         self.explicit.contains(name)
     }
+}
+
+/// A release such as `2.8` or `(2, 8)`; `auto`, `none` or empty for none.
+fn parse_api_version(value: &str) -> Result<Option<BrokerVersion>, ConfigError> {
+    if value.is_empty() || value.eq_ignore_ascii_case("auto") || value.eq_ignore_ascii_case("none")
+    {
+        return Ok(None);
+    }
+    value
+        .parse()
+        .map(Some)
+        .map_err(|reason: String| ConfigError::invalid("api.version", value, reason))
 }
 
 /// A socket buffer size: -1 for the OS default, else 0 up to `i32::MAX`.
@@ -511,6 +540,25 @@ mod tests {
         assert_eq!(c.client_rack, None);
         assert_eq!(c.max_response_size, 128 << 20);
         assert_eq!(c.clone().validated().unwrap(), c);
+    }
+
+    #[test]
+    fn api_version_takes_kafka_python_spellings() {
+        let mut c = ClientConfig::default();
+        assert_eq!(c.api_version, None);
+        assert_eq!(c.api_version_auto_timeout, Duration::from_secs(2));
+        c.set("api_version", "(2, 8)").unwrap();
+        assert_eq!(c.api_version, Some(BrokerVersion::new(2, 8)));
+        c.set("api.version", "auto").unwrap();
+        assert_eq!(c.api_version, None);
+        c.set("api.version", "3.9").unwrap();
+        assert_eq!(c.api_version, Some(BrokerVersion::new(3, 9)));
+        assert!(matches!(
+            c.set("api_version", "latest"),
+            Err(ConfigError::InvalidValue { .. })
+        ));
+        c.set("api_version_auto_timeout_ms", "500").unwrap();
+        assert_eq!(c.api_version_auto_timeout, Duration::from_millis(500));
     }
 
     #[test]

@@ -132,6 +132,12 @@ pub struct ConsumerConfig {
     /// `group.protocol=consumer`; `None` lets the broker pick its default. Default `None`.
     /// Java: `group.remote.assignor`.
     pub group_remote_assignor: Option<String>,
+    /// Drop the inner messages of legacy (v0/v1) compressed wrappers that are themselves
+    /// compressed, which kafka-python's producer up to 1.2.4 wrote by mistake. When
+    /// false such a message comes out as one record at its offset whose value is the
+    /// still-compressed message set (kafka-python's default). Default false.
+    /// kafka-python: `skip_double_compressed_messages` (Java has none).
+    pub skip_double_compressed_messages: bool,
     /// Consumer keys given through `set`.
     explicit: Explicit,
 }
@@ -167,6 +173,7 @@ impl Default for ConsumerConfig {
             default_api_timeout: Duration::from_secs(60),
             group_protocol: GroupProtocol::Classic,
             group_remote_assignor: None,
+            skip_double_compressed_messages: false,
             explicit: Explicit::default(),
         }
     }
@@ -251,6 +258,9 @@ impl ConsumerConfig {
                 };
             }
             "default.api.timeout.ms" => self.default_api_timeout = parse_ms(name, value)?,
+            "skip.double.compressed.messages" => {
+                self.skip_double_compressed_messages = parse_bool(name, value)?;
+            }
             _ => return self.client.apply(name, value),
         }
         self.explicit.mark(name);

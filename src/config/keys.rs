@@ -34,6 +34,8 @@ const KEYS: &[(&str, u8)] = &[
     ("security.protocol", ALL),
     ("client.rack", ALL),
     ("max.response.size", ALL),
+    ("api.version", ALL),
+    ("api.version.auto.timeout.ms", ALL),
     ("acks", PRODUCER),
     ("compression.type", PRODUCER),
     ("compression.level", PRODUCER),
@@ -73,6 +75,7 @@ const KEYS: &[(&str, u8)] = &[
     ("allow.auto.create.topics", CONSUMER),
     ("consumer.timeout.ms", CONSUMER),
     ("default.api.timeout.ms", CONSUMER | ADMIN),
+    ("skip.double.compressed.messages", CONSUMER),
 ];
 
 /// librdkafka names for the same settings.
@@ -144,14 +147,6 @@ const UNSUPPORTED: &[(&str, &str)] = &[
         "kafka-sync stores each record's offset as it returns it; to choose what is \
          committed, set enable.auto.commit=false and commit offsets explicitly",
     ),
-    (
-        "api.version",
-        "API versions are negotiated with each broker; remove this key",
-    ),
-    (
-        "api.version.auto.timeout.ms",
-        "API versions are negotiated with each broker; remove this key",
-    ),
     ("metric.reporters", NO_METRICS),
     ("auto.include.jmx.reporter", NO_METRICS),
     ("enable.metrics.push", NO_METRICS),
@@ -171,10 +166,6 @@ const UNSUPPORTED: &[(&str, &str)] = &[
     (
         "default.offset.commit.callback",
         "callbacks are set in code, not in configuration: pass one to commit",
-    ),
-    (
-        "skip.double.compressed.messages",
-        "kafka-sync reads nested compressed messages as they are; remove this key",
     ),
 ];
 
@@ -418,7 +409,7 @@ mod tests {
             ("batch.num.messages", "batch.size"),
             ("enable.auto.offset.store", "enable.auto.commit=false"),
             ("transactional.id", "transactions"),
-            ("api_version", "negotiated"),
+            ("metric_reporters", "reporters"),
         ] {
             match resolve(key, ALL) {
                 Err(ConfigError::Unsupported { key: k, reason }) => {

@@ -69,8 +69,8 @@ pub use consumer::{ConsumerConfig, IsolationLevel, OffsetReset};
 pub use group_protocol::GroupProtocol;
 pub use producer::{Acks, ProducerConfig};
 pub use properties::parse_properties;
-pub use security::{Password, SaslMechanismName, SecurityConfig, TokenProviderRef};
 pub(crate) use properties::{parse_bool, parse_int, parse_ms, parse_size};
+pub use security::{Password, SaslMechanismName, SecurityConfig, TokenProviderRef};
 
 /// The longest duration a setting takes: 2147483647 ms, the Java client's `int` limit.
 /// Longer values are capped here, so deadlines computed from them never overflow.

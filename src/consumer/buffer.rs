@@ -112,6 +112,8 @@ pub(crate) enum Next {
     Group(GroupEvent),
     Item(Item),
     Woken,
+    /// A commit finished: its callback (if async) is due on the polling thread.
+    CommitDone,
     TimedOut,
     Closed,
 }
@@ -122,6 +124,7 @@ struct State {
     items: VecDeque<Item>,
     bytes: usize,
     woken: bool,
+    commit_done: bool,
     closed: bool,
 }
 
@@ -221,6 +224,13 @@ impl FetchBuffer {
         self.ready.notify_all();
     }
 
+    /// I/O thread: a commit finished; a blocked `poll` wakes to run async commit
+    /// callbacks.
+    pub fn commit_done(&self) {
+        self.lock().commit_done = true;
+        self.ready.notify_all();
+    }
+
     pub fn close(&self) {
         self.lock().closed = true;
         self.ready.notify_all();
@@ -254,6 +264,10 @@ impl FetchBuffer {
                         || self.used(&st) < self.limit && self.decoded.take_starved();
                 }
                 return (Next::Item(item), refill);
+            }
+            if st.commit_done {
+                st.commit_done = false;
+                return (Next::CommitDone, false);
             }
             if st.closed {
                 return (Next::Closed, false);

@@ -12,6 +12,7 @@ use super::buffer::FetchBuffer;
 use super::core::ConsumerCore;
 use super::driver::{ConsumerDriver, PollClock};
 use super::handle::Consumer;
+use super::metrics::ConsumerStats;
 use super::record::{BytesDeserializer, Deserializer};
 
 /// Builds a [`Consumer`]. Setters take kafka-python's names, with `Duration` for `*_ms`;
@@ -34,6 +35,15 @@ pub struct ConsumerBuilder<K, V> {
     error: Option<ConfigError>,
     key_deserializer: Box<dyn Deserializer<K>>,
     value_deserializer: Box<dyn Deserializer<V>>,
+}
+
+impl<K, V> std::fmt::Debug for ConsumerBuilder<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConsumerBuilder")
+            .field("config", &self.config)
+            .field("error", &self.error)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ConsumerBuilder<bytes::Bytes, bytes::Bytes> {
@@ -185,6 +195,17 @@ impl<K, V> ConsumerBuilder<K, V> {
         self.set("check.crcs", if on { "true" } else { "false" })
     }
 
+    /// Drop legacy (v0/v1) messages that were compressed twice (a bug of
+    /// kafka-python's producer up to 1.2.4) instead of handing each out as one record
+    /// whose value is still compressed. Default false. kafka-python:
+    /// `skip_double_compressed_messages`.
+    pub fn skip_double_compressed_messages(self, skip: bool) -> Self {
+        self.set(
+            "skip.double.compressed.messages",
+            if skip { "true" } else { "false" },
+        )
+    }
+
     /// `ReadCommitted` hides aborted transactions. Default `ReadUncommitted`. Java:
     /// `isolation.level`.
     pub fn isolation_level(self, level: IsolationLevel) -> Self {
@@ -312,14 +333,16 @@ impl<K, V> ConsumerBuilder<K, V> {
         let config = Arc::new(self.config.validated()?);
         let buffer = Arc::new(FetchBuffer::new(config.fetch_max_bytes.max(1) as usize));
         let clock = Arc::new(PollClock::default());
-        let driver = ConsumerDriver::new(config.clone(), buffer.clone(), clock.clone())?;
+        let stats = Arc::new(ConsumerStats::default());
+        let driver =
+            ConsumerDriver::new(config.clone(), buffer.clone(), clock.clone(), stats.clone())?;
         let io = IoHandle::spawn(config.client.clone(), driver)?;
         let waker = io.waker();
         buffer.set_waker(move || {
             let _ = waker.wake();
         });
         Ok(Consumer::from_parts(
-            ConsumerCore::new(io, config, buffer, clock),
+            ConsumerCore::new(io, config, buffer, clock, stats),
             self.key_deserializer,
             self.value_deserializer,
         ))

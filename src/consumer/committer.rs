@@ -6,13 +6,14 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::sync_channel;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::net::io_thread::CommandSender;
 use crate::TopicPartition;
 
 use super::driver::ConsumerCommand;
+use super::metrics::ConsumerStats;
 use super::record::{ConsumerRecord, OffsetAndMetadata};
 
 /// Shared by a consumer and its committers: how many assignments the consumer has taken
@@ -95,6 +96,7 @@ pub struct Committer {
     fence: Arc<CommitFence>,
     timeout: Duration,
     has_group: bool,
+    stats: Arc<ConsumerStats>,
 }
 
 impl std::fmt::Debug for Committer {
@@ -109,12 +111,14 @@ impl Committer {
         fence: Arc<CommitFence>,
         timeout: Duration,
         has_group: bool,
+        stats: Arc<ConsumerStats>,
     ) -> Self {
         Committer {
             commands,
             fence,
             timeout,
             has_group,
+            stats,
         }
     }
 
@@ -135,6 +139,7 @@ impl Committer {
         commit_and_wait(
             &self.commands,
             &self.fence,
+            &self.stats,
             CommitWait::Api(self.timeout),
             self.has_group,
             offsets,
@@ -155,12 +160,15 @@ pub(crate) enum CommitWait {
 pub(crate) fn commit_and_wait(
     commands: &CommandSender<ConsumerCommand>,
     fence: &CommitFence,
+    stats: &ConsumerStats,
     wait: CommitWait,
     has_group: bool,
     offsets: BTreeMap<TopicPartition, OffsetAndMetadata>,
 ) -> Result<()> {
     if !has_group {
-        return Err(Error::IllegalState("commit needs a group_id".into()));
+        return Err(Error::GroupIdRequired {
+            operation: "commit",
+        });
     }
     if offsets.is_empty() {
         return Ok(());
@@ -171,6 +179,7 @@ pub(crate) fn commit_and_wait(
     };
     let (reply, rx) = sync_channel(1);
     let sent_at = fence.assignments();
+    let started = Instant::now();
     commands.send(ConsumerCommand::Commit {
         offsets,
         deadline: crate::deadline::from_now(timeout),
@@ -184,6 +193,7 @@ pub(crate) fn commit_and_wait(
         Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Err(Error::Closed),
     };
     fence.note(&result, sent_at);
+    stats.on_commit(started.elapsed());
     result
 }
 

@@ -18,6 +18,7 @@ use super::committer::{commit_and_wait, CommitFence, CommitWait};
 use super::driver::{Committed, ConsumerCommand, PollClock};
 use super::group::GroupEvent;
 use super::listener::ConsumerRebalanceListener;
+use super::metrics::{ConsumerMetrics, ConsumerStats};
 use super::offsets::OffsetSpec;
 use super::reader::{PartitionReader, RawRecord};
 use super::record::OffsetAndMetadata;
@@ -40,6 +41,9 @@ struct PartitionState {
     paused: bool,
     high_watermark: Option<i64>,
     leader_epoch: Option<i32>,
+    /// A `seek_to_beginning`/`seek_to_end` whose offset is not known yet: `commit()`
+    /// looks it up first, so it commits the reset position.
+    reset_pending: bool,
 }
 
 /// Receives each record handed out: topic (shared), partition, record.
@@ -49,11 +53,13 @@ pub(crate) type RecordSink<'a> =
 /// Between waits, auto-commit checks the clock once per this many records handed out.
 const AUTO_COMMIT_CLOCK_EVERY: usize = 64;
 
-/// An async commit's reply, its callback, and the assignment count when it was sent.
+/// An async commit's reply, its callback, the assignment count when it was sent, and
+/// when it was sent.
 type AsyncCommit = (
     Receiver<Result<()>>,
     Box<dyn FnOnce(Result<()>) + Send>,
     u64,
+    Instant,
 );
 
 pub(crate) struct ConsumerCore {
@@ -80,6 +86,7 @@ pub(crate) struct ConsumerCore {
     /// may belong to another member by now. Shared with the [`Committer`]s.
     pub(crate) fence: Arc<CommitFence>,
     pub(crate) commands: CommandSender<ConsumerCommand>,
+    pub(crate) stats: Arc<ConsumerStats>,
 }
 
 impl ConsumerCore {
@@ -88,6 +95,7 @@ impl ConsumerCore {
         config: Arc<ConsumerConfig>,
         buffer: Arc<FetchBuffer>,
         clock: Arc<PollClock>,
+        stats: Arc<ConsumerStats>,
     ) -> Self {
         ConsumerCore {
             commands: io.sender(),
@@ -106,6 +114,7 @@ impl ConsumerCore {
             topic_names: HashMap::new(),
             pending_error: None,
             fence: Arc::new(CommitFence::default()),
+            stats,
         }
     }
 
@@ -130,9 +139,9 @@ impl ConsumerCore {
             ));
         }
         if !self.has_group() {
-            return Err(Error::IllegalState(
-                "subscribe needs a group_id; use assign() without a group".into(),
-            ));
+            return Err(Error::GroupIdRequired {
+                operation: "subscribe",
+            });
         }
         if topics.iter().any(String::is_empty) {
             return Err(Error::InvalidArgument("empty topic name".into()));
@@ -149,7 +158,9 @@ impl ConsumerCore {
             ));
         }
         if !self.has_group() {
-            return Err(Error::IllegalState("subscribe needs a group_id".into()));
+            return Err(Error::GroupIdRequired {
+                operation: "subscribe",
+            });
         }
         let re = regex::Regex::new(&format!("^(?:{pattern})$"))
             .map_err(|e| Error::InvalidArgument(format!("bad topic pattern {pattern:?}: {e}")))?;
@@ -254,6 +265,7 @@ impl ConsumerCore {
             let st = self.state(&tp)?;
             st.epoch += 1;
             st.position = None;
+            st.reset_pending = true;
             let epoch = st.epoch;
             self.readers.retain(|r| r.tp != tp);
             self.parked.retain(|r| r.tp != tp);
@@ -288,6 +300,16 @@ impl ConsumerCore {
                 Pumped::Progress => {}
             }
         }
+    }
+
+    /// The counters, with each partition's lag: high watermark minus position, where
+    /// both are known.
+    pub fn metrics(&self) -> ConsumerMetrics {
+        let lags = self.assignment.iter().filter_map(|(tp, s)| {
+            let (hw, pos) = (s.high_watermark?, s.position?);
+            Some((tp.clone(), (hw - pos).max(0)))
+        });
+        self.stats.snapshot(lags)
     }
 
     pub fn highwater(&self, tp: &TopicPartition) -> Option<i64> {
@@ -339,6 +361,17 @@ impl ConsumerCore {
     }
 
     pub fn commit_positions(&mut self) -> Result<()> {
+        self.finish_async_commits();
+        // A lazy seek_to_beginning/end is resolved first, so its position is committed.
+        let pending: Vec<TopicPartition> = self
+            .assignment
+            .iter()
+            .filter(|(_, s)| s.reset_pending && s.position.is_none())
+            .map(|(tp, _)| tp.clone())
+            .collect();
+        for tp in &pending {
+            self.position(tp)?;
+        }
         let offsets = self.consumed_offsets();
         self.commit_offsets(offsets)
     }
@@ -347,13 +380,19 @@ impl ConsumerCore {
         &mut self,
         offsets: BTreeMap<TopicPartition, OffsetAndMetadata>,
     ) -> Result<()> {
-        commit_and_wait(
+        // Callbacks of async commits run here too (as in the Java client), before and
+        // after: commits complete in order, so those sent earlier are done by now.
+        self.finish_async_commits();
+        let result = commit_and_wait(
             &self.commands,
             &self.fence,
+            &self.stats,
             CommitWait::Api(self.config.default_api_timeout),
             self.has_group(),
             offsets,
-        )
+        );
+        self.finish_async_commits();
+        result
     }
 
     /// True when the group may have moved this member's partitions elsewhere: nothing
@@ -368,7 +407,9 @@ impl ConsumerCore {
         callback: Box<dyn FnOnce(Result<()>) + Send>,
     ) -> Result<()> {
         if !self.has_group() {
-            return Err(Error::IllegalState("commit needs a group_id".into()));
+            return Err(Error::GroupIdRequired {
+                operation: "commit",
+            });
         }
         let offsets = offsets.unwrap_or_else(|| self.consumed_offsets());
         let (reply, rx) = sync_channel(1);
@@ -378,7 +419,7 @@ impl ConsumerCore {
             reply,
         })?;
         self.async_commits
-            .push((rx, callback, self.fence.assignments()));
+            .push((rx, callback, self.fence.assignments(), Instant::now()));
         Ok(())
     }
 
@@ -388,13 +429,14 @@ impl ConsumerCore {
         while i < self.async_commits.len() {
             match self.async_commits[i].0.try_recv() {
                 Ok(r) => {
-                    let (_, cb, sent_at) = self.async_commits.swap_remove(i);
+                    let (_, cb, sent_at, started) = self.async_commits.swap_remove(i);
                     self.fence.note(&r, sent_at);
+                    self.stats.on_commit(started.elapsed());
                     cb(r);
                 }
                 Err(std::sync::mpsc::TryRecvError::Empty) => i += 1,
                 Err(std::sync::mpsc::TryRecvError::Disconnected) => {
-                    let (_, cb, _) = self.async_commits.swap_remove(i);
+                    let (_, cb, _, _) = self.async_commits.swap_remove(i);
                     cb(Err(Error::Closed));
                 }
             }
@@ -455,6 +497,9 @@ impl ConsumerCore {
             self.io.wake();
         }
         let result = self.poll_inner(timeout, max, sink);
+        if let Ok(n) = result {
+            self.stats.on_consumed(n);
+        }
         self.clock.in_poll.store(false, Ordering::Relaxed);
         self.clock.count_poll();
         result
@@ -603,6 +648,7 @@ impl ConsumerCore {
         }
         match next {
             Next::Woken => Err(Error::Wakeup),
+            Next::CommitDone => Ok(Pumped::Progress),
             Next::TimedOut => Ok(Pumped::TimedOut),
             Next::Closed => Err(Error::Closed),
             Next::Group(event) => self.on_group_event(event).map(|()| Pumped::Progress),
@@ -646,6 +692,7 @@ impl ConsumerCore {
             Some(_) => {}
         }
         st.high_watermark = Some(data.high_watermark);
+        self.stats.on_fetched_bytes(data.records.len());
         let topic = match self.topic_names.get(&data.tp.topic) {
             Some(t) => t.clone(),
             None => {
@@ -660,6 +707,7 @@ impl ConsumerCore {
             topic,
             self.config.check_crcs,
             read_committed,
+            self.config.skip_double_compressed_messages,
         ));
     }
 
@@ -735,13 +783,14 @@ impl ConsumerCore {
     /// Commits (with auto-commit on), leaves the group and stops the I/O thread, all
     /// within `timeout`: the commit may use half of it, the leave and the thread's stop
     /// the rest.
-    pub fn close(&mut self, timeout: Duration) {
+    pub fn close(&mut self, timeout: Duration, autocommit: bool) {
         let deadline = crate::deadline::from_now(timeout);
-        if self.auto_commit() && !self.io.is_closed() {
+        if autocommit && self.auto_commit() && !self.io.is_closed() {
             let offsets = self.consumed_offsets();
             let commit = commit_and_wait(
                 &self.commands,
                 &self.fence,
+                &self.stats,
                 CommitWait::Strict(timeout / 2),
                 self.has_group(),
                 offsets,
@@ -774,6 +823,14 @@ fn recv<T>(rx: Receiver<Result<T>>, timeout: Duration, what: &str) -> Result<T> 
 /// polling thread, while the rebalance waits.
 pub struct RebalanceContext<'a> {
     core: &'a mut ConsumerCore,
+}
+
+impl std::fmt::Debug for RebalanceContext<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RebalanceContext")
+            .field("assignment", &self.core.assignment())
+            .finish_non_exhaustive()
+    }
 }
 
 impl RebalanceContext<'_> {

@@ -19,6 +19,7 @@ use crate::TopicPartition;
 use super::buffer::FetchBuffer;
 use super::fetcher::{FetchCtx, Fetcher};
 use super::group::{GroupCoordinator, GroupCtx, GroupEvent};
+use super::metrics::ConsumerStats;
 use super::offsets::OffsetSpec;
 use super::record::OffsetAndMetadata;
 
@@ -128,6 +129,7 @@ pub(crate) struct ConsumerDriver {
     subscription: Subscription,
     buffer: Arc<FetchBuffer>,
     clock: Arc<PollClock>,
+    stats: Arc<ConsumerStats>,
     seen_polls: u64,
     rpcs: RpcQueue,
     next_id: u64,
@@ -151,6 +153,7 @@ impl ConsumerDriver {
         config: Arc<ConsumerConfig>,
         buffer: Arc<FetchBuffer>,
         clock: Arc<PollClock>,
+        stats: Arc<ConsumerStats>,
     ) -> Result<Self> {
         let group = match &config.group_id {
             Some(_) => Some(GroupCoordinator::new(&config)?),
@@ -163,6 +166,7 @@ impl ConsumerDriver {
             subscription: Subscription::None,
             buffer,
             clock,
+            stats,
             seen_polls: 0,
             rpcs: RpcQueue::default(),
             next_id: 0,
@@ -462,15 +466,22 @@ impl Driver for ConsumerDriver {
                 deadline,
                 reply,
             } => match self.group.as_mut() {
-                Some(g) => g.commit(
-                    offsets,
-                    deadline,
-                    Box::new(move |r| {
-                        let _ = reply.send(r);
-                    }),
-                ),
+                Some(g) => {
+                    let buffer = self.buffer.clone();
+                    g.commit(
+                        offsets,
+                        deadline,
+                        Box::new(move |r| {
+                            let _ = reply.send(r);
+                            // A poll waiting runs the callback of an async commit now.
+                            buffer.commit_done();
+                        }),
+                    )
+                }
                 None => {
-                    let _ = reply.send(Err(Error::IllegalState("commit needs a group_id".into())));
+                    let _ = reply.send(Err(Error::GroupIdRequired {
+                        operation: "commit",
+                    }));
                 }
             },
             ConsumerCommand::Committed {
@@ -516,10 +527,20 @@ impl Driver for ConsumerDriver {
         now: Instant,
     ) {
         match ctx {
-            ConsumerCtx::Fetch(c) => self.fetcher.on_response(c, result, net, now),
+            ConsumerCtx::Fetch(c) => {
+                if let (FetchCtx::Fetch { sent, .. }, Ok(_)) = (&c, &result) {
+                    self.stats
+                        .on_fetch_response(now.saturating_duration_since(*sent));
+                }
+                self.fetcher.on_response(c, result, net, now)
+            }
             ConsumerCtx::Group(c) => {
+                if matches!(c, GroupCtx::Heartbeat { .. }) && result.is_ok() {
+                    self.stats.on_heartbeat_response(now);
+                }
                 if let Some(g) = self.group.as_mut() {
                     g.on_response(c, result, net, now, &mut self.events);
+                    self.stats.on_group_state(g.in_rebalance(), now);
                 }
                 self.handle_events(now);
             }
@@ -548,6 +569,7 @@ impl Driver for ConsumerDriver {
         }
         if let Some(g) = self.group.as_mut() {
             let t = g.poll(net, now, &mut self.events);
+            self.stats.on_group_state(g.in_rebalance(), now);
             next = min(next, t);
         }
         self.handle_events(now);

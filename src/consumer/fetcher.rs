@@ -61,6 +61,8 @@ pub(crate) enum FetchCtx {
     Fetch {
         node: NodeId,
         epochs: HashMap<TopicPartition, u64>,
+        /// When it went out, for the fetch latency.
+        sent: Instant,
     },
     ListOffsets {
         epochs: HashMap<TopicPartition, u64>,
@@ -297,7 +299,11 @@ impl Fetcher {
                 .keys()
                 .map(|tp| (tp.clone(), self.partitions.get(tp).map_or(0, |s| s.epoch)))
                 .collect();
-            let ctx = C::from(FetchCtx::Fetch { node, epochs });
+            let ctx = C::from(FetchCtx::Fetch {
+                node,
+                epochs,
+                sent: now,
+            });
             match net.send(node, &req, Some(FETCH_MAX_VERSION), ctx, now) {
                 Ok(version) if version < FETCH_MIN_VERSION => {
                     log::error!(
@@ -329,7 +335,7 @@ impl Fetcher {
         now: Instant,
     ) {
         match ctx {
-            FetchCtx::Fetch { node, epochs } => self.on_fetch(node, epochs, result, net, now),
+            FetchCtx::Fetch { node, epochs, .. } => self.on_fetch(node, epochs, result, net, now),
             FetchCtx::ListOffsets { epochs } => self.on_list_offsets(epochs, result, net),
         }
     }

@@ -7,8 +7,11 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use crate::broker_version::BrokerVersion;
 use crate::error::{Error, Result};
+use crate::net::metadata::ClusterMetadata;
 use crate::net::rpc::{wait_response, RpcCall, Target};
+use crate::net::versions::check_version;
 use crate::protocol::api::metadata::{MetadataRequest, MetadataRequestTopic, MetadataResponse};
 use crate::TopicPartition;
 
@@ -91,6 +94,12 @@ impl<K, V> Consumer<K, V> {
 #[derive(Clone)]
 pub struct WakeupHandle {
     buffer: Arc<FetchBuffer>,
+}
+
+impl std::fmt::Debug for WakeupHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WakeupHandle").finish_non_exhaustive()
+    }
 }
 
 impl WakeupHandle {
@@ -305,11 +314,32 @@ impl<K, V> Consumer<K, V> {
     }
 
     /// Moves to the first available offset of these partitions (all assigned if empty).
+    ///
+    /// Lazy, as in kafka-python and the Java client: it returns at once, and the offset
+    /// is looked up by the next `poll`/`next`, [`position`](Self::position) or
+    /// [`commit`](Self::commit). `commit()` right after it commits the beginning (the
+    /// offsets reset of the "reset to earliest" tools); a `committer` or `commit_async`
+    /// commit does not wait for the lookup and leaves the partition out until then.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # fn main() -> kafka_sync::Result<()> {
+    /// let mut consumer = kafka_sync::Consumer::builder().group_id("g").build()?;
+    /// consumer.subscribe(["orders"])?;
+    /// while consumer.assignment().is_empty() {
+    ///     consumer.poll(std::time::Duration::from_millis(100))?; // joins the group
+    /// }
+    /// consumer.seek_to_beginning(&[])?; // every assigned partition
+    /// consumer.commit()?; // the group now starts over from the beginning
+    /// # Ok(()) }
+    /// ```
     pub fn seek_to_beginning(&mut self, partitions: &[TopicPartition]) -> Result<()> {
         self.core.seek_to(partitions, OffsetSpec::Earliest)
     }
 
-    /// Moves to the end of these partitions (all assigned if empty).
+    /// Moves to the end of these partitions (all assigned if empty). Lazy, as
+    /// [`seek_to_beginning`](Self::seek_to_beginning) is; `commit()` right after it
+    /// commits the end.
     pub fn seek_to_end(&mut self, partitions: &[TopicPartition]) -> Result<()> {
         self.core.seek_to(partitions, OffsetSpec::Latest)
     }
@@ -377,6 +407,7 @@ impl<K, V> Consumer<K, V> {
             self.core.fence.clone(),
             self.core.config.default_api_timeout,
             self.core.config.group_id.is_some(),
+            self.core.stats.clone(),
         )
     }
 
@@ -389,12 +420,44 @@ impl<K, V> Consumer<K, V> {
     }
 
     /// Commits current positions without waiting; `callback` runs on this thread during a
-    /// later `poll`/`next` (or `close`) with the outcome.
+    /// later `poll`/`next`, `commit` or `close` with the outcome, never on the I/O thread
+    /// and never under the consumer's locks.
     pub fn commit_async(
         &mut self,
         callback: impl FnOnce(Result<()>) + Send + 'static,
     ) -> Result<()> {
         self.core.commit_async(None, Box::new(callback))
+    }
+
+    /// Commits explicit offsets (each the next offset to read) without waiting
+    /// (kafka-python's `commit_async(offsets, callback)`); `callback` gets the offsets
+    /// and the outcome on this thread during a later `poll`/`next`, `commit` or `close`,
+    /// never on the I/O thread and never under the consumer's locks.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # fn main() -> kafka_sync::Result<()> {
+    /// use std::collections::BTreeMap;
+    /// use kafka_sync::{OffsetAndMetadata, TopicPartition};
+    /// # let mut consumer = kafka_sync::Consumer::builder().group_id("g").build()?;
+    /// let offsets = BTreeMap::from([(TopicPartition::new("orders", 0), OffsetAndMetadata::new(42))]);
+    /// consumer.commit_async_offsets(offsets, |offsets, result| {
+    ///     if let Err(e) = result {
+    ///         eprintln!("commit of {offsets:?} failed: {e}");
+    ///     }
+    /// })?;
+    /// # Ok(()) }
+    /// ```
+    pub fn commit_async_offsets(
+        &mut self,
+        offsets: BTreeMap<TopicPartition, OffsetAndMetadata>,
+        callback: impl FnOnce(BTreeMap<TopicPartition, OffsetAndMetadata>, Result<()>) + Send + 'static,
+    ) -> Result<()> {
+        let committed = offsets.clone();
+        self.core.commit_async(
+            Some(offsets),
+            Box::new(move |result| callback(committed, result)),
+        )
     }
 
     /// The group's committed offset for a partition (`None` if nothing is committed).
@@ -631,6 +694,56 @@ impl<K, V> Consumer<K, V> {
             .collect())
     }
 
+    /// A snapshot of the consumer's counters (kafka-python's `metrics()`): records and
+    /// bytes consumed, fetch and commit latency, lag per partition, rebalances and the
+    /// last heartbeat. [`ConsumerMetrics::to_map`](super::ConsumerMetrics::to_map) gives
+    /// them under the Java client's metric names.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # fn main() -> kafka_sync::Result<()> {
+    /// # let consumer = kafka_sync::Consumer::builder().build()?;
+    /// let m = consumer.metrics();
+    /// println!("lag {:?}, {} rebalances", m.records_lag_max, m.rebalance_total);
+    /// # Ok(()) }
+    /// ```
+    pub fn metrics(&self) -> super::ConsumerMetrics {
+        self.core.metrics()
+    }
+
+    /// The Kafka release of the brokers (kafka-python's `check_version()`): the one
+    /// `api_version` pins the consumer to if set, else the release inferred from the
+    /// first broker's ApiVersions. Waits up to `api_version_auto_timeout` for the first
+    /// connection, then fails with `Timeout`.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # fn main() -> kafka_sync::Result<()> {
+    /// # let consumer = kafka_sync::Consumer::builder().build()?;
+    /// println!("brokers run Kafka {}", consumer.check_version()?);
+    /// # Ok(()) }
+    /// ```
+    pub fn check_version(&self) -> Result<BrokerVersion> {
+        check_version(&self.core.config.client, &self.core.io.metadata)
+    }
+
+    /// A snapshot of the cluster metadata the consumer holds (kafka-python's
+    /// `cluster`): brokers, controller, and the topics it subscribed to, was assigned
+    /// or looked up (with their partitions and leaders). Refreshed in the background;
+    /// call again for a newer one.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # fn main() -> kafka_sync::Result<()> {
+    /// # let consumer = kafka_sync::Consumer::builder().build()?;
+    /// let cluster = consumer.cluster();
+    /// println!("{} brokers, controller {:?}", cluster.brokers.len(), cluster.controller());
+    /// # Ok(()) }
+    /// ```
+    pub fn cluster(&self) -> Arc<ClusterMetadata> {
+        self.core.io.metadata.load()
+    }
+
     /// A handle another thread can use to interrupt a blocked `poll`/`next`.
     pub fn wakeup_handle(&self) -> WakeupHandle {
         WakeupHandle {
@@ -642,7 +755,24 @@ impl<K, V> Consumer<K, V> {
     /// at most `timeout`.
     pub fn close(mut self, timeout: Duration) {
         self.closed = true;
-        self.core.close(timeout);
+        self.core.close(timeout, true);
+    }
+
+    /// As [`close`](Self::close), choosing whether auto-commit commits the consumed
+    /// offsets first (kafka-python's `close(autocommit=False)`): with `false` nothing is
+    /// committed, whatever `enable_auto_commit` says; with `true` it is `close`.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # fn main() -> kafka_sync::Result<()> {
+    /// # let consumer = kafka_sync::Consumer::builder().group_id("g").build()?;
+    /// // Processing failed: leave the group without committing what was read.
+    /// consumer.close_with_autocommit(std::time::Duration::from_secs(5), false);
+    /// # Ok(()) }
+    /// ```
+    pub fn close_with_autocommit(mut self, timeout: Duration, autocommit: bool) {
+        self.closed = true;
+        self.core.close(timeout, autocommit);
     }
 }
 
@@ -659,7 +789,7 @@ impl<K, V> std::fmt::Debug for Consumer<K, V> {
 impl<K, V> Drop for Consumer<K, V> {
     fn drop(&mut self) {
         if !self.closed {
-            self.core.close(DROP_CLOSE_TIMEOUT);
+            self.core.close(DROP_CLOSE_TIMEOUT, true);
         }
     }
 }
@@ -693,6 +823,14 @@ fn to_record<K, V>(
 /// Iterates a consumer; ends after `consumer_timeout` passes with no record.
 pub struct Iter<'a, K, V> {
     consumer: &'a mut Consumer<K, V>,
+}
+
+impl<K, V> std::fmt::Debug for Iter<'_, K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Iter")
+            .field("consumer", &self.consumer)
+            .finish()
+    }
 }
 
 impl<K, V> Iterator for Iter<'_, K, V> {

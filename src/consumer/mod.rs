@@ -1,8 +1,8 @@
 //! The consumer: `for msg in consumer`, poll, assign and subscribe, consumer groups with
 //! rebalancing, offsets and commits.
 //!
-//! The user thread holds a [`Consumer`]; its I/O thread runs the [`fetcher`] and the
-//! [`group`] coordinator and hands data over through the [`buffer`].
+//! The user thread holds a [`Consumer`]; its I/O thread runs the fetcher and the group
+//! coordinator and hands data over through a bounded buffer.
 
 pub mod assignor;
 mod buffer;
@@ -16,6 +16,7 @@ mod fetcher;
 pub(crate) mod group;
 mod handle;
 mod listener;
+mod metrics;
 mod offsets;
 mod reader;
 mod record;
@@ -25,6 +26,7 @@ pub use builder::ConsumerBuilder;
 pub use committer::Committer;
 pub use handle::{Consumer, Iter, WakeupHandle};
 pub use listener::ConsumerRebalanceListener;
+pub use metrics::ConsumerMetrics;
 pub use record::{
     BytesDeserializer, ConsumerRecord, Deserializer, OffsetAndMetadata, RecordHeader, TimestampType,
 };

@@ -43,7 +43,13 @@ pub(crate) struct PartitionReader {
 }
 
 impl PartitionReader {
-    pub fn new(data: FetchedData, topic: Arc<str>, check_crcs: bool, read_committed: bool) -> Self {
+    pub fn new(
+        data: FetchedData,
+        topic: Arc<str>,
+        check_crcs: bool,
+        read_committed: bool,
+        skip_double_compressed: bool,
+    ) -> Self {
         let mut aborted = data.aborted;
         // Sorted descending so the next one to reach is at the end.
         aborted.sort_by_key(|a| std::cmp::Reverse(a.1));
@@ -52,7 +58,8 @@ impl PartitionReader {
             topic,
             epoch: data.epoch,
             high_watermark: data.high_watermark,
-            batches: records::batches(data.records, check_crcs),
+            batches: records::batches(data.records, check_crcs)
+                .skip_double_compressed(skip_double_compressed),
             pending: VecDeque::new(),
             pending_type: TimestampType::CreateTime,
             pending_epoch: None,

@@ -3,7 +3,7 @@
 //! The I/O thread owns the refresh schedule; user threads read snapshots through
 //! [`SharedMetadata`], which the I/O thread replaces whole on every update.
 
-pub use crate::fast_hash::{FastHasher, KeyedState};
+pub use crate::fast_hash::KeyedState;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -189,11 +189,20 @@ impl ClusterMetadata {
         let t = self.topic(topic)?;
         t.partitions.iter().find(|p| p.partition == partition)
     }
+
+    /// The controller broker, if known (kafka-python's `cluster.controller`).
+    pub fn controller(&self) -> Option<&BrokerMetadata> {
+        self.brokers.get(&self.controller_id)
+    }
 }
 
 /// Metadata shared between the I/O thread (writer) and user threads (readers).
 #[derive(Debug, Clone, Default)]
-pub struct SharedMetadata(Arc<RwLock<Arc<ClusterMetadata>>>);
+pub struct SharedMetadata(
+    Arc<RwLock<Arc<ClusterMetadata>>>,
+    /// The brokers' ApiVersions tables, for `check_version()`.
+    pub(crate) Arc<super::versions::SeenVersions>,
+);
 
 impl SharedMetadata {
     /// The current snapshot.

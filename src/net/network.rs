@@ -149,6 +149,7 @@ impl<C> Network<C> {
             request_timeout: config.request_timeout,
             tls,
             sasl,
+            api_version: config.api_version,
         });
         Ok(Network {
             registry,

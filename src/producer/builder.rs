@@ -33,6 +33,16 @@ pub struct ProducerBuilder {
     error: Option<ConfigError>,
 }
 
+impl std::fmt::Debug for ProducerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProducerBuilder")
+            .field("config", &self.config)
+            .field("custom_partitioner", &self.partitioner.is_some())
+            .field("error", &self.error)
+            .finish()
+    }
+}
+
 impl ProducerBuilder {
     client_setters!();
 

@@ -182,7 +182,9 @@ impl DeliveryFuture {
     }
 
     /// Runs `callback` with the outcome, on the producer's I/O thread (or here, at once,
-    /// if the delivery already completed).
+    /// if the delivery already completed). While it runs the producer sends nothing:
+    /// keep it short, and never block in it on the same producer (`flush`, `close`,
+    /// another future's `wait`), which would wait for this very thread.
     pub fn on_complete(self, callback: impl FnOnce(Result<RecordMetadata>) + Send + 'static) {
         self.batch.add_callback(self.info, Box::new(callback));
     }

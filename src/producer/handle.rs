@@ -4,10 +4,12 @@ use std::sync::mpsc::sync_channel;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crate::broker_version::BrokerVersion;
 use crate::config::ProducerConfig;
 use crate::error::{Error, Result};
 use crate::net::io_thread::IoHandle;
 use crate::net::metadata::{ClusterMetadata, TopicMetadata};
+use crate::net::versions::check_version;
 use crate::protocol::records::RecordBatchBuilder;
 
 use super::accumulator::{Accumulator, RecordRef};
@@ -303,7 +305,8 @@ impl Producer {
     /// Records still pending at the deadline fail: with `Closed` if they were never sent,
     /// with a `Timeout` saying the broker may have written them if they were in flight.
     /// Every accepted record gets an outcome. Other clones of this producer stop working
-    /// too.
+    /// too. The same shape as [`Consumer::close`](crate::Consumer::close) and
+    /// [`AdminClient::close`](crate::admin::AdminClient::close).
     ///
     /// # Examples
     /// ```no_run
@@ -312,7 +315,7 @@ impl Producer {
     /// producer.close(std::time::Duration::from_secs(5));
     /// # Ok(()) }
     /// ```
-    pub fn close(&self, timeout: Duration) {
+    pub fn close(self, timeout: Duration) {
         self.inner.io.close(timeout);
     }
 
@@ -343,7 +346,10 @@ impl Producer {
     /// # Ok(()) }
     /// ```
     pub fn metrics(&self) -> ProducerMetrics {
-        self.inner.metrics.snapshot(self.inner.acc.memory_used())
+        let buffer_memory = self.inner.config.buffer_memory;
+        self.inner
+            .metrics
+            .snapshot(self.inner.acc.memory_used(), buffer_memory)
     }
 
     /// Adds key and value serializers (kafka-python's `key_serializer` and
@@ -363,6 +369,42 @@ impl Producer {
         value: impl Serializer<V> + 'static,
     ) -> TypedProducer<K, V> {
         TypedProducer::new(self, key, value)
+    }
+
+    /// The Kafka release of the brokers (kafka-python's `check_version()`): the one
+    /// `api_version` pins the producer to if set, else the release inferred from the
+    /// first broker's ApiVersions. Waits up to `api_version_auto_timeout` for the first
+    /// connection, then fails with `Timeout`.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # fn main() -> kafka_sync::Result<()> {
+    /// # let producer = kafka_sync::Producer::builder().build()?;
+    /// if producer.check_version()? < kafka_sync::BrokerVersion::new(3, 0) {
+    ///     println!("old brokers");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn check_version(&self) -> Result<BrokerVersion> {
+        check_version(&self.inner.config.client, &self.inner.io.metadata)
+    }
+
+    /// A snapshot of the cluster metadata the producer holds (kafka-python's
+    /// `cluster`): brokers, controller, and the topics it has sent to or looked up
+    /// (with their partitions and leaders). Refreshed in the background; call again
+    /// for a newer one.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # fn main() -> kafka_sync::Result<()> {
+    /// # let producer = kafka_sync::Producer::builder().build()?;
+    /// producer.partitions_for("orders")?;
+    /// let cluster = producer.cluster();
+    /// println!("leader of orders-0: {:?}", cluster.leader("orders", 0));
+    /// # Ok(()) }
+    /// ```
+    pub fn cluster(&self) -> Arc<ClusterMetadata> {
+        self.inner.io.metadata.load()
     }
 
     /// The configuration in effect, after validation.

@@ -4,6 +4,8 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 /// A snapshot of a producer's counters, from [`Producer::metrics`](crate::Producer::metrics).
+/// [`to_map`](Self::to_map) gives them under the Java client's metric names, for a
+/// monitoring system.
 ///
 /// # Examples
 /// ```no_run
@@ -14,6 +16,7 @@ use std::time::Duration;
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
 pub struct ProducerMetrics {
     /// Records acknowledged by the brokers.
     pub records_sent: u64,
@@ -36,16 +39,53 @@ pub struct ProducerMetrics {
     pub request_latency_max: Duration,
     /// Bytes of `buffer_memory` in use now.
     pub buffer_in_use: u64,
+    /// Bytes of `buffer_memory` free now. Java: `buffer-available-bytes`.
+    pub buffer_available_bytes: u64,
+    /// `buffer_memory`. Java: `buffer-total-bytes`.
+    pub buffer_total_bytes: u64,
+    /// Encoded size of the batches sealed for sending, over their size before
+    /// compression (1.0 without compression, or before any batch). Java:
+    /// `compression-rate-avg`.
+    pub compression_rate_avg: f64,
 }
 
 impl ProducerMetrics {
-    /// Mean encoded batch size in bytes.
+    /// Mean encoded batch size in bytes. Java: `batch-size-avg`.
     pub fn average_batch_size(&self) -> f64 {
         if self.batches_sent == 0 {
             0.0
         } else {
             self.bytes_sent as f64 / self.batches_sent as f64
         }
+    }
+
+    /// The metrics under the Java producer's names (latencies in milliseconds).
+    ///
+    /// # Examples
+    /// ```
+    /// let m = kafka_sync::producer::ProducerMetrics::default();
+    /// assert_eq!(m.to_map()["record-send-total"], 0.0);
+    /// assert_eq!(m.to_map()["batch-size-avg"], 0.0);
+    /// ```
+    pub fn to_map(&self) -> std::collections::BTreeMap<String, f64> {
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        [
+            ("record-send-total", self.records_sent as f64),
+            ("record-error-total", self.records_failed as f64),
+            ("record-retry-total", self.retries as f64),
+            ("batch-total", self.batches_sent as f64),
+            ("byte-total", self.bytes_sent as f64),
+            ("request-total", self.requests_sent as f64),
+            ("request-latency-avg", ms(self.request_latency_avg)),
+            ("request-latency-max", ms(self.request_latency_max)),
+            ("batch-size-avg", self.average_batch_size()),
+            ("compression-rate-avg", self.compression_rate_avg),
+            ("buffer-available-bytes", self.buffer_available_bytes as f64),
+            ("buffer-total-bytes", self.buffer_total_bytes as f64),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
     }
 }
 
@@ -61,6 +101,8 @@ pub(crate) struct Metrics {
     responses: AtomicU64,
     latency_total_us: AtomicU64,
     latency_max_us: AtomicU64,
+    sealed_uncompressed: AtomicU64,
+    sealed_encoded: AtomicU64,
 }
 
 impl Metrics {
@@ -75,6 +117,12 @@ impl Metrics {
         self.latency_total_us.fetch_add(us, Relaxed);
         self.latency_max_us.fetch_max(us, Relaxed);
     }
+    /// A batch of `uncompressed` bytes was encoded (and compressed) to `encoded`.
+    pub fn on_sealed(&self, uncompressed: usize, encoded: usize) {
+        self.sealed_uncompressed
+            .fetch_add(uncompressed as u64, Relaxed);
+        self.sealed_encoded.fetch_add(encoded as u64, Relaxed);
+    }
     pub fn on_delivered(&self, records: u64) {
         self.records_sent.fetch_add(records, Relaxed);
     }
@@ -88,8 +136,9 @@ impl Metrics {
         self.records_failed.fetch_add(records, Relaxed);
     }
 
-    pub fn snapshot(&self, buffer_in_use: usize) -> ProducerMetrics {
+    pub fn snapshot(&self, buffer_in_use: usize, buffer_memory: usize) -> ProducerMetrics {
         let responses = self.responses.load(Relaxed);
+        let uncompressed = self.sealed_uncompressed.load(Relaxed);
         ProducerMetrics {
             records_sent: self.records_sent.load(Relaxed),
             batches_sent: self.batches_sent.load(Relaxed),
@@ -106,6 +155,13 @@ impl Metrics {
             ),
             request_latency_max: Duration::from_micros(self.latency_max_us.load(Relaxed)),
             buffer_in_use: buffer_in_use as u64,
+            buffer_available_bytes: buffer_memory.saturating_sub(buffer_in_use) as u64,
+            buffer_total_bytes: buffer_memory as u64,
+            compression_rate_avg: if uncompressed == 0 {
+                1.0
+            } else {
+                self.sealed_encoded.load(Relaxed) as f64 / uncompressed as f64
+            },
         }
     }
 }

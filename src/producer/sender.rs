@@ -185,8 +185,12 @@ impl Sender {
                         let Some(b) = q.take_ready(linger, now, true) else {
                             continue;
                         };
+                        let uncompressed = b.builder.size_in_bytes();
                         match seal(b, state, &self.config) {
-                            Ok(b) => b,
+                            Ok(b) => {
+                                self.metrics.on_sealed(uncompressed, b.bytes.len());
+                                b
+                            }
                             Err(failed) => {
                                 unencodable.push(failed);
                                 continue;

@@ -56,6 +56,14 @@ pub struct TypedProducer<K: ?Sized, V: ?Sized> {
     value: Arc<dyn Serializer<V>>,
 }
 
+impl<K: ?Sized, V: ?Sized> std::fmt::Debug for TypedProducer<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TypedProducer")
+            .field("producer", &self.producer)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<K: ?Sized, V: ?Sized> Clone for TypedProducer<K, V> {
     fn clone(&self) -> Self {
         TypedProducer {

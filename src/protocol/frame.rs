@@ -139,9 +139,9 @@ impl FrameDecoder {
     }
 
     /// Reads once from `src` into the buffer: as much as the current frame still needs,
-    /// but no more than [`GROW_STEP`] or the bytes already buffered (so memory follows
-    /// what has arrived, whatever the size prefix claims), and at least [`MIN_READ`]
-    /// bytes of room. Returns what `read` returned.
+    /// but no more than the growth step (1 MiB) or the bytes already buffered (so memory
+    /// follows what has arrived, whatever the size prefix claims), and at least 64 KiB
+    /// of room. Returns what `read` returned.
     pub fn read_from(&mut self, src: &mut impl Read) -> io::Result<usize> {
         let pending = frame_size(&self.buf[..self.filled], self.max)
             .ok()

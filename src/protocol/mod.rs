@@ -1,7 +1,7 @@
 //! The Kafka wire protocol, sans-IO.
 //!
 //! Nothing here touches a socket, the clock or a thread: decoders take bytes, encoders
-//! append to a buffer. The engine in [`crate::net`] drives it over mio.
+//! append to a buffer. The I/O thread of each client drives it over mio.
 
 pub mod api;
 pub mod codec;

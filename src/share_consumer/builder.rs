@@ -160,3 +160,12 @@ impl ShareConsumerBuilder {
         Ok(ShareConsumer::new(io, config, rx, self.callback))
     }
 }
+
+impl std::fmt::Debug for ShareConsumerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShareConsumerBuilder")
+            .field("config", &self.config)
+            .field("error", &self.error)
+            .finish_non_exhaustive()
+    }
+}

@@ -452,6 +452,24 @@ impl<'a> IntoIterator for &'a mut ShareConsumer {
     }
 }
 
+impl std::fmt::Debug for ShareConsumer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShareConsumer")
+            .field("client_id", &self.config.client.client_id)
+            .field("group_id", &self.config.group_id)
+            .field("subscription", &self.subscription)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for ShareIter<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShareIter")
+            .field("consumer", &self.consumer)
+            .finish()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

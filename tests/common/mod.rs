@@ -22,6 +22,7 @@ pub mod hostile_records;
 pub mod kafka_frames;
 pub mod proxy_connection;
 pub mod secured;
+pub mod topics;
 
 use std::env;
 use std::fmt::Write as _;

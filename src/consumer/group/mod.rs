@@ -310,6 +310,15 @@ impl GroupCoordinator {
         }
     }
 
+    /// True from when the member needs to (re)join until it is in a stable generation
+    /// again: the span the `rebalance-*` metrics measure.
+    pub fn in_rebalance(&self) -> bool {
+        !matches!(
+            self.member.phase,
+            membership::Phase::Idle | membership::Phase::Stable
+        )
+    }
+
     /// The member id the coordinator gave this member ("" before the first join).
     #[allow(dead_code)] // for logs and tests
     pub fn member_id(&self) -> &str {

@@ -17,6 +17,7 @@ impl<C> Network<C> {
         // A broker without an API this client needs is of no use: say which, and back
         // off before the next attempt as for any failed handshake.
         let versions = &conn.session.versions;
+        self.shared.1.note(node, versions);
         let missing = self
             .required_apis
             .iter()

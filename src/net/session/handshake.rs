@@ -91,7 +91,7 @@ impl<X> Session<X> {
         if resp.error_code != 0 {
             return Err(Error::broker(ErrorCode(resp.error_code), None));
         }
-        let mut versions = ApiVersionTable::default();
+        let mut versions = ApiVersionTable::pinned(self.settings.api_version);
         for k in &resp.api_keys {
             versions.insert(k.api_key, k.min_version, k.max_version);
         }

@@ -68,6 +68,8 @@ pub(crate) struct SessionSettings {
     pub tls: Option<Arc<rustls::ClientConfig>>,
     /// Present for SASL_PLAINTEXT and SASL_SSL.
     pub sasl: Option<SaslFactory>,
+    /// The release whose request versions the client keeps to (`api_version`).
+    pub api_version: Option<crate::BrokerVersion>,
 }
 
 /// Where a connection stands in its handshake.

@@ -36,6 +36,7 @@ fn settings(sasl: bool, tls: Option<Arc<rustls::ClientConfig>>) -> Arc<SessionSe
         request_timeout: Duration::from_secs(30),
         tls,
         sasl,
+        api_version: None,
     })
 }
 

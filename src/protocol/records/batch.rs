@@ -67,6 +67,9 @@ pub struct RecordBatch {
     pub(super) records_count: i32,
     pub(super) compression: Compression,
     pub(super) check_crcs: bool,
+    /// Legacy (v0/v1) only: drop inner messages that are themselves compressed instead
+    /// of handing them out as they are (see [`Batches::skip_double_compressed`]).
+    pub(super) skip_double_compressed: bool,
 }
 
 fn be_i16(d: &[u8], at: usize) -> i16 {
@@ -116,6 +119,7 @@ impl RecordBatch {
             records_count: be_i32(d, 57),
             compression: Compression::from_attributes(attributes)?,
             check_crcs,
+            skip_double_compressed: false,
             data,
         };
         if check_crcs {

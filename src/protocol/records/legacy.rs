@@ -10,6 +10,11 @@
 //! uncompressed inner messages. In v1 the inner offsets are relative (0, 1, 2, ...) and
 //! the wrapper carries the absolute offset of the last one; in v0 they are absolute.
 //! Inner v1 messages take the wrapper's timestamp when the wrapper says LogAppendTime.
+//!
+//! An inner message that is itself compressed ("double compression", which
+//! kafka-python's producer up to 1.2.4 wrote by mistake) is handed out as it is, with
+//! its offset: its value is the still-compressed message set. That is kafka-python's
+//! default; with `skip_double_compressed_messages` it is skipped instead.
 
 use bytes::Bytes;
 
@@ -86,6 +91,7 @@ pub(super) fn parse(entry: Bytes, check_crcs: bool) -> Result<RecordBatch, Decod
         },
         compression,
         check_crcs,
+        skip_double_compressed: false,
         data: entry,
     };
     if check_crcs {
@@ -153,6 +159,7 @@ pub(super) fn records(batch: &RecordBatch, max_bytes: usize) -> Result<Vec<Recor
     let log_append_time = batch.timestamp_type() == TimestampType::LogAppendTime;
 
     let mut records = Vec::new();
+    let mut last_inner = None;
     let mut pos = 0;
     // A trailing partial entry ends the set, as in the Java client.
     while inner.len() - pos >= LOG_OVERHEAD {
@@ -170,11 +177,8 @@ pub(super) fn records(batch: &RecordBatch, max_bytes: usize) -> Result<Vec<Recor
         let m = inner.slice(start..start + size as usize);
         pos = start + size as usize;
         let inner_magic = check_message(&m, offset)?;
-        if m[5] & 0x07 != 0 {
-            return Err(DecodeError::Malformed(format!(
-                "inner message at offset {offset} is itself compressed"
-            )));
-        }
+        last_inner = Some(offset);
+        let double_compressed = m[5] & 0x07 != 0;
         if batch.check_crcs {
             let stored = be_i32(&m, 0) as u32;
             let computed = crc32fast::hash(&m[4..]);
@@ -193,6 +197,9 @@ pub(super) fn records(batch: &RecordBatch, max_bytes: usize) -> Result<Vec<Recor
             _ => be_i64(&m, 6),
         };
         let (key, value) = key_value(&m, inner_magic)?;
+        if double_compressed && batch.skip_double_compressed {
+            continue;
+        }
         if !budget.take(RECORD_COST) {
             return Err(budget.exceeded());
         }
@@ -204,7 +211,7 @@ pub(super) fn records(batch: &RecordBatch, max_bytes: usize) -> Result<Vec<Recor
             headers: Vec::new(),
         });
     }
-    let Some(last) = records.last() else {
+    let Some(last_offset) = last_inner else {
         return Err(DecodeError::Malformed(format!(
             "compressed message at offset {} holds no messages",
             batch.base_offset
@@ -216,13 +223,12 @@ pub(super) fn records(batch: &RecordBatch, max_bytes: usize) -> Result<Vec<Recor
         let wrapper = batch.base_offset;
         let base = if wrapper == 0 {
             0
-        } else if wrapper < last.offset {
+        } else if wrapper < last_offset {
             return Err(DecodeError::Malformed(format!(
-                "compressed message at offset {wrapper} holds a message at relative offset {}",
-                last.offset
+                "compressed message at offset {wrapper} holds a message at relative offset {last_offset}"
             )));
         } else {
-            wrapper - last.offset
+            wrapper - last_offset
         };
         for r in &mut records {
             r.offset = base.wrapping_add(r.offset);
@@ -423,6 +429,47 @@ mod tests {
         }
     }
 
+    /// kafka-python <= 1.2.4 wrapped a compressed message in another: the inner set
+    /// holds a plain message at relative offset 0 and a compressed one at 1.
+    fn double_compressed(magic: u8, wrapper_offset: i64) -> Vec<u8> {
+        let nested = wrapper(
+            1,
+            magic,
+            Compression::Gzip,
+            false,
+            1001,
+            &inner_set(magic, 0..2),
+        );
+        let mut set = inner_set(magic, 0..1);
+        set.extend(nested);
+        wrapper(wrapper_offset, magic, Compression::Gzip, false, 5000, &set)
+    }
+
+    #[test]
+    fn double_compressed_messages_come_out_as_they_are_or_are_skipped() {
+        for (magic, wrapper_offset) in [(1, 11), (0, 1)] {
+            let data = double_compressed(magic, wrapper_offset);
+            let records = all(data.clone(), true)[0].records(1 << 20).unwrap();
+            assert_eq!(records.len(), 2, "v{magic}");
+            assert_eq!(records[0].value.as_deref(), Some(&b"value-0"[..]));
+            // The nested wrapper, one record at its own offset, its value still gzip.
+            let base = if magic == 1 { 10 } else { 0 };
+            assert_eq!(records[1].offset, base + 1, "v{magic}");
+            let blob = records[1].value.as_deref().unwrap();
+            assert_eq!(&blob[..2], &[0x1f, 0x8b], "v{magic}: a gzip stream");
+
+            let skipped: Vec<_> = batches(data.into(), true)
+                .skip_double_compressed(true)
+                .map(Result::unwrap)
+                .collect();
+            let records = skipped[0].records(1 << 20).unwrap();
+            let offsets: Vec<i64> = records.iter().map(|r| r.offset).collect();
+            // The wrapper's offset still places the kept message (v1 is relative).
+            assert_eq!(offsets, [base], "v{magic}");
+            assert_eq!(skipped[0].next_offset(), wrapper_offset + 1);
+        }
+    }
+
     #[test]
     fn v1_log_append_time_wrappers_stamp_their_inner_messages() {
         let data = wrapper(2, 1, Compression::Gzip, true, 7777, &inner_set(1, 0..3));
@@ -469,10 +516,7 @@ mod tests {
         // Null value.
         let data = entry(0, &message(1, 1, 0, None, None));
         assert!(all(data, true)[0].records(1 << 20).is_err());
-        // Nested compression.
-        let nested = wrapper(0, 1, Compression::Gzip, false, 0, &inner_set(1, 0..1));
-        let data = wrapper(1, 1, Compression::Gzip, false, 0, &nested);
-        assert!(all(data, true)[0].records(1 << 20).is_err());
+        // (Nested compression is not an error: see the double-compressed test.)
         // Inner CRC corruption is caught when checking.
         let mut set = inner_set(1, 0..2);
         let n = set.len();

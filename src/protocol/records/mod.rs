@@ -303,6 +303,7 @@ pub fn batches(data: Bytes, check_crcs: bool) -> Batches {
         data,
         pos: 0,
         check_crcs,
+        skip_double_compressed: false,
         done: false,
     }
 }
@@ -313,6 +314,7 @@ pub struct Batches {
     data: Bytes,
     pos: usize,
     check_crcs: bool,
+    skip_double_compressed: bool,
     done: bool,
 }
 
@@ -321,6 +323,15 @@ impl Batches {
     /// the broker cut off.
     pub fn trailing_partial(&self) -> usize {
         self.data.len() - self.pos
+    }
+
+    /// Makes the batches drop the inner messages of v0/v1 wrappers that are themselves
+    /// compressed (kafka-python's `skip_double_compressed_messages`). By default such a
+    /// message is handed out as it is: one record at its offset whose value is the
+    /// still-compressed message set.
+    pub fn skip_double_compressed(mut self, skip: bool) -> Self {
+        self.skip_double_compressed = skip;
+        self
     }
 }
 
@@ -354,7 +365,8 @@ impl Iterator for Batches {
             legacy::parse(entry, self.check_crcs)
         };
         match parsed {
-            Ok(batch) => {
+            Ok(mut batch) => {
+                batch.skip_double_compressed = self.skip_double_compressed;
                 self.pos += size;
                 Some(Ok(batch))
             }
