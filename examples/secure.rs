@@ -21,9 +21,9 @@
 use std::time::{Duration, Instant};
 
 use kafka_sync::admin::{AdminClient, CreateTopicsOptions, NewTopic};
-use kafka_sync::{Consumer, Error, ErrorCode, Producer, ProducerRecord, TopicPartition};
+use kafka_sync::{Consumer, ErrorCode, Producer, ProducerRecord, TopicPartition};
 
-fn main() -> kafka_sync::Result<()> {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let Some(path) = args.next() else {
         eprintln!("usage: secure <client.properties> [topic]");
@@ -40,7 +40,7 @@ fn main() -> kafka_sync::Result<()> {
     match &created[&topic] {
         Ok(()) => println!("created topic {topic}"),
         Err(e) if e.code() == Some(ErrorCode::TOPIC_ALREADY_EXISTS) => {}
-        Err(e) => return Err(e.clone()),
+        Err(e) => return Err(e.clone().into()),
     }
 
     let producer = Producer::builder().properties(&properties).build()?;
@@ -70,8 +70,5 @@ fn main() -> kafka_sync::Result<()> {
             }
         }
     }
-    Err(Error::Timeout {
-        what: "the record just written".into(),
-        elapsed: Duration::from_secs(30),
-    })
+    Err("the record just written was not read back within 30 s".into())
 }
