@@ -82,6 +82,7 @@ pub use consumer::{
     Committer, Consumer, ConsumerBuilder, ConsumerRebalanceListener, ConsumerRecord, Deserializer,
     OffsetAndMetadata, RebalanceContext, WakeupHandle,
 };
+pub use consumer::ConsumerGroupMetadata;
 pub use error::{Error, ErrorCode, Result};
 pub use producer::{
     DefaultPartitioner, DeliveryFuture, Partitioner, Producer, ProducerBuilder, ProducerMetrics,

@@ -49,6 +49,8 @@ const KEYS: &[(&str, u8)] = &[
     ("retries", PRODUCER),
     ("delivery.timeout.ms", PRODUCER),
     ("enable.idempotence", PRODUCER),
+    ("transactional.id", PRODUCER),
+    ("transaction.timeout.ms", PRODUCER),
     ("group.id", CONSUMER),
     ("group.instance.id", CONSUMER),
     ("group.protocol", CONSUMER),
@@ -94,7 +96,6 @@ const TLS_SASL: &str = "TLS and SASL are not available in this version of kafka-
 const NO_METRICS: &str = "metrics reporters are not supported; remove this key";
 const SOCKETS: &str = "kafka-sync manages its sockets itself; remove this key \
                        (send.buffer.bytes and receive.buffer.bytes set socket buffers)";
-const NO_TRANSACTIONS: &str = "transactions are not available in this version of kafka-sync";
 const PARTITIONER: &str = "set a custom partitioner in code with the producer builder's \
                            partitioner method";
 
@@ -126,8 +127,6 @@ const UNSUPPORTED: &[(&str, &str)] = &[
     ("partitioner.ignore.keys", PARTITIONER),
     ("partitioner.adaptive.partitioning.enable", PARTITIONER),
     ("partitioner.availability.timeout.ms", PARTITIONER),
-    ("transactional.id", NO_TRANSACTIONS),
-    ("transaction.timeout.ms", NO_TRANSACTIONS),
     (
         "batch.num.messages",
         "librdkafka's batch.num.messages counts records; kafka-sync sizes batches in bytes: \
@@ -413,7 +412,6 @@ mod tests {
             ("interceptor.classes", "serializer methods"),
             ("batch.num.messages", "batch.size"),
             ("enable.auto.offset.store", "enable.auto.commit=false"),
-            ("transactional.id", "transactions"),
             ("api_version", "negotiated"),
         ] {
             match resolve(key, ALL) {

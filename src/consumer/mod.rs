@@ -14,6 +14,7 @@ mod fetch_retry;
 mod fetch_session;
 mod fetcher;
 pub(crate) mod group;
+mod group_metadata;
 mod handle;
 mod listener;
 mod offsets;
@@ -23,6 +24,7 @@ mod record;
 pub use self::core::RebalanceContext;
 pub use builder::ConsumerBuilder;
 pub use committer::Committer;
+pub use group_metadata::ConsumerGroupMetadata;
 pub use handle::{Consumer, Iter, WakeupHandle};
 pub use listener::ConsumerRebalanceListener;
 pub use record::{
