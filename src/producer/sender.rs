@@ -723,7 +723,7 @@ fn seal(
         pid.id,
         pid.epoch,
         base_sequence,
-        false,
+        config.transactional_id.is_some(),
     ) {
         Ok(bytes) => Ok(SentBatch {
             topic: b.completion.topic.clone(),
