@@ -89,8 +89,17 @@ fn committed_and_aborted(version: i16) {
     let bootstrap = bootstrap();
     let topic = unique_name("txn-mixed");
     kafka_python_create_topic(&bootstrap, &topic, 3, 1);
-    let producer = txn_producer(&bootstrap, &unique_name("txn-id"), version);
+    let id = unique_name("txn-id");
+    let producer = txn_producer(&bootstrap, &id, version);
     let committed = write_mixed(&producer, &topic);
+    // Protocol 2 (KIP-890) bumps the epoch with every EndTxn; protocol 1 keeps it.
+    let epoch = producer_epoch(&bootstrap, &id);
+    if version >= 2 {
+        // The last transaction sent nothing, so it needed no EndTxn.
+        assert!(epoch >= 3, "protocol 2: 3 transactions ended, epoch {epoch}");
+    } else {
+        assert_eq!(epoch, 0, "protocol 1 keeps the epoch");
+    }
 
     let rc = read(&bootstrap, &topic, 3, IsolationLevel::ReadCommitted);
     assert_eq!(sorted(rc), sorted(committed.clone()));
@@ -117,6 +126,27 @@ fn committed_and_aborted(version: i16) {
     // The Java console consumer, read_committed.
     let java = java_console_consume(&bootstrap, &topic, committed.len());
     assert_eq!(sorted(java), sorted(committed), "Java console consumer");
+}
+
+/// The producer epoch the transaction coordinator holds for `id` (Java's
+/// `kafka-transactions.sh describe`).
+fn producer_epoch(bootstrap: &str, id: &str) -> i16 {
+    let row = describe_transaction(bootstrap, id);
+    row[3].parse().unwrap_or_else(|_| panic!("bad row {row:?}"))
+}
+
+/// The coordinator's row for `id`: coordinator, id, producer id, epoch, state, ...
+fn describe_transaction(bootstrap: &str, id: &str) -> Vec<String> {
+    let mut cmd = std::process::Command::new(repo_root().join("tests/kafka/broker"));
+    cmd.args(["tool", "transactions", "--bootstrap-server", bootstrap])
+        .args(["describe", "--transactional-id", id]);
+    let out = run(cmd, None, Duration::from_secs(60), false).unwrap().stdout;
+    let out = String::from_utf8_lossy(&out);
+    let row = out
+        .lines()
+        .find(|l| l.contains(id))
+        .unwrap_or_else(|| panic!("no row for {id}: {out}"));
+    row.split_whitespace().map(str::to_owned).collect()
 }
 
 fn java_console_consume(bootstrap: &str, topic: &str, max: usize) -> Vec<String> {
@@ -182,4 +212,177 @@ fn calls_in_the_wrong_state_are_illegal_state() {
         .unwrap();
     assert!(illegal(plain.init_transactions(T)), "not transactional");
     assert!(illegal(plain.begin_transaction()));
+}
+
+/// Two producers with one transactional id: the newer fences the older, whose next
+/// call fails with the fatal `ProducerFenced`, and none of whose writes after that
+/// become visible.
+#[test]
+fn a_newer_producer_fences_the_older_one() {
+    for version in [2, 1] {
+        let bootstrap = bootstrap();
+        let topic = unique_name("txn-zombie");
+        kafka_python_create_topic(&bootstrap, &topic, 2, 1);
+        let id = unique_name("txn-id");
+        let send = |p: &Producer, v: &str| p.send(ProducerRecord::new(topic.as_str()).value(v));
+
+        // The zombie's next call is a commit.
+        let old = txn_producer(&bootstrap, &id, version);
+        old.init_transactions(T).unwrap();
+        old.begin_transaction().unwrap();
+        send(&old, "old-1").unwrap();
+        old.flush().unwrap();
+        let new = txn_producer(&bootstrap, &id, version);
+        new.init_transactions(T).unwrap();
+        let err = old.commit_transaction(T).unwrap_err();
+        assert!(
+            matches!(err, Error::ProducerFenced(_)) && err.is_fatal(),
+            "v{version}: {err}"
+        );
+        let later = send(&old, "old-2").unwrap_err();
+        assert!(later.is_fatal(), "v{version}: a fenced producer stays fenced: {later}");
+        assert!(old.begin_transaction().unwrap_err().is_fatal());
+
+        // A second zombie sends after it was fenced: its records fail, its commit
+        // fails, and an abort says it is fenced.
+        let old2 = txn_producer(&bootstrap, &id, version);
+        new.begin_transaction().unwrap();
+        send(&new, "new-1").unwrap();
+        new.commit_transaction(T).unwrap();
+        old2.init_transactions(T).unwrap(); // fences `new`
+        old2.begin_transaction().unwrap();
+        send(&old2, "old2-ok").unwrap();
+        old2.commit_transaction(T).unwrap();
+        new.begin_transaction().unwrap();
+        let future = send(&new, "new-zombie").unwrap();
+        assert!(future.wait().is_err(), "v{version}: the zombie's record is refused");
+        let commit = new.commit_transaction(T).unwrap_err();
+        assert!(commit.is_fatal() || commit.is_abortable(), "v{version}: {commit}");
+        if commit.is_abortable() {
+            let abort = new.abort_transaction(T).unwrap_err();
+            assert!(matches!(abort, Error::ProducerFenced(_)), "v{version}: {abort}");
+        }
+
+        let seen = read(&bootstrap, &topic, 2, IsolationLevel::ReadCommitted);
+        assert_eq!(sorted(seen), vec!["new-1", "old2-ok"], "v{version}");
+    }
+}
+
+/// A transaction left open past `transaction_timeout` is aborted by the coordinator;
+/// the next call says so (abortable), and after an abort the producer goes on.
+#[test]
+fn a_transaction_open_too_long_is_aborted_by_the_broker() {
+    for version in [1, 2] {
+        let bootstrap = bootstrap();
+        let topic = unique_name("txn-timeout");
+        kafka_python_create_topic(&bootstrap, &topic, 1, 1);
+        let id = unique_name("txn-id");
+        let p = Producer::builder()
+            .bootstrap_servers(&bootstrap)
+            .transactional_id(&id)
+            .transaction_timeout(Duration::from_secs(1))
+            .max_transaction_version(version)
+            .build()
+            .unwrap();
+        p.init_transactions(T).unwrap();
+        p.begin_transaction().unwrap();
+        p.send(ProducerRecord::new(topic.as_str()).value("late"))
+            .unwrap();
+        p.flush().unwrap();
+        // The coordinator looks for timed-out transactions every 10 s by default.
+        wait_for("the coordinator to abort the transaction", Duration::from_secs(40), || {
+            let state = describe_transaction(&bootstrap, &id)[4].clone();
+            state.contains("Abort").then_some(())
+        });
+        let err = p.commit_transaction(T).unwrap_err();
+        assert!(err.is_abortable(), "v{version}: {err}");
+        p.abort_transaction(T).unwrap();
+        p.begin_transaction().unwrap();
+        p.send(ProducerRecord::new(topic.as_str()).value("on time"))
+            .unwrap();
+        p.commit_transaction(T).unwrap();
+        let seen = read(&bootstrap, &topic, 1, IsolationLevel::ReadCommitted);
+        assert_eq!(seen, vec!["on time"], "v{version}");
+    }
+}
+
+/// Offsets sent in a transaction commit with it and not when it aborts; the group
+/// refuses offsets from a member that is not in its generation.
+#[test]
+fn offsets_commit_only_with_the_transaction() {
+    for version in [2, 1] {
+        let bootstrap = bootstrap();
+        let input = unique_name("txn-in");
+        let output = unique_name("txn-out");
+        let group = unique_name("txn-group");
+        kafka_python_create_topic(&bootstrap, &input, 1, 1);
+        kafka_python_create_topic(&bootstrap, &output, 1, 1);
+        let plain = Producer::builder()
+            .bootstrap_servers(&bootstrap)
+            .build()
+            .unwrap();
+        for i in 0..10 {
+            plain
+                .send(ProducerRecord::new(input.as_str()).value(format!("{i}")))
+                .unwrap();
+        }
+        plain.flush().unwrap();
+        let mut consumer = Consumer::builder()
+            .bootstrap_servers(&bootstrap)
+            .group_id(&group)
+            .enable_auto_commit(false)
+            .auto_offset_reset(OffsetReset::Earliest)
+            .isolation_level(IsolationLevel::ReadCommitted)
+            .build()
+            .unwrap();
+        consumer.subscribe([input.as_str()]).unwrap();
+        let first = consumer.iter().next().unwrap().unwrap();
+        assert_eq!(first.offset, 0);
+        let meta = consumer.group_metadata().unwrap();
+        assert_eq!(meta.group_id, group);
+        assert!(meta.generation_id >= 1, "{meta:?}");
+        assert!(!meta.member_id.is_empty(), "{meta:?}");
+
+        let tp = TopicPartition::new(input.as_str(), 0);
+        let offsets = |o: i64| {
+            let mut m = std::collections::BTreeMap::new();
+            m.insert(
+                tp.clone(),
+                kafka_sync::OffsetAndMetadata {
+                    offset: o,
+                    metadata: String::new(),
+                    leader_epoch: None,
+                },
+            );
+            m
+        };
+        let p = txn_producer(&bootstrap, &unique_name("txn-id"), version);
+        p.init_transactions(T).unwrap();
+        p.begin_transaction().unwrap();
+        p.send(ProducerRecord::new(output.as_str()).value("aborted"))
+            .unwrap();
+        p.send_offsets_to_transaction(offsets(5), &meta, T).unwrap();
+        p.abort_transaction(T).unwrap();
+        assert_eq!(consumer.committed(&tp).unwrap(), None, "v{version}: aborted");
+
+        p.begin_transaction().unwrap();
+        p.send(ProducerRecord::new(output.as_str()).value("committed"))
+            .unwrap();
+        p.send_offsets_to_transaction(offsets(7), &meta, T).unwrap();
+        p.commit_transaction(T).unwrap();
+        let committed = consumer.committed(&tp).unwrap().map(|o| o.offset);
+        assert_eq!(committed, Some(7), "v{version}");
+
+        // A zombie member (a generation the group has left behind) cannot commit.
+        let mut zombie = meta.clone();
+        zombie.generation_id += 5;
+        p.begin_transaction().unwrap();
+        let err = p.send_offsets_to_transaction(offsets(9), &zombie, T).unwrap_err();
+        assert!(err.is_abortable(), "v{version}: {err}");
+        p.abort_transaction(T).unwrap();
+        let committed = consumer.committed(&tp).unwrap().map(|o| o.offset);
+        assert_eq!(committed, Some(7), "v{version}: the zombie's offsets");
+        let seen = read(&bootstrap, &output, 1, IsolationLevel::ReadCommitted);
+        assert_eq!(seen, vec!["committed"], "v{version}");
+    }
 }

@@ -261,7 +261,7 @@ impl Sender {
         }
         if !per_node.is_empty() {
             if let Some(txn) = self.txn.as_mut() {
-                txn.started = true;
+                txn.mark_started(now);
             }
         }
         for (node, (_, batches)) in per_node {

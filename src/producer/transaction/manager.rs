@@ -105,6 +105,11 @@ pub(crate) struct TxnManager {
     pub started: bool,
     /// After this transaction ends, protocol 1 needs a new epoch.
     pub bump_needed: bool,
+    /// When the transaction first wrote or added something.
+    opened_at: Option<Instant>,
+    timeout: Duration,
+    /// The coordinator aborted the transaction after `transaction_timeout`.
+    timed_out: bool,
     op: Option<Op>,
     replies: Vec<Reply>,
     in_flight: bool,
@@ -127,6 +132,9 @@ impl TxnManager {
             pending: HashSet::new(),
             started: false,
             bump_needed: false,
+            opened_at: None,
+            timeout: config.transaction_timeout,
+            timed_out: false,
             op: None,
             replies: Vec::new(),
             in_flight: false,
@@ -189,6 +197,35 @@ impl TxnManager {
         self.added.clear();
         self.pending.clear();
         self.started = false;
+        self.opened_at = None;
+        self.timed_out = false;
+    }
+
+    /// The transaction wrote or added something: it needs an EndTxn, and its
+    /// `transaction_timeout` runs from now (as the coordinator's does).
+    pub fn mark_started(&mut self, now: Instant) {
+        if !self.started {
+            self.started = true;
+            self.opened_at = Some(now);
+        }
+    }
+
+    /// A fencing error for a transaction open longer than `transaction_timeout`: the
+    /// coordinator aborted it and bumped the epoch (protocol 1 answers PRODUCER_FENCED
+    /// from then on). Abortable: the abort that follows asks for the epoch after it
+    /// (KIP-588), which the coordinator refuses if another producer did fence this one.
+    fn fenced_by_timeout(&self, e: &Error, now: Instant) -> bool {
+        let ending_or_adding = !matches!(
+            self.op,
+            Some(Op::Init)
+                | Some(Op::End {
+                    phase: EndPhase::Bump,
+                    ..
+                })
+        );
+        matches!(e, Error::ProducerFenced(_))
+            && ending_or_adding
+            && self.opened_at.is_some_and(|t| now >= t + self.timeout)
     }
 
     fn retry_later(&mut self, rediscover: bool, group: bool, now: Instant, concurrent: bool) {
@@ -260,6 +297,26 @@ impl TxnManager {
                     return self.retry_later(false, group, now, false);
                 }
                 self.shared.set_abortable(e);
+                let err = self.shared.error().unwrap_or(Error::Closed);
+                self.finish(Err(err));
+            }
+            Verdict::Fatal(e) if self.fenced_by_timeout(&e, now) => {
+                log::warn!("transaction {} timed out at its coordinator: {e}", self.id);
+                self.timed_out = true;
+                self.bump_needed = true;
+                if let Some(Op::End {
+                    commit: false,
+                    phase,
+                }) = self.op.as_mut()
+                {
+                    *phase = EndPhase::Bump;
+                    return;
+                }
+                let cause = Error::timeout(
+                    "the transaction to end: its coordinator aborted it after transaction_timeout",
+                    self.timeout,
+                );
+                self.shared.set_abortable(cause);
                 let err = self.shared.error().unwrap_or(Error::Closed);
                 self.finish(Err(err));
             }
@@ -434,9 +491,9 @@ impl Sender {
                 } else {
                     self.acc.take_transaction_failure();
                 }
-                let next = if txn.started {
+                let next = if txn.started && !txn.timed_out {
                     EndPhase::EndTxn
-                } else if txn.bump_needed && !txn.tv2 {
+                } else if txn.bump_needed && (!txn.tv2 || txn.timed_out) {
                     EndPhase::Bump
                 } else {
                     return self.end_done(None);
@@ -644,7 +701,7 @@ impl Sender {
                                     txn.pending.remove(&p);
                                     txn.added.insert(p);
                                 }
-                                txn.started = true;
+                                txn.mark_started(now);
                                 txn.backoff.reset();
                                 None
                             }
@@ -671,7 +728,7 @@ impl Sender {
                 Err(e) => Some(judge_transport(e)),
                 Ok(r) if r.error_code != 0 => Some(judge(ErrorCode(r.error_code), None, false)),
                 Ok(_) => {
-                    txn.started = true;
+                    txn.mark_started(now);
                     if let Some(Op::Offsets { added, .. }) = txn.op.as_mut() {
                         *added = true;
                     }
@@ -690,7 +747,7 @@ impl Sender {
                     match first_error {
                         Some(code) => Some(judge(code, None, true)),
                         None => {
-                            txn.started = true;
+                            txn.mark_started(now);
                             txn.finish(Ok(()));
                             None
                         }
@@ -699,7 +756,11 @@ impl Sender {
             },
             TxnCtx::EndTxn => match resp.decode::<EndTxnResponse>() {
                 Err(e) => Some(judge_transport(e)),
-                Ok(r) if r.error_code != 0 => Some(judge(ErrorCode(r.error_code), None, false)),
+                Ok(r) if r.error_code != 0 => {
+                    let code = ErrorCode(r.error_code);
+                    let committing = matches!(txn.op, Some(Op::End { commit: true, .. }));
+                    Some(requests::judge_end(code, committing))
+                }
                 Ok(r) => {
                     let tv2 = txn.tv2;
                     let bump = txn.bump_needed && !tv2;

@@ -75,6 +75,21 @@ pub(super) fn judge(code: ErrorCode, message: Option<String>, group: bool) -> Ve
     }
 }
 
+/// Judges an EndTxn error. A commit of a transaction the coordinator no longer has
+/// open (it aborted it after `transaction_timeout`, and protocol 2 bumped the epoch)
+/// is refused with INVALID_TXN_STATE: abortable, as the abort that follows settles it
+/// (and is fatal if the state is really broken).
+pub(super) fn judge_end(code: ErrorCode, commit: bool) -> Verdict {
+    if commit && code == ErrorCode::INVALID_TXN_STATE {
+        let e = Error::broker(
+            code,
+            Some("the coordinator has no such transaction open; it may have aborted it after transaction_timeout".into()),
+        );
+        return Verdict::Abortable(e);
+    }
+    judge(code, None, false)
+}
+
 /// Judges a request that got no answer (not sent, disconnected, timed out, garbage).
 pub(super) fn judge_transport(e: Error) -> Verdict {
     match e {
