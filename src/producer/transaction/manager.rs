@@ -356,6 +356,8 @@ impl Sender {
             let err = txn.shared.error().unwrap_or(Error::Closed);
             txn.finish(Err(err.clone()));
             if self.fatal.is_none() {
+                // Every pending record fails now, not at the next wakeup.
+                self.fail_everything(&err);
                 self.fatal = Some(err);
             }
             return None;
