@@ -386,3 +386,65 @@ fn offsets_commit_only_with_the_transaction() {
         assert_eq!(seen, vec!["committed"], "v{version}");
     }
 }
+
+/// The Java client's transactional producer (kafka-tools' TransactionalMessageCopier,
+/// aborting transactions at random) and kafka-sync's read_committed consumer agree:
+/// every input record once, aborted ones never, and the consumer reaches the end of
+/// the log past the final commit marker.
+#[test]
+fn java_transactions_read_committed_by_kafka_sync() {
+    let bootstrap = bootstrap();
+    let input = unique_name("txn-java-in");
+    let output = unique_name("txn-java-out");
+    kafka_python_create_topic(&bootstrap, &input, 1, 1);
+    kafka_python_create_topic(&bootstrap, &output, 1, 1);
+    let plain = Producer::builder()
+        .bootstrap_servers(&bootstrap)
+        .build()
+        .unwrap();
+    const N: usize = 1000;
+    for i in 0..N {
+        plain
+            .send(ProducerRecord::new(input.as_str()).value(format!("in-{i}")))
+            .unwrap();
+    }
+    plain.flush().unwrap();
+
+    let mut cmd = std::process::Command::new(repo_root().join("tests/kafka/broker"));
+    cmd.args(["tool", "org.apache.kafka.tools.TransactionalMessageCopier"])
+        .args(["--broker-list", &bootstrap, "--input-topic", &input])
+        .args(["--input-partition", "0", "--output-topic", &output])
+        .args(["--transactional-id", &unique_name("java-tx")])
+        .args(["--consumer-group", &unique_name("java-group")])
+        .args(["--transaction-size", "50", "--enable-random-aborts"])
+        .args(["--use-group-metadata"]);
+    use std::os::unix::process::CommandExt;
+    cmd.process_group(0);
+    let out = run(cmd, None, Duration::from_secs(180), true).unwrap();
+    assert!(out.status.success(), "the Java copier failed: {out:?}");
+
+    let expected: Vec<String> = (0..N).map(|i| format!("in-{i}")).collect();
+    let rc = read(&bootstrap, &output, 1, IsolationLevel::ReadCommitted);
+    assert_eq!(rc, expected, "read_committed: each input once, in order");
+    let ru = read(&bootstrap, &output, 1, IsolationLevel::ReadUncommitted);
+    assert!(
+        ru.len() > N,
+        "read_uncommitted also sees the aborted transactions' records ({} records)",
+        ru.len()
+    );
+
+    // No stall at the final control batch: the position reaches the log's end.
+    let mut c = Consumer::builder()
+        .bootstrap_servers(&bootstrap)
+        .auto_offset_reset(OffsetReset::Earliest)
+        .isolation_level(IsolationLevel::ReadCommitted)
+        .consumer_timeout(Duration::from_secs(3))
+        .build()
+        .unwrap();
+    let tp = TopicPartition::new(output.as_str(), 0);
+    c.assign([tp.clone()]).unwrap();
+    let count = c.iter().map(|r| r.unwrap()).count();
+    assert_eq!(count, N);
+    let end = c.end_offsets(&[tp.clone()]).unwrap()[&tp];
+    assert_eq!(c.position(&tp).unwrap(), end, "the position passes the last marker");
+}
