@@ -25,10 +25,15 @@ const TIMEOUT: Duration = Duration::from_secs(30);
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.len() < 5 {
-        eprintln!("usage: exactly_once BOOTSTRAP INPUT OUTPUT GROUP TRANSACTIONAL_ID [IDLE_EXIT_SECS]");
+        eprintln!(
+            "usage: exactly_once BOOTSTRAP INPUT OUTPUT GROUP TRANSACTIONAL_ID [IDLE_EXIT_SECS]"
+        );
         std::process::exit(2);
     }
-    let idle_exit = args.get(5).and_then(|s| s.parse().ok()).map(Duration::from_secs);
+    let idle_exit = args
+        .get(5)
+        .and_then(|s| s.parse().ok())
+        .map(Duration::from_secs);
     if let Err(e) = run(&args[0], &args[1], &args[2], &args[3], &args[4], idle_exit) {
         // A fatal error (fenced, say): this process is done; a restart starts afresh.
         eprintln!("exactly_once: {e}");

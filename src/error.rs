@@ -196,7 +196,9 @@ pub enum Error {
     /// The current transaction cannot commit (a record of it failed, the coordinator
     /// aborted it after `transaction_timeout`, the group refused its offsets, ...).
     /// Abortable: call `abort_transaction`, then begin a new transaction.
-    #[error("the transaction must be aborted: {cause}; call abort_transaction, then begin a new one")]
+    #[error(
+        "the transaction must be aborted: {cause}; call abort_transaction, then begin a new one"
+    )]
     TransactionAbortable {
         /// What went wrong.
         cause: Box<Error>,

@@ -78,11 +78,11 @@ pub mod protocol;
 mod topic_partition;
 
 pub use config::{Acks, AssignmentStrategy, IsolationLevel, OffsetReset};
+pub use consumer::ConsumerGroupMetadata;
 pub use consumer::{
     Committer, Consumer, ConsumerBuilder, ConsumerRebalanceListener, ConsumerRecord, Deserializer,
     OffsetAndMetadata, RebalanceContext, WakeupHandle,
 };
-pub use consumer::ConsumerGroupMetadata;
 pub use error::{Error, ErrorCode, Result};
 pub use producer::{
     DefaultPartitioner, DeliveryFuture, Partitioner, Producer, ProducerBuilder, ProducerMetrics,

@@ -149,8 +149,12 @@ fn exactly_once_run(records: u64, process_kills: u64, broker_kills: u64) -> Figu
             while i < records {
                 for _ in 0..chunk.min(records - i) {
                     let v = format!("rec-{i}");
-                    p.send(ProducerRecord::new(input.as_str()).key(v.as_str()).value(v.as_str()))
-                        .unwrap();
+                    p.send(
+                        ProducerRecord::new(input.as_str())
+                            .key(v.as_str())
+                            .value(v.as_str()),
+                    )
+                    .unwrap();
                     i += 1;
                 }
                 p.flush().unwrap();

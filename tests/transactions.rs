@@ -96,7 +96,10 @@ fn committed_and_aborted(version: i16) {
     let epoch = producer_epoch(&bootstrap, &id);
     if version >= 2 {
         // The last transaction sent nothing, so it needed no EndTxn.
-        assert!(epoch >= 3, "protocol 2: 3 transactions ended, epoch {epoch}");
+        assert!(
+            epoch >= 3,
+            "protocol 2: 3 transactions ended, epoch {epoch}"
+        );
     } else {
         assert_eq!(epoch, 0, "protocol 1 keeps the epoch");
     }
@@ -140,7 +143,9 @@ fn describe_transaction(bootstrap: &str, id: &str) -> Vec<String> {
     let mut cmd = std::process::Command::new(repo_root().join("tests/kafka/broker"));
     cmd.args(["tool", "transactions", "--bootstrap-server", bootstrap])
         .args(["describe", "--transactional-id", id]);
-    let out = run(cmd, None, Duration::from_secs(60), false).unwrap().stdout;
+    let out = run(cmd, None, Duration::from_secs(60), false)
+        .unwrap()
+        .stdout;
     let out = String::from_utf8_lossy(&out);
     let row = out
         .lines()
@@ -168,7 +173,9 @@ fn java_console_consume(bootstrap: &str, topic: &str, max: usize) -> Vec<String>
     ]);
     use std::os::unix::process::CommandExt;
     cmd.process_group(0);
-    let out = run(cmd, None, Duration::from_secs(90), true).unwrap().stdout;
+    let out = run(cmd, None, Duration::from_secs(90), true)
+        .unwrap()
+        .stdout;
     String::from_utf8_lossy(&out)
         .lines()
         .filter(|l| l.starts_with("committed-") || l.starts_with("aborted-"))
@@ -199,7 +206,10 @@ fn calls_in_the_wrong_state_are_illegal_state() {
     assert!(illegal(p.commit_transaction(T)), "no open transaction");
     assert!(illegal(p.abort_transaction(T)), "no open transaction");
     let send = p.send(ProducerRecord::new(topic.as_str()).value("x"));
-    assert!(matches!(send, Err(Error::IllegalState(_))), "send outside a transaction");
+    assert!(
+        matches!(send, Err(Error::IllegalState(_))),
+        "send outside a transaction"
+    );
     p.begin_transaction().unwrap();
     assert!(illegal(p.begin_transaction()), "already in a transaction");
     p.send(ProducerRecord::new(topic.as_str()).value("x"))
@@ -240,7 +250,10 @@ fn a_newer_producer_fences_the_older_one() {
             "v{version}: {err}"
         );
         let later = send(&old, "old-2").unwrap_err();
-        assert!(later.is_fatal(), "v{version}: a fenced producer stays fenced: {later}");
+        assert!(
+            later.is_fatal(),
+            "v{version}: a fenced producer stays fenced: {later}"
+        );
         assert!(old.begin_transaction().unwrap_err().is_fatal());
 
         // A second zombie sends after it was fenced: its records fail, its commit
@@ -255,12 +268,21 @@ fn a_newer_producer_fences_the_older_one() {
         old2.commit_transaction(T).unwrap();
         new.begin_transaction().unwrap();
         let future = send(&new, "new-zombie").unwrap();
-        assert!(future.wait().is_err(), "v{version}: the zombie's record is refused");
+        assert!(
+            future.wait().is_err(),
+            "v{version}: the zombie's record is refused"
+        );
         let commit = new.commit_transaction(T).unwrap_err();
-        assert!(commit.is_fatal() || commit.is_abortable(), "v{version}: {commit}");
+        assert!(
+            commit.is_fatal() || commit.is_abortable(),
+            "v{version}: {commit}"
+        );
         if commit.is_abortable() {
             let abort = new.abort_transaction(T).unwrap_err();
-            assert!(matches!(abort, Error::ProducerFenced(_)), "v{version}: {abort}");
+            assert!(
+                matches!(abort, Error::ProducerFenced(_)),
+                "v{version}: {abort}"
+            );
         }
 
         let seen = read(&bootstrap, &topic, 2, IsolationLevel::ReadCommitted);
@@ -290,10 +312,14 @@ fn a_transaction_open_too_long_is_aborted_by_the_broker() {
             .unwrap();
         p.flush().unwrap();
         // The coordinator looks for timed-out transactions every 10 s by default.
-        wait_for("the coordinator to abort the transaction", Duration::from_secs(40), || {
-            let state = describe_transaction(&bootstrap, &id)[4].clone();
-            state.contains("Abort").then_some(())
-        });
+        wait_for(
+            "the coordinator to abort the transaction",
+            Duration::from_secs(40),
+            || {
+                let state = describe_transaction(&bootstrap, &id)[4].clone();
+                state.contains("Abort").then_some(())
+            },
+        );
         let err = p.commit_transaction(T).unwrap_err();
         assert!(err.is_abortable(), "v{version}: {err}");
         p.abort_transaction(T).unwrap();
@@ -363,7 +389,11 @@ fn offsets_commit_only_with_the_transaction() {
             .unwrap();
         p.send_offsets_to_transaction(offsets(5), &meta, T).unwrap();
         p.abort_transaction(T).unwrap();
-        assert_eq!(consumer.committed(&tp).unwrap(), None, "v{version}: aborted");
+        assert_eq!(
+            consumer.committed(&tp).unwrap(),
+            None,
+            "v{version}: aborted"
+        );
 
         p.begin_transaction().unwrap();
         p.send(ProducerRecord::new(output.as_str()).value("committed"))
@@ -377,7 +407,9 @@ fn offsets_commit_only_with_the_transaction() {
         let mut zombie = meta.clone();
         zombie.generation_id += 5;
         p.begin_transaction().unwrap();
-        let err = p.send_offsets_to_transaction(offsets(9), &zombie, T).unwrap_err();
+        let err = p
+            .send_offsets_to_transaction(offsets(9), &zombie, T)
+            .unwrap_err();
         assert!(err.is_abortable(), "v{version}: {err}");
         p.abort_transaction(T).unwrap();
         let committed = consumer.committed(&tp).unwrap().map(|o| o.offset);
@@ -443,8 +475,16 @@ fn java_transactions_read_committed_by_kafka_sync() {
         .unwrap();
     let tp = TopicPartition::new(output.as_str(), 0);
     c.assign([tp.clone()]).unwrap();
-    let count = c.iter().map(|r| r.unwrap()).count();
+    let mut count = 0;
+    for r in c.iter() {
+        r.unwrap();
+        count += 1;
+    }
     assert_eq!(count, N);
-    let end = c.end_offsets(&[tp.clone()]).unwrap()[&tp];
-    assert_eq!(c.position(&tp).unwrap(), end, "the position passes the last marker");
+    let end = c.end_offsets(std::slice::from_ref(&tp)).unwrap()[&tp];
+    assert_eq!(
+        c.position(&tp).unwrap(),
+        end,
+        "the position passes the last marker"
+    );
 }

@@ -18,8 +18,8 @@ use super::metrics::{Metrics, ProducerMetrics};
 use super::partitioner::Partitioner;
 use super::record::ProducerRecord;
 use super::sender::{ProducerCommand, Sender};
-use super::transaction::TxnShared;
 use super::serializer::{Serializer, TypedProducer};
+use super::transaction::TxnShared;
 
 /// Bound on `Drop`'s wait for pending records, as the Java client's `close()` without a
 /// timeout would wait forever.

@@ -117,7 +117,10 @@ impl Sender {
         // everything at once, as a flush.
         let txn_state = self.txn.as_ref().map(|t| (t.shared.state(), t.tv2));
         let committing = matches!(txn_state, Some((TxnState::Committing, _)));
-        if txn_state.is_some() && !committing && !matches!(txn_state, Some((TxnState::InTransaction, _))) {
+        if txn_state.is_some()
+            && !committing
+            && !matches!(txn_state, Some((TxnState::InTransaction, _)))
+        {
             return None;
         }
         let needs_add = matches!(txn_state, Some((_, false)));
@@ -323,7 +326,9 @@ impl Sender {
             return;
         }
         let sent = match self.txn.as_ref() {
-            Some(t) if t.tv2 => net.send(node, &ProduceV12(&req), None, ProducerCtx::Produce(id), now),
+            Some(t) if t.tv2 => {
+                net.send(node, &ProduceV12(&req), None, ProducerCtx::Produce(id), now)
+            }
             _ => net.send(node, &req, None, ProducerCtx::Produce(id), now),
         };
         match sent {

@@ -73,7 +73,13 @@ impl Producer {
 
     /// Sends a transaction command and waits for its outcome up to `timeout`. After a
     /// `Timeout` the operation goes on; the same call again waits for it.
-    fn run(&self, cmd: TxnCommand, rx: std::sync::mpsc::Receiver<Result<()>>, timeout: Duration, what: &str) -> Result<()> {
+    fn run(
+        &self,
+        cmd: TxnCommand,
+        rx: std::sync::mpsc::Receiver<Result<()>>,
+        timeout: Duration,
+        what: &str,
+    ) -> Result<()> {
         self.inner.io.send(ProducerCommand::Txn(cmd))?;
         match rx.recv_timeout(timeout) {
             Ok(r) => r,
@@ -117,8 +123,12 @@ impl Producer {
     /// ```
     pub fn begin_transaction(&self) -> Result<()> {
         let txn = self.transactions("begin_transaction")?;
-        txn.transition(&[TxnState::Ready], TxnState::InTransaction, "begin_transaction")
-            .map(drop)
+        txn.transition(
+            &[TxnState::Ready],
+            TxnState::InTransaction,
+            "begin_transaction",
+        )
+        .map(drop)
     }
 
     /// Adds a consumer's offsets to the transaction: they commit with its records, or

@@ -291,7 +291,10 @@ impl TxnManager {
         match verdict {
             Verdict::Retry { rediscover } => self.retry_later(rediscover, group, now, false),
             Verdict::Abortable(e) => {
-                if matches!(self.op, Some(Op::Init) | Some(Op::End { commit: false, .. })) {
+                if matches!(
+                    self.op,
+                    Some(Op::Init) | Some(Op::End { commit: false, .. })
+                ) {
                     // Neither has a transaction to abort: try again.
                     log::warn!("transaction request failed, retrying: {e}");
                     return self.retry_later(false, group, now, false);
@@ -642,24 +645,22 @@ impl Sender {
                     Err(v) => Some(v),
                 }
             }
-            TxnCtx::ApiVersions => {
-                match requests::finalizes_tv2(resp) {
-                    Ok(tv2) => {
-                        let end_txn_v5 = net
-                            .pick_version(node, ApiKey::END_TXN, requests::TV2_VERSION, 5)
-                            .is_ok();
-                        txn.tv2 = tv2 && end_txn_v5;
-                        txn.features_known = true;
-                        log::info!(
-                            "transaction protocol {} for {}",
-                            if txn.tv2 { 2 } else { 1 },
-                            txn.id
-                        );
-                        None
-                    }
-                    Err(e) => Some(judge_transport(e)),
+            TxnCtx::ApiVersions => match requests::finalizes_tv2(resp) {
+                Ok(tv2) => {
+                    let end_txn_v5 = net
+                        .pick_version(node, ApiKey::END_TXN, requests::TV2_VERSION, 5)
+                        .is_ok();
+                    txn.tv2 = tv2 && end_txn_v5;
+                    txn.features_known = true;
+                    log::info!(
+                        "transaction protocol {} for {}",
+                        if txn.tv2 { 2 } else { 1 },
+                        txn.id
+                    );
+                    None
                 }
-            }
+                Err(e) => Some(judge_transport(e)),
+            },
             TxnCtx::InitProducerId => match resp.decode::<InitProducerIdResponse>() {
                 Err(e) => Some(judge_transport(e)),
                 Ok(r) if r.error_code != 0 => {
@@ -783,15 +784,7 @@ impl Sender {
         };
         if let Some(v) = verdict {
             if let Some(txn) = self.txn.as_mut() {
-                let busy = matches!(
-                    &v,
-                    Verdict::Retry { rediscover: false }
-                );
-                let group = group;
-                match v {
-                    Verdict::Retry { rediscover } => txn.retry_later(rediscover, group, now, busy),
-                    v => txn.on_verdict(v, group, now),
-                }
+                txn.on_verdict(v, group, now);
             }
         }
     }

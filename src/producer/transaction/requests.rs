@@ -220,14 +220,21 @@ mod tests {
 
     #[test]
     fn fencing_is_fatal_and_a_zombie_member_is_abortable() {
-        for code in [ErrorCode::PRODUCER_FENCED, ErrorCode::INVALID_PRODUCER_EPOCH] {
+        for code in [
+            ErrorCode::PRODUCER_FENCED,
+            ErrorCode::INVALID_PRODUCER_EPOCH,
+        ] {
             match judge(code, None, false) {
                 Verdict::Fatal(e) => assert!(e.is_fatal(), "{e}"),
                 v => panic!("{code}: {v:?}"),
             }
         }
         assert!(matches!(
-            judge(ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED, None, false),
+            judge(
+                ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+                None,
+                false
+            ),
             Verdict::Fatal(_)
         ));
         assert!(matches!(

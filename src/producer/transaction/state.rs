@@ -86,12 +86,10 @@ impl TxnShared {
             if !from.contains(&state) {
                 return Err(self.refusal(state, call));
             }
-            match self.state.compare_exchange(
-                current,
-                to as u8,
-                Ordering::SeqCst,
-                Ordering::SeqCst,
-            ) {
+            match self
+                .state
+                .compare_exchange(current, to as u8, Ordering::SeqCst, Ordering::SeqCst)
+            {
                 Ok(_) => return Ok(state),
                 Err(actual) => current = actual,
             }
@@ -202,7 +200,11 @@ mod tests {
         let s = TxnShared::default();
         assert!(matches!(s.check_send(), Err(Error::IllegalState(_))));
         let e = s
-            .transition(&[TxnState::Ready], TxnState::InTransaction, "begin_transaction")
+            .transition(
+                &[TxnState::Ready],
+                TxnState::InTransaction,
+                "begin_transaction",
+            )
             .unwrap_err();
         assert!(e.to_string().contains("init_transactions"), "{e}");
         s.set(TxnState::Ready);
