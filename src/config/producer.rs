@@ -878,4 +878,32 @@ mod tests {
             assert_eq!(a.to_string().parse::<Acks>(), Ok(a));
         }
     }
+
+    #[test]
+    fn transactions_need_idempotence() {
+        let mut c = ProducerConfig::default();
+        c.set("transactional_id", "copier-1").unwrap(); // kafka-python's name
+        c.set("transaction.timeout.ms", "5000").unwrap();
+        let v = c.clone().validated().unwrap();
+        assert_eq!(v.transactional_id.as_deref(), Some("copier-1"));
+        assert_eq!(v.transaction_timeout, Duration::from_secs(5));
+        assert!(v.enable_idempotence);
+
+        let mut quiet_off = c.clone();
+        quiet_off.set("acks", "1").unwrap();
+        assert!(
+            matches!(quiet_off.validated(), Err(ConfigError::Conflict(_))),
+            "idempotence is not turned off quietly for a transactional producer"
+        );
+        let mut off = c.clone();
+        off.set("enable.idempotence", "false").unwrap();
+        assert!(matches!(off.validated(), Err(ConfigError::Conflict(_))));
+        let mut zero = c;
+        zero.set("transaction.timeout.ms", "0").unwrap();
+        assert!(zero.validated().is_err());
+        assert_eq!(
+            ProducerConfig::default().transaction_timeout,
+            Duration::from_secs(60)
+        );
+    }
 }
