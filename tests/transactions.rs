@@ -488,3 +488,38 @@ fn java_transactions_read_committed_by_kafka_sync() {
         "the position passes the last marker"
     );
 }
+
+/// A record the broker refuses makes the transaction abortable: commit says so, the
+/// abort succeeds, and the next transaction commits.
+#[test]
+fn a_failed_record_makes_the_transaction_abortable() {
+    for version in [2, 1] {
+        let bootstrap = bootstrap();
+        let topic = unique_name("txn-refused");
+        try_kafka_python_create_topic(&bootstrap, &topic, 1, 1, &[("max.message.bytes", "2000")])
+            .unwrap();
+        let p = txn_producer(&bootstrap, &unique_name("txn-id"), version);
+        p.init_transactions(T).unwrap();
+        p.begin_transaction().unwrap();
+        p.send(ProducerRecord::new(topic.as_str()).value("small"))
+            .unwrap();
+        let big = p
+            .send(ProducerRecord::new(topic.as_str()).value(vec![b'x'; 10_000]))
+            .unwrap();
+        assert!(big.wait().is_err(), "v{version}: the broker refuses it");
+        let err = p.commit_transaction(T).unwrap_err();
+        assert!(err.is_abortable(), "v{version}: {err}");
+        let send = p.send(ProducerRecord::new(topic.as_str()).value("after"));
+        assert!(
+            send.unwrap_err().is_abortable(),
+            "v{version}: until aborted"
+        );
+        p.abort_transaction(T).unwrap();
+        p.begin_transaction().unwrap();
+        p.send(ProducerRecord::new(topic.as_str()).value("next"))
+            .unwrap();
+        p.commit_transaction(T).unwrap();
+        let seen = read(&bootstrap, &topic, 1, IsolationLevel::ReadCommitted);
+        assert_eq!(seen, vec!["next"], "v{version}");
+    }
+}
