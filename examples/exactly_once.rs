@@ -22,7 +22,35 @@ use kafka_sync::{
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
+/// With `KAFKA_SYNC_LOG=<module prefix>`, the client's log lines from that module go to
+/// stderr.
+struct StderrLog(String);
+
+impl log::Log for StderrLog {
+    fn enabled(&self, m: &log::Metadata<'_>) -> bool {
+        m.target().starts_with(&self.0)
+    }
+    fn log(&self, r: &log::Record<'_>) {
+        if self.enabled(r.metadata()) {
+            eprintln!(
+                "{:?} {} {}: {}",
+                std::time::SystemTime::now(),
+                r.level(),
+                r.target(),
+                r.args()
+            );
+        }
+    }
+    fn flush(&self) {}
+}
+
 fn main() {
+    if let Ok(prefix) = std::env::var("KAFKA_SYNC_LOG") {
+        let logger = Box::leak(Box::new(StderrLog(prefix)));
+        if log::set_logger(logger).is_ok() {
+            log::set_max_level(log::LevelFilter::Debug);
+        }
+    }
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.len() < 5 {
         eprintln!(
@@ -83,13 +111,14 @@ fn run(
         let result = copy(&producer, &consumer, output, &batch);
         match result {
             Ok(n) => copied += n,
-            Err(e) if e.is_abortable() => {
+            // Fenced: a newer process took this transactional id over.
+            Err(e) if e.is_fatal() => return Err(e),
+            Err(e) => {
                 eprintln!("exactly_once: aborting: {e}");
-                producer.abort_transaction(TIMEOUT)?;
+                retry_timeouts(|| producer.abort_transaction(TIMEOUT))?;
                 // The records of the aborted transaction are read again.
                 rewind(&mut consumer, batch.keys())?;
             }
-            Err(e) => return Err(e),
         }
     }
     println!("copied {copied} records");
@@ -129,8 +158,21 @@ fn copy(
         }
     }
     producer.send_offsets_to_transaction(offsets, &consumer.group_metadata()?, TIMEOUT)?;
-    producer.commit_transaction(TIMEOUT)?;
+    // A commit that timed out goes on in the background: wait for it again.
+    retry_timeouts(|| producer.commit_transaction(TIMEOUT))?;
     Ok(n)
+}
+
+/// Repeats a transaction call that timed out (it waits for the same operation), a few
+/// times.
+fn retry_timeouts(call: impl Fn() -> kafka_sync::Result<()>) -> kafka_sync::Result<()> {
+    let mut attempts = 0;
+    loop {
+        match call() {
+            Err(kafka_sync::Error::Timeout { .. }) if attempts < 10 => attempts += 1,
+            r => return r,
+        }
+    }
 }
 
 /// The transformation: the input value, upper-cased.

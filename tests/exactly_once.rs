@@ -13,13 +13,13 @@ mod common;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{Background, NodeDown};
+use common::NodeDown;
 use kafka_sync::{Consumer, IsolationLevel, OffsetReset, Producer, ProducerRecord, TopicPartition};
 
 const PARTITIONS: i32 = 6;
@@ -48,27 +48,63 @@ fn example_binary() -> PathBuf {
     bin
 }
 
+/// One copier process; its stderr goes to a log file, kept across restarts.
 struct Copier {
     args: Vec<String>,
-    process: Background,
+    child: Child,
+    log: PathBuf,
 }
 
 impl Copier {
-    fn start(args: Vec<String>) -> Copier {
-        let mut cmd = Command::new(example_binary());
-        cmd.args(&args);
-        Copier {
-            args,
-            process: Background::spawn(cmd),
-        }
+    fn start(args: Vec<String>, log: PathBuf) -> Copier {
+        let child = Copier::spawn(&args, &log);
+        Copier { args, child, log }
+    }
+
+    fn spawn(args: &[String], log: &PathBuf) -> Child {
+        let err = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .unwrap();
+        Command::new(example_binary())
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(err))
+            .spawn()
+            .unwrap()
     }
 
     /// `kill -9`, then a new process with the same transactional id.
     fn crash_and_restart(&mut self) {
-        self.process.kill();
-        let mut cmd = Command::new(example_binary());
-        cmd.args(&self.args);
-        self.process = Background::spawn(cmd);
+        self.stop();
+        self.child = Copier::spawn(&self.args, &self.log);
+    }
+
+    /// Restarts the process if it exited by itself (as a supervisor would); says so.
+    fn supervise(&mut self) {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            println!("EOS copier {} exited ({status}); restarting", self.args[4]);
+            self.child = Copier::spawn(&self.args, &self.log);
+        }
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(5)..].join("\n")
+    }
+}
+
+impl Drop for Copier {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 
@@ -83,8 +119,15 @@ fn coordinator_of(bootstrap: &str, id: &str) -> Option<String> {
     row.split_whitespace().next().map(str::to_owned)
 }
 
-/// Counts the read_committed records of `topic` until there are `want` (or `timeout`).
-fn wait_for_output(bootstrap: &str, topic: &str, want: u64, timeout: Duration) -> u64 {
+/// Counts the read_committed records of `topic` until there are `want` (or `timeout`),
+/// calling `tick` between polls.
+fn wait_for_output(
+    bootstrap: &str,
+    topic: &str,
+    want: u64,
+    timeout: Duration,
+    mut tick: impl FnMut(),
+) -> u64 {
     let mut c = Consumer::builder()
         .bootstrap_servers(bootstrap)
         .auto_offset_reset(OffsetReset::Earliest)
@@ -98,6 +141,7 @@ fn wait_for_output(bootstrap: &str, topic: &str, want: u64, timeout: Duration) -
     while seen < want && Instant::now() < deadline {
         let batch = c.poll(Duration::from_millis(500)).unwrap();
         seen += batch.values().map(|v| v.len() as u64).sum::<u64>();
+        tick();
     }
     seen
 }
@@ -165,15 +209,17 @@ fn exactly_once_run(records: u64, process_kills: u64, broker_kills: u64) -> Figu
     };
 
     let tag = common::unique_name("eos-tx");
+    let logs = std::env::temp_dir();
     let mut copiers: Vec<Copier> = (0..PROCESSES)
         .map(|k| {
-            Copier::start(vec![
+            let args = vec![
                 bootstrap.clone(),
                 input.clone(),
                 output.clone(),
                 group.clone(),
                 format!("{tag}-{k}"),
-            ])
+            ];
+            Copier::start(args, logs.join(format!("{tag}-{k}.log")))
         })
         .collect();
 
@@ -191,6 +237,7 @@ fn exactly_once_run(records: u64, process_kills: u64, broker_kills: u64) -> Figu
     };
     for e in 0..events {
         thread::sleep(Duration::from_secs(3));
+        copiers.iter_mut().for_each(Copier::supervise);
         let broker_turn = broker_done < broker_kills
             && (process_done >= process_kills || e % (every / broker_kills.max(1)).max(1) == 0);
         if broker_turn {
@@ -203,7 +250,11 @@ fn exactly_once_run(records: u64, process_kills: u64, broker_kills: u64) -> Figu
             println!("EOS killing broker {node}");
             let down = NodeDown::kill(&node);
             thread::sleep(Duration::from_secs(3));
-            down.restart();
+            // A restart can run over its time on a busy machine: try again before giving
+            // up (dropping `down` then makes a last attempt).
+            let back = (0..3).any(|_| common::try_broker_ctl(&["restart", &node]).is_ok());
+            assert!(back, "broker {node} did not come back");
+            std::mem::forget(down);
             broker_done += 1;
         } else {
             let k = rand(PROCESSES as u64) as usize;
@@ -215,12 +266,19 @@ fn exactly_once_run(records: u64, process_kills: u64, broker_kills: u64) -> Figu
     feeder.join().unwrap();
     let records = produced.load(Ordering::SeqCst);
 
-    let seen = wait_for_output(&bootstrap, &output, records, Duration::from_secs(300));
+    let seen = wait_for_output(
+        &bootstrap,
+        &output,
+        records,
+        Duration::from_secs(300),
+        || copiers.iter_mut().for_each(Copier::supervise),
+    );
     println!("EOS output reached {seen} of {records}");
     // Let any late (duplicate) commit land before the copiers stop.
     thread::sleep(Duration::from_secs(3));
     for c in &mut copiers {
-        c.process.kill();
+        c.stop();
+        println!("EOS copier {} stderr tail:\n{}", c.args[4], c.log_tail());
     }
 
     let out = common::try_kcat(

@@ -178,7 +178,8 @@ impl Producer {
     }
 
     /// Sends every record of the transaction, then commits it. A record that failed
-    /// makes this an abortable error. Java: `commitTransaction`.
+    /// makes this an abortable error. After a `Timeout` the commit goes on: call this
+    /// again to wait for it (it then returns its outcome). Java: `commitTransaction`.
     ///
     /// # Examples
     /// ```no_run
@@ -189,6 +190,9 @@ impl Producer {
     /// ```
     pub fn commit_transaction(&self, timeout: Duration) -> Result<()> {
         let txn = self.transactions("commit_transaction")?;
+        if txn.timed_out_end_succeeded(true) {
+            return Ok(());
+        }
         txn.transition(
             &[TxnState::InTransaction, TxnState::Committing],
             TxnState::Committing,
@@ -200,7 +204,11 @@ impl Producer {
             commit: true,
             reply,
         };
-        self.run(cmd, rx, timeout, "commit_transaction")
+        let result = self.run(cmd, rx, timeout, "commit_transaction");
+        if matches!(result, Err(Error::Timeout { .. })) {
+            txn.end_timed_out(true);
+        }
+        result
     }
 
     /// Aborts the transaction: records not sent yet fail, records written are never
@@ -216,6 +224,9 @@ impl Producer {
     /// ```
     pub fn abort_transaction(&self, timeout: Duration) -> Result<()> {
         let txn = self.transactions("abort_transaction")?;
+        if txn.timed_out_end_succeeded(false) {
+            return Ok(());
+        }
         txn.transition(
             &[
                 TxnState::InTransaction,
@@ -231,6 +242,10 @@ impl Producer {
             commit: false,
             reply,
         };
-        self.run(cmd, rx, timeout, "abort_transaction")
+        let result = self.run(cmd, rx, timeout, "abort_transaction");
+        if matches!(result, Err(Error::Timeout { .. })) {
+            txn.end_timed_out(false);
+        }
+        result
     }
 }

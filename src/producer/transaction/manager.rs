@@ -174,6 +174,12 @@ impl TxnManager {
             self.replies.push(reply);
             return;
         }
+        if let (Op::End { commit: false, .. }, Some(Op::Offsets { .. })) = (&op, &self.op) {
+            // An abort supersedes offsets still being sent (their call timed out).
+            self.finish(Err(Error::IllegalState(
+                "the transaction was aborted while its offsets were being sent".into(),
+            )));
+        }
         if self.op.is_some() {
             let _ = reply.send(Err(Error::IllegalState(
                 "another transaction operation is under way; wait for it first".into(),
@@ -275,6 +281,7 @@ impl TxnManager {
             None => (self.id.as_str(), requests::KEY_TYPE_TRANSACTION),
             Some(g) => (g, requests::KEY_TYPE_GROUP),
         };
+        log::debug!("{}: FindCoordinator({key}) to node {node}", self.id);
         let req = requests::find_coordinator(key, key_type);
         let ctx = TxnCtx::FindCoordinator {
             group: group.is_some(),
@@ -288,6 +295,7 @@ impl TxnManager {
 
     /// Applies a verdict on a failed request to the current operation.
     fn on_verdict(&mut self, verdict: Verdict, group: bool, now: Instant) {
+        log::debug!("{}: transaction request failed: {verdict:?}", self.id);
         match verdict {
             Verdict::Retry { rediscover } => self.retry_later(rediscover, group, now, false),
             Verdict::Abortable(e) => {
@@ -403,6 +411,7 @@ impl Sender {
     ) -> Option<Instant> {
         let group = matches!(ctx, TxnCtx::TxnOffsetCommit);
         let txn = self.txn.as_mut()?;
+        log::debug!("{}: {ctx:?} to node {node}", txn.id);
         match net.send(node, req, cap, ProducerCtx::Txn(ctx), now) {
             Ok(_) => txn.in_flight = true,
             Err(e) => txn.on_verdict(judge_transport(e), group, now),
@@ -751,7 +760,9 @@ impl Sender {
                         Some(code) => Some(judge(code, None, true)),
                         None => {
                             txn.mark_started(now);
-                            txn.finish(Ok(()));
+                            if matches!(txn.op, Some(Op::Offsets { .. })) {
+                                txn.finish(Ok(()));
+                            }
                             None
                         }
                     }

@@ -61,6 +61,9 @@ impl TxnState {
 pub(crate) struct TxnShared {
     state: AtomicU8,
     error: Mutex<Option<Error>>,
+    /// A commit (1) or abort (2) call timed out while its operation went on: repeating
+    /// the call after the operation ended answers with its outcome.
+    timed_out_end: AtomicU8,
 }
 
 impl Default for TxnShared {
@@ -68,6 +71,7 @@ impl Default for TxnShared {
         TxnShared {
             state: AtomicU8::new(TxnState::Uninitialized as u8),
             error: Mutex::new(None),
+            timed_out_end: AtomicU8::new(0),
         }
     }
 }
@@ -180,6 +184,21 @@ impl TxnShared {
             *slot = None;
         }
         self.state.store(to as u8, Ordering::SeqCst);
+    }
+
+    /// Notes that a commit (or abort) call returned `Timeout` with its operation still
+    /// going on.
+    pub fn end_timed_out(&self, commit: bool) {
+        self.timed_out_end
+            .store(if commit { 1 } else { 2 }, Ordering::SeqCst);
+    }
+
+    /// True if the previous commit (or abort) call timed out and its operation has since
+    /// completed successfully (the producer is ready again); clears the note.
+    pub fn timed_out_end_succeeded(&self, commit: bool) -> bool {
+        let mark = if commit { 1 } else { 2 };
+        let noted = self.timed_out_end.swap(0, Ordering::SeqCst);
+        noted == mark && self.state() == TxnState::Ready
     }
 
     pub fn error(&self) -> Option<Error> {
