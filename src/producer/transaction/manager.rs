@@ -687,6 +687,7 @@ impl Sender {
                     };
                     let initializing = matches!(txn.op, Some(Op::Init));
                     if initializing {
+                        log::debug!("producer id {} epoch {} (initialized)", new.id, new.epoch);
                         self.pid = new;
                         let txn = self.txn.as_mut().expect("checked above");
                         txn.shared.set(TxnState::Ready);
