@@ -189,8 +189,10 @@ fn produce(args: &Args) -> Report {
         p.begin_transaction()
             .unwrap_or_else(|e| fail(format!("begin_transaction: {e}")))
     };
-    // commit_transaction flushes the transaction's records first, as in every client.
+    // BaseProducer gets its delivery reports only when polled, and commit_transaction's
+    // own flush does not poll: `finish` serves them first (as a ThreadedProducer would).
     let commit = || {
+        finish(&p);
         p.commit_transaction(txn_timeout)
             .unwrap_or_else(|e| fail(format!("commit_transaction: {e}")))
     };
