@@ -15,22 +15,21 @@ use crate::consumer::{ConsumerGroupMetadata, OffsetAndMetadata};
 use crate::error::{Error, Result};
 use crate::net::backoff::Backoff;
 use crate::net::metadata::NodeId;
-use crate::net::network::{Network, Response};
-use crate::protocol::api::add_offsets_to_txn::{AddOffsetsToTxnRequest, AddOffsetsToTxnResponse};
+use crate::net::network::Network;
+use crate::protocol::api::add_offsets_to_txn::AddOffsetsToTxnRequest;
 use crate::protocol::api::add_partitions_to_txn::{
-    AddPartitionsToTxnRequest, AddPartitionsToTxnResponse, AddPartitionsToTxnTopic,
+    AddPartitionsToTxnRequest, AddPartitionsToTxnTopic,
 };
 use crate::protocol::api::api_versions::ApiVersionsRequest;
-use crate::protocol::api::end_txn::{EndTxnRequest, EndTxnResponse};
-use crate::protocol::api::init_producer_id::{InitProducerIdRequest, InitProducerIdResponse};
-use crate::protocol::api::txn_offset_commit::{TxnOffsetCommitRequest, TxnOffsetCommitResponse};
-use crate::protocol::api::ApiKey;
+use crate::protocol::api::end_txn::EndTxnRequest;
+use crate::protocol::api::init_producer_id::InitProducerIdRequest;
+use crate::protocol::api::txn_offset_commit::TxnOffsetCommitRequest;
 use crate::protocol::error_code::ErrorCode;
 use crate::TopicPartition;
 
 use super::super::sender::{ProducerCtx, Sender};
 use super::super::sequence::ProducerIdEpoch;
-use super::requests::{self, judge, judge_transport, Verdict};
+use super::requests::{self, judge_transport, Verdict};
 use super::state::{TxnShared, TxnState};
 
 /// How long a known coordinator may stay unreachable before it is looked up again.
@@ -67,7 +66,7 @@ pub(crate) enum TxnCtx {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum EndPhase {
+pub(super) enum EndPhase {
     /// Commit: every record delivered. Abort: unsent records failed, the rest answered.
     Drain,
     EndTxn,
@@ -75,7 +74,7 @@ enum EndPhase {
     Bump,
 }
 
-enum Op {
+pub(super) enum Op {
     Init,
     End {
         commit: bool,
@@ -91,13 +90,13 @@ enum Op {
 pub(crate) struct TxnManager {
     pub shared: Arc<TxnShared>,
     pub id: String,
-    timeout_ms: i32,
-    max_version: i16,
+    pub(super) timeout_ms: i32,
+    pub(super) max_version: i16,
     /// Transaction protocol 2 (KIP-890), known after the coordinator's ApiVersions.
     pub tv2: bool,
-    features_known: bool,
-    coordinator: Option<(NodeId, Instant)>,
-    group_coordinator: Option<(String, NodeId, Instant)>,
+    pub(super) features_known: bool,
+    pub(super) coordinator: Option<(NodeId, Instant)>,
+    pub(super) group_coordinator: Option<(String, NodeId, Instant)>,
     /// Protocol 1: partitions in the transaction, and those waiting to be added.
     pub added: HashSet<(Arc<str>, i32)>,
     pub pending: HashSet<(Arc<str>, i32)>,
@@ -106,15 +105,15 @@ pub(crate) struct TxnManager {
     /// After this transaction ends, protocol 1 needs a new epoch.
     pub bump_needed: bool,
     /// When the transaction first wrote or added something.
-    opened_at: Option<Instant>,
-    timeout: Duration,
+    pub(super) opened_at: Option<Instant>,
+    pub(super) timeout: Duration,
     /// The coordinator aborted the transaction after `transaction_timeout`.
-    timed_out: bool,
-    op: Option<Op>,
-    replies: Vec<Reply>,
-    in_flight: bool,
-    not_before: Option<Instant>,
-    backoff: Backoff,
+    pub(super) timed_out: bool,
+    pub(super) op: Option<Op>,
+    pub(super) replies: Vec<Reply>,
+    pub(super) in_flight: bool,
+    pub(super) not_before: Option<Instant>,
+    pub(super) backoff: Backoff,
 }
 
 impl TxnManager {
@@ -190,7 +189,7 @@ impl TxnManager {
         self.replies.push(reply);
     }
 
-    fn finish(&mut self, result: Result<()>) {
+    pub(super) fn finish(&mut self, result: Result<()>) {
         self.op = None;
         self.backoff.reset();
         for r in self.replies.drain(..) {
@@ -234,7 +233,13 @@ impl TxnManager {
             && self.opened_at.is_some_and(|t| now >= t + self.timeout)
     }
 
-    fn retry_later(&mut self, rediscover: bool, group: bool, now: Instant, concurrent: bool) {
+    pub(super) fn retry_later(
+        &mut self,
+        rediscover: bool,
+        group: bool,
+        now: Instant,
+        concurrent: bool,
+    ) {
         if rediscover {
             if group {
                 self.group_coordinator = None;
@@ -294,7 +299,7 @@ impl TxnManager {
     }
 
     /// Applies a verdict on a failed request to the current operation.
-    fn on_verdict(&mut self, verdict: Verdict, group: bool, now: Instant) {
+    pub(super) fn on_verdict(&mut self, verdict: Verdict, group: bool, now: Instant) {
         log::debug!("{}: transaction request failed: {verdict:?}", self.id);
         match verdict {
             Verdict::Retry { rediscover } => self.retry_later(rediscover, group, now, false),
@@ -553,7 +558,7 @@ impl Sender {
     }
 
     /// The transaction ended (with a new producer id and epoch, maybe): back to Ready.
-    fn end_done(&mut self, new_pid: Option<ProducerIdEpoch>) -> Option<Instant> {
+    pub(super) fn end_done(&mut self, new_pid: Option<ProducerIdEpoch>) -> Option<Instant> {
         if let Some(p) = new_pid.filter(|p| p.is_set()) {
             log::debug!("producer id {} epoch {}", p.id, p.epoch);
             self.pid = p;
@@ -610,195 +615,6 @@ impl Sender {
             Some(requests::TV2_VERSION - 1)
         };
         self.txn_send(net, node, &req, cap, TxnCtx::TxnOffsetCommit, now)
-    }
-
-    pub(in crate::producer) fn on_txn_response(
-        &mut self,
-        ctx: TxnCtx,
-        result: Result<Response>,
-        net: &mut Network<ProducerCtx>,
-        now: Instant,
-    ) {
-        let Some(txn) = self.txn.as_mut() else { return };
-        txn.in_flight = false;
-        let group = matches!(
-            ctx,
-            TxnCtx::TxnOffsetCommit | TxnCtx::FindCoordinator { group: true }
-        );
-        let resp = match result {
-            Ok(r) => r,
-            Err(e) => return txn.on_verdict(judge_transport(e), group, now),
-        };
-        let node = resp.node;
-        let verdict = match ctx {
-            TxnCtx::FindCoordinator { group } => {
-                match requests::parse_find_coordinator(resp) {
-                    Ok((broker, host, port)) => {
-                        // A connection of its own, as the consumer's coordinator.
-                        let id = NodeId::MAX - broker;
-                        net.add_dedicated_node(id, &host, port);
-                        log::info!(
-                            "{} coordinator for {} is broker {broker} ({host}:{port})",
-                            if group { "group" } else { "transaction" },
-                            txn.id
-                        );
-                        if group {
-                            if let Some(Op::Offsets { group: g, .. }) = txn.op.as_ref() {
-                                txn.group_coordinator = Some((g.group_id.clone(), id, now));
-                            }
-                        } else {
-                            txn.coordinator = Some((id, now));
-                        }
-                        None
-                    }
-                    Err(v) => Some(v),
-                }
-            }
-            TxnCtx::ApiVersions => match requests::finalizes_tv2(resp) {
-                Ok(tv2) => {
-                    let end_txn_v5 = net
-                        .pick_version(node, ApiKey::END_TXN, requests::TV2_VERSION, 5)
-                        .is_ok();
-                    txn.tv2 = tv2 && end_txn_v5;
-                    txn.features_known = true;
-                    log::info!(
-                        "transaction protocol {} for {}",
-                        if txn.tv2 { 2 } else { 1 },
-                        txn.id
-                    );
-                    None
-                }
-                Err(e) => Some(judge_transport(e)),
-            },
-            TxnCtx::InitProducerId => match resp.decode::<InitProducerIdResponse>() {
-                Err(e) => Some(judge_transport(e)),
-                Ok(r) if r.error_code != 0 => {
-                    let code = ErrorCode(r.error_code);
-                    match judge(code, None, false) {
-                        // Only authorization, fencing and the like are final here.
-                        Verdict::Abortable(e) => Some(Verdict::Fatal(e)),
-                        v => Some(v),
-                    }
-                }
-                Ok(r) => {
-                    let new = ProducerIdEpoch {
-                        id: r.producer_id,
-                        epoch: r.producer_epoch,
-                    };
-                    let initializing = matches!(txn.op, Some(Op::Init));
-                    if initializing {
-                        log::debug!("producer id {} epoch {} (initialized)", new.id, new.epoch);
-                        self.pid = new;
-                        let txn = self.txn.as_mut().expect("checked above");
-                        txn.shared.set(TxnState::Ready);
-                        txn.finish(Ok(()));
-                    } else {
-                        self.end_done(Some(new));
-                    }
-                    return;
-                }
-            },
-            TxnCtx::AddPartitions(partitions) => {
-                match resp.decode::<AddPartitionsToTxnResponse>() {
-                    Err(e) => Some(judge_transport(e)),
-                    Ok(r) => {
-                        let first_error = r
-                            .results_by_topic_v3_and_below
-                            .iter()
-                            .flat_map(|t| t.results_by_partition.iter())
-                            .map(|p| ErrorCode(p.partition_error_code))
-                            .find(|c| !c.is_ok() && *c != ErrorCode::OPERATION_NOT_ATTEMPTED);
-                        match first_error {
-                            None => {
-                                for p in partitions {
-                                    txn.pending.remove(&p);
-                                    txn.added.insert(p);
-                                }
-                                txn.mark_started(now);
-                                txn.backoff.reset();
-                                None
-                            }
-                            Some(code) => match judge(code, None, false) {
-                                Verdict::Retry { rediscover } => {
-                                    let busy = code == ErrorCode::CONCURRENT_TRANSACTIONS;
-                                    txn.retry_later(rediscover, false, now, busy);
-                                    None
-                                }
-                                Verdict::Abortable(e) => {
-                                    txn.shared.set_abortable(e);
-                                    None
-                                }
-                                Verdict::Fatal(e) => {
-                                    txn.shared.set_fatal(e);
-                                    None
-                                }
-                            },
-                        }
-                    }
-                }
-            }
-            TxnCtx::AddOffsets => match resp.decode::<AddOffsetsToTxnResponse>() {
-                Err(e) => Some(judge_transport(e)),
-                Ok(r) if r.error_code != 0 => Some(judge(ErrorCode(r.error_code), None, false)),
-                Ok(_) => {
-                    txn.mark_started(now);
-                    if let Some(Op::Offsets { added, .. }) = txn.op.as_mut() {
-                        *added = true;
-                    }
-                    None
-                }
-            },
-            TxnCtx::TxnOffsetCommit => match resp.decode::<TxnOffsetCommitResponse>() {
-                Err(e) => Some(judge_transport(e)),
-                Ok(r) => {
-                    let first_error = r
-                        .topics
-                        .iter()
-                        .flat_map(|t| t.partitions.iter())
-                        .map(|p| ErrorCode(p.error_code))
-                        .find(|c| !c.is_ok());
-                    match first_error {
-                        Some(code) => Some(judge(code, None, true)),
-                        None => {
-                            txn.mark_started(now);
-                            if matches!(txn.op, Some(Op::Offsets { .. })) {
-                                txn.finish(Ok(()));
-                            }
-                            None
-                        }
-                    }
-                }
-            },
-            TxnCtx::EndTxn => match resp.decode::<EndTxnResponse>() {
-                Err(e) => Some(judge_transport(e)),
-                Ok(r) if r.error_code != 0 => {
-                    let code = ErrorCode(r.error_code);
-                    let committing = matches!(txn.op, Some(Op::End { commit: true, .. }));
-                    Some(requests::judge_end(code, committing))
-                }
-                Ok(r) => {
-                    let tv2 = txn.tv2;
-                    let bump = txn.bump_needed && !tv2;
-                    if bump {
-                        if let Some(Op::End { phase, .. }) = txn.op.as_mut() {
-                            *phase = EndPhase::Bump;
-                        }
-                        return;
-                    }
-                    let new = tv2.then_some(ProducerIdEpoch {
-                        id: r.producer_id,
-                        epoch: r.producer_epoch,
-                    });
-                    self.end_done(new);
-                    return;
-                }
-            },
-        };
-        if let Some(v) = verdict {
-            if let Some(txn) = self.txn.as_mut() {
-                txn.on_verdict(v, group, now);
-            }
-        }
     }
 
     /// Fails the records not yet sent (queued, or waiting for a retry): the

@@ -1,8 +1,10 @@
 //! Transactions: the shared [`state`], the transaction manager on the I/O thread
-//! ([`manager`]) and the requests it sends ([`requests`]).
+//! ([`manager`]), the requests it sends ([`requests`]) and how it takes their answers
+//! ([`responses`]).
 
 mod manager;
 mod requests;
+mod responses;
 mod state;
 
 pub(crate) use manager::{TxnCommand, TxnCtx, TxnManager};
