@@ -348,6 +348,34 @@ pub enum Error {
         /// The call, such as `"subscribe"`.
         operation: &'static str,
     },
+
+    /// Another producer with the same `transactional_id` started (or the transaction
+    /// coordinator fenced this one's epoch). Fatal: close this producer; its open
+    /// transaction will never commit.
+    #[error("producer fenced: {0}; a newer producer with the same transactional_id took over, so close this one")]
+    ProducerFenced(String),
+
+    /// The current transaction cannot commit (a record of it failed, the coordinator
+    /// aborted it after `transaction_timeout`, the group refused its offsets, ...).
+    /// Abortable: call `abort_transaction`, then begin a new transaction.
+    #[non_exhaustive]
+    #[error(
+        "the transaction must be aborted: {cause}; call abort_transaction, then begin a new one"
+    )]
+    TransactionAbortable {
+        /// What went wrong.
+        cause: Box<Error>,
+    },
+
+    /// The transactional producer cannot go on (not authorized for its transactional
+    /// id, a broker without transactions, an invalid transaction state, ...). Fatal:
+    /// close the producer.
+    #[non_exhaustive]
+    #[error("the transactional producer cannot continue: {cause}; close it and fix the cause")]
+    TransactionFatal {
+        /// What went wrong.
+        cause: Box<Error>,
+    },
 }
 
 impl Error {
@@ -452,6 +480,36 @@ impl Error {
             }
             _ => Error::broker(code, message),
         }
+    }
+}
+
+impl Error {
+    /// True for an error after which a transactional producer can go on once it aborts
+    /// the current transaction ([`Error::TransactionAbortable`]).
+    ///
+    /// # Examples
+    /// ```
+    /// use kafka_sync::Error;
+    /// assert!(!Error::Closed.is_abortable());
+    /// assert!(!Error::ProducerFenced("epoch 3 is older than 4".into()).is_abortable());
+    /// ```
+    pub fn is_abortable(&self) -> bool {
+        matches!(self, Error::TransactionAbortable { .. })
+    }
+
+    /// True for an error after which a transactional producer must be closed
+    /// ([`Error::ProducerFenced`], [`Error::TransactionFatal`]).
+    ///
+    /// # Examples
+    /// ```
+    /// use kafka_sync::Error;
+    /// assert!(Error::ProducerFenced("epoch 3 is older than 4".into()).is_fatal());
+    /// ```
+    pub fn is_fatal(&self) -> bool {
+        matches!(
+            self,
+            Error::ProducerFenced(_) | Error::TransactionFatal { .. }
+        )
     }
 }
 

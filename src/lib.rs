@@ -134,6 +134,7 @@ mod topic_partition;
 
 pub use broker_version::BrokerVersion;
 pub use config::{Acks, AssignmentStrategy, IsolationLevel, OffsetReset};
+pub use consumer::ConsumerGroupMetadata;
 pub use consumer::ConsumerMetrics;
 pub use consumer::{
     Committer, Consumer, ConsumerBuilder, ConsumerRebalanceListener, ConsumerRecord, Deserializer,

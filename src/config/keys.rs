@@ -51,6 +51,8 @@ const KEYS: &[(&str, u8)] = &[
     ("retries", PRODUCER),
     ("delivery.timeout.ms", PRODUCER),
     ("enable.idempotence", PRODUCER),
+    ("transactional.id", PRODUCER),
+    ("transaction.timeout.ms", PRODUCER),
     ("group.id", CONSUMER),
     ("group.instance.id", CONSUMER),
     ("group.protocol", CONSUMER),
@@ -99,7 +101,6 @@ const TLS_SASL: &str = "this TLS or SASL setting is not supported; kafka-sync ta
 const NO_METRICS: &str = "metrics reporters are not supported; remove this key";
 const SOCKETS: &str = "kafka-sync manages its sockets itself; remove this key \
                        (send.buffer.bytes and receive.buffer.bytes set socket buffers)";
-const NO_TRANSACTIONS: &str = "transactions are not available in this version of kafka-sync";
 const PARTITIONER: &str = "set a custom partitioner in code with the producer builder's \
                            partitioner method";
 
@@ -131,8 +132,6 @@ const UNSUPPORTED: &[(&str, &str)] = &[
     ("partitioner.ignore.keys", PARTITIONER),
     ("partitioner.adaptive.partitioning.enable", PARTITIONER),
     ("partitioner.availability.timeout.ms", PARTITIONER),
-    ("transactional.id", NO_TRANSACTIONS),
-    ("transaction.timeout.ms", NO_TRANSACTIONS),
     (
         "batch.num.messages",
         "librdkafka's batch.num.messages counts records; kafka-sync sizes batches in bytes: \
@@ -408,7 +407,6 @@ mod tests {
             ("interceptor.classes", "serializer methods"),
             ("batch.num.messages", "batch.size"),
             ("enable.auto.offset.store", "enable.auto.commit=false"),
-            ("transactional.id", "transactions"),
             ("metric_reporters", "reporters"),
         ] {
             match resolve(key, ALL) {

@@ -81,6 +81,20 @@ pub struct ProducerConfig {
     /// not set explicitly and those do not hold, it is turned off. Default true. Java:
     /// `enable.idempotence`.
     pub enable_idempotence: bool,
+    /// The transactional id that makes this a transactional producer: records are sent
+    /// inside transactions, and a newer producer with the same id fences this one. Needs
+    /// idempotence (turned on when not set explicitly). Default `None`. Java:
+    /// `transactional.id`.
+    pub transactional_id: Option<String>,
+    /// Longest a transaction may stay open before the transaction coordinator aborts it;
+    /// at most the broker's `transaction.max.timeout.ms`. Default 60 s. Java:
+    /// `transaction.timeout.ms`.
+    pub transaction_timeout: Duration,
+    /// Highest transaction protocol version used (1: AddPartitionsToTxn before the
+    /// first record to a partition; 2: KIP-890, when the brokers finalize
+    /// `transaction.version` 2). Default 2.
+    #[doc(hidden)]
+    pub max_transaction_version: i16,
     /// Producer keys given through `set`.
     explicit: Explicit,
     /// Java's per-codec levels, resolved into `compression_level` by `validated`.
@@ -110,6 +124,9 @@ impl Default for ProducerConfig {
             retries: u32::MAX,
             delivery_timeout: Duration::from_secs(120),
             enable_idempotence: true,
+            transactional_id: None,
+            transaction_timeout: Duration::from_secs(60),
+            max_transaction_version: 2,
             explicit: Explicit::default(),
             codec_levels: CodecLevels::default(),
         }
@@ -182,6 +199,10 @@ impl ProducerConfig {
             "retries" => self.retries = parse_int(name, value, 0, u32::MAX.into())? as u32,
             "delivery.timeout.ms" => self.delivery_timeout = parse_ms(name, value)?,
             "enable.idempotence" => self.enable_idempotence = parse_bool(name, value)?,
+            "transactional.id" => {
+                self.transactional_id = Some(value.to_owned()).filter(|v| !v.is_empty());
+            }
+            "transaction.timeout.ms" => self.transaction_timeout = parse_ms(name, value)?,
             _ => return self.client.apply(name, value),
         }
         self.explicit.mark(mark);
@@ -271,6 +292,7 @@ impl ProducerConfig {
         }
         self.check_compression()?;
         self.check_delivery_timeout()?;
+        self.check_transactions()?;
         self.check_idempotence()?;
         Ok(self)
     }
@@ -332,6 +354,32 @@ impl ProducerConfig {
             ms(floor)
         );
         self.delivery_timeout = floor;
+        Ok(())
+    }
+
+    /// Java's rules for the transactional producer: it is idempotent, and its timeout
+    /// fits the protocol's 32-bit milliseconds.
+    fn check_transactions(&mut self) -> Result<(), ConfigError> {
+        if self.transactional_id.is_none() {
+            return Ok(());
+        }
+        if !self.enable_idempotence {
+            return Err(ConfigError::Conflict(
+                "transactional.id needs enable.idempotence=true; remove enable.idempotence=false \
+                 or the transactional.id"
+                    .into(),
+            ));
+        }
+        // Idempotence is required: its preconditions become conflicts, not a quiet off.
+        self.explicit.mark("enable.idempotence");
+        let ms_value = self.transaction_timeout.as_millis();
+        if ms_value == 0 || ms_value > i32::MAX as u128 {
+            return Err(ConfigError::invalid(
+                "transaction.timeout.ms",
+                ms_value,
+                "must be between 1 and 2147483647",
+            ));
+        }
         Ok(())
     }
 
@@ -829,5 +877,33 @@ mod tests {
             assert_eq!(a.as_i16().to_string().parse::<Acks>(), Ok(a));
             assert_eq!(a.to_string().parse::<Acks>(), Ok(a));
         }
+    }
+
+    #[test]
+    fn transactions_need_idempotence() {
+        let mut c = ProducerConfig::default();
+        c.set("transactional_id", "copier-1").unwrap(); // kafka-python's name
+        c.set("transaction.timeout.ms", "5000").unwrap();
+        let v = c.clone().validated().unwrap();
+        assert_eq!(v.transactional_id.as_deref(), Some("copier-1"));
+        assert_eq!(v.transaction_timeout, Duration::from_secs(5));
+        assert!(v.enable_idempotence);
+
+        let mut quiet_off = c.clone();
+        quiet_off.set("acks", "1").unwrap();
+        assert!(
+            matches!(quiet_off.validated(), Err(ConfigError::Conflict(_))),
+            "idempotence is not turned off quietly for a transactional producer"
+        );
+        let mut off = c.clone();
+        off.set("enable.idempotence", "false").unwrap();
+        assert!(matches!(off.validated(), Err(ConfigError::Conflict(_))));
+        let mut zero = c;
+        zero.set("transaction.timeout.ms", "0").unwrap();
+        assert!(zero.validated().is_err());
+        assert_eq!(
+            ProducerConfig::default().transaction_timeout,
+            Duration::from_secs(60)
+        );
     }
 }

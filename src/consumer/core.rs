@@ -480,6 +480,25 @@ impl ConsumerCore {
         recv(rx, timeout, "committed offsets")
     }
 
+    /// The group id, generation, member id and group instance id (KIP-447).
+    pub fn group_metadata(&self) -> Result<crate::consumer::ConsumerGroupMetadata> {
+        let Some(group_id) = self.config.group_id.clone() else {
+            return Err(Error::IllegalState(
+                "group_metadata needs a consumer with a group_id".into(),
+            ));
+        };
+        let timeout = self.config.default_api_timeout;
+        let (reply, rx) = sync_channel(1);
+        self.send(ConsumerCommand::GroupMetadata(reply))?;
+        let (generation_id, member_id) = recv(rx, timeout, "the group membership")?;
+        Ok(crate::consumer::ConsumerGroupMetadata {
+            group_id,
+            generation_id,
+            member_id,
+            group_instance_id: self.config.group_instance_id.clone(),
+        })
+    }
+
     // ----- polling -----
 
     /// Hands out up to `max` records through `sink`, waiting up to `timeout` for the

@@ -63,6 +63,8 @@ pub(crate) enum ConsumerCommand {
         reply: SyncSender<Result<()>>,
     },
     Rpc(RpcCall),
+    /// The member's generation and member id, for `group_metadata`.
+    GroupMetadata(SyncSender<Result<(i32, String)>>),
 }
 
 pub(crate) enum ConsumerCtx {
@@ -484,6 +486,12 @@ impl Driver for ConsumerDriver {
                     }));
                 }
             },
+            ConsumerCommand::GroupMetadata(reply) => {
+                let member = self.group.as_ref().map_or((-1, String::new()), |g| {
+                    (g.generation(), g.member_id().to_owned())
+                });
+                let _ = reply.send(Ok(member));
+            }
             ConsumerCommand::Committed {
                 partitions,
                 deadline,

@@ -411,6 +411,26 @@ impl<K, V> Consumer<K, V> {
         )
     }
 
+    /// The consumer's group id, generation, member id and group instance id (KIP-447),
+    /// as the Java client's `groupMetadata()`: pass it to
+    /// [`Producer::send_offsets_to_transaction`](crate::Producer::send_offsets_to_transaction)
+    /// so the offsets commit only while this member still owns its partitions.
+    /// `IllegalState` without a `group_id`.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # fn main() -> kafka_sync::Result<()> {
+    /// let mut consumer = kafka_sync::Consumer::builder().group_id("billing").build()?;
+    /// consumer.subscribe(["invoices"])?;
+    /// let _ = consumer.poll(std::time::Duration::from_secs(1))?;
+    /// let meta = consumer.group_metadata()?;
+    /// println!("member {} of generation {}", meta.member_id, meta.generation_id);
+    /// # Ok(()) }
+    /// ```
+    pub fn group_metadata(&self) -> Result<crate::consumer::ConsumerGroupMetadata> {
+        self.core.group_metadata()
+    }
+
     /// Commits explicit offsets (each the next offset to read), with metadata.
     pub fn commit_offsets(
         &mut self,

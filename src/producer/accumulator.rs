@@ -159,6 +159,9 @@ pub(crate) struct Accumulator {
 struct Failures {
     count: u64,
     first: Option<Error>,
+    /// The first failure not yet seen by the transaction manager (which makes the
+    /// open transaction abortable).
+    transaction: Option<Error>,
 }
 
 impl Accumulator {
@@ -356,6 +359,17 @@ impl Accumulator {
         let mut f = lock(&self.failures);
         f.count += records;
         f.first.get_or_insert_with(|| error.clone());
+        f.transaction.get_or_insert_with(|| error.clone());
+    }
+
+    /// The first record failure since the last call, for the transaction manager.
+    pub fn take_transaction_failure(&self) -> Option<Error> {
+        lock(&self.failures).transaction.take()
+    }
+
+    /// Records appended and not yet delivered or failed.
+    pub fn incomplete(&self) -> u64 {
+        self.incomplete.load(Ordering::SeqCst)
     }
 
     /// The records that failed since the last call, and the first of their errors.

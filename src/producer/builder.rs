@@ -119,6 +119,37 @@ impl ProducerBuilder {
         self.set("enable.idempotence", if on { "true" } else { "false" })
     }
 
+    /// Makes this a transactional producer with this id (see
+    /// [`Producer::init_transactions`]); implies idempotence. Default none. Java:
+    /// `transactional.id`.
+    ///
+    /// # Examples
+    /// ```
+    /// let b = kafka_sync::Producer::builder().transactional_id("orders-copier-1");
+    /// ```
+    pub fn transactional_id(self, id: &str) -> Self {
+        self.set("transactional.id", id)
+    }
+
+    /// Longest a transaction may stay open before its coordinator aborts it. Default
+    /// 60 s. Java: `transaction.timeout.ms`.
+    ///
+    /// # Examples
+    /// ```
+    /// let b = kafka_sync::Producer::builder().transaction_timeout(std::time::Duration::from_secs(10));
+    /// ```
+    pub fn transaction_timeout(self, timeout: Duration) -> Self {
+        self.set("transaction.timeout.ms", &timeout.as_millis().to_string())
+    }
+
+    /// Caps the transaction protocol version (1 or 2), to speak protocol 1 to brokers
+    /// that finalize 2. Default 2.
+    #[doc(hidden)]
+    pub fn max_transaction_version(mut self, version: i16) -> Self {
+        self.config.max_transaction_version = version;
+        self
+    }
+
     /// Records the first error, reported by `build()`.
     fn set_error(mut self, e: ConfigError) -> Self {
         self.error.get_or_insert(e);

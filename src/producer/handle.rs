@@ -21,6 +21,7 @@ use super::partitioner::Partitioner;
 use super::record::ProducerRecord;
 use super::sender::{ProducerCommand, Sender};
 use super::serializer::{Serializer, TypedProducer};
+use super::transaction::TxnShared;
 
 /// Bound on `Drop`'s wait for pending records, as the Java client's `close()` without a
 /// timeout would wait forever.
@@ -50,15 +51,17 @@ const FLUSH_SLACK: Duration = Duration::from_secs(1);
 /// ```
 #[derive(Clone)]
 pub struct Producer {
-    inner: Arc<Inner>,
+    pub(super) inner: Arc<Inner>,
 }
 
-struct Inner {
-    io: IoHandle<ProducerCommand>,
+pub(super) struct Inner {
+    pub(super) io: IoHandle<ProducerCommand>,
     acc: Arc<Accumulator>,
     metrics: Arc<Metrics>,
     partitioner: Arc<dyn Partitioner>,
-    config: ProducerConfig,
+    pub(super) config: ProducerConfig,
+    /// The transaction state of a transactional producer.
+    pub(super) txn: Option<Arc<TxnShared>>,
 }
 
 impl Drop for Inner {
@@ -94,6 +97,7 @@ impl Producer {
         let acc = Arc::new(Accumulator::new(config.batch_size, config.buffer_memory));
         let metrics = Arc::new(Metrics::default());
         let sender = Sender::new(config.clone(), acc.clone(), metrics.clone());
+        let txn = sender.txn.as_ref().map(|t| t.shared.clone());
         let io = IoHandle::spawn(config.client.clone(), sender)?;
         Ok(Producer {
             inner: Arc::new(Inner {
@@ -102,6 +106,7 @@ impl Producer {
                 metrics,
                 partitioner,
                 config,
+                txn,
             }),
         })
     }
@@ -122,6 +127,9 @@ impl Producer {
     /// ```
     pub fn send(&self, record: ProducerRecord<'_>) -> Result<DeliveryFuture> {
         let inner = &*self.inner;
+        if let Some(txn) = &inner.txn {
+            txn.check_send()?;
+        }
         let mut budget = BlockBudget::new(inner.config.max_block);
         let headers: Vec<(&str, Option<&[u8]>)> = record
             .headers

@@ -14,6 +14,8 @@ mod record;
 mod sender;
 mod sequence;
 mod serializer;
+mod transaction;
+mod transactional;
 
 pub use builder::ProducerBuilder;
 pub use future::{DeliveryCallback, DeliveryFuture};

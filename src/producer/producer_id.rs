@@ -26,7 +26,8 @@ impl Sender {
         net: &mut Network<ProducerCtx>,
         now: Instant,
     ) -> Option<Instant> {
-        if !self.idempotent || self.fatal.is_some() {
+        // A transactional producer gets its id from the transaction coordinator.
+        if !self.idempotent || self.fatal.is_some() || self.txn.is_some() {
             return None;
         }
         if self.pid.is_set() && !self.bump_requested {

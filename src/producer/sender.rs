@@ -23,6 +23,7 @@ use super::accumulator::{Accumulator, ClosedBatch};
 use super::future::{BatchCompletion, BatchOutcome};
 use super::metrics::Metrics;
 use super::sequence::{PartitionState, ProducerIdEpoch, SentBatch};
+use super::transaction::{ProduceV12, TxnCommand, TxnCtx, TxnManager, TxnState};
 
 /// Produce v3 is the first with record batches v2; v11 is the newest this client speaks.
 const PRODUCE_MIN_VERSION: i16 = 3;
@@ -38,12 +39,15 @@ pub(crate) enum ProducerCommand {
         deadline: Instant,
         reply: SyncSender<Result<()>>,
     },
+    /// A transactional producer's init, send-offsets, commit or abort.
+    Txn(TxnCommand),
 }
 
 /// What a request in flight is for.
 pub(crate) enum ProducerCtx {
     Produce(u64),
     InitProducerId,
+    Txn(TxnCtx),
 }
 
 pub(super) struct TopicWaiter {
@@ -76,11 +80,17 @@ pub(crate) struct Sender {
     pub(super) fatal: Option<Error>,
     /// When the oldest pending batch reaches `delivery_timeout`.
     pub(super) next_expiry: Option<Instant>,
+    /// The transaction manager of a transactional producer.
+    pub(super) txn: Option<TxnManager>,
 }
 
 impl Sender {
     pub fn new(config: ProducerConfig, acc: Arc<Accumulator>, metrics: Arc<Metrics>) -> Self {
         let idempotent = config.enable_idempotence;
+        let txn = config
+            .transactional_id
+            .clone()
+            .map(|id| TxnManager::new(&config, id));
         Sender {
             config,
             acc,
@@ -96,13 +106,25 @@ impl Sender {
             waiters: Vec::new(),
             fatal: None,
             next_expiry: None,
+            txn,
         }
     }
 
     /// Sends every ready batch whose leader can take a request. Returns the next time a
     /// batch becomes ready.
     fn send_ready(&mut self, net: &mut Network<ProducerCtx>, now: Instant) -> Option<Instant> {
-        let force = self.acc.is_flushing() || self.acc.is_closed();
+        // A transactional producer sends only inside a transaction; a commit sends
+        // everything at once, as a flush.
+        let txn_state = self.txn.as_ref().map(|t| (t.shared.state(), t.tv2));
+        let committing = matches!(txn_state, Some((TxnState::Committing, _)));
+        if txn_state.is_some()
+            && !committing
+            && !matches!(txn_state, Some((TxnState::InTransaction, _)))
+        {
+            return None;
+        }
+        let needs_add = matches!(txn_state, Some((_, false)));
+        let force = self.acc.is_flushing() || self.acc.is_closed() || committing;
         let linger = self.config.linger;
         let max_request = self.config.max_request_size;
         let idempotent = self.idempotent;
@@ -132,6 +154,17 @@ impl Sender {
                 let mut q = super::accumulator::lock(queue);
                 if q.is_empty() && state.retries.is_empty() {
                     continue;
+                }
+                if needs_add {
+                    // Protocol 1: a partition is added to the transaction before its
+                    // first record goes out.
+                    if let Some(txn) = self.txn.as_mut() {
+                        let key = (topic.name.clone(), partition);
+                        if !txn.added.contains(&key) {
+                            txn.pending.insert(key);
+                            continue;
+                        }
+                    }
                 }
                 let Some(leader) = cluster.leader(&topic.name, partition) else {
                     want_metadata = true;
@@ -220,7 +253,23 @@ impl Sender {
             net.schedule.request_update();
         }
         if want_bump {
-            self.bump_requested = true;
+            match self.txn.as_mut() {
+                // Sequences restart under a new epoch only between transactions.
+                Some(txn) => {
+                    txn.bump_needed = true;
+                    txn.shared.set_abortable(Error::Protocol(
+                        "a partition's sequence numbers cannot continue; the transaction must \
+                         be aborted so the producer can take a new epoch"
+                            .into(),
+                    ));
+                }
+                None => self.bump_requested = true,
+            }
+        }
+        if !per_node.is_empty() {
+            if let Some(txn) = self.txn.as_mut() {
+                txn.mark_started(now);
+            }
         }
         for (node, (_, batches)) in per_node {
             self.send_produce(net, node, batches, now);
@@ -251,7 +300,7 @@ impl Sender {
         }
         let acks = self.config.acks.as_i16();
         let req = ProduceRequest {
-            transactional_id: None,
+            transactional_id: self.txn.as_ref().map(|t| t.id.clone()),
             acks,
             timeout_ms: i32::try_from(self.config.client.request_timeout.as_millis())
                 .unwrap_or(i32::MAX),
@@ -280,7 +329,13 @@ impl Sender {
             }
             return;
         }
-        match net.send(node, &req, None, ProducerCtx::Produce(id), now) {
+        let sent = match self.txn.as_ref() {
+            Some(t) if t.tv2 => {
+                net.send(node, &ProduceV12(&req), None, ProducerCtx::Produce(id), now)
+            }
+            _ => net.send(node, &req, None, ProducerCtx::Produce(id), now),
+        };
+        match sent {
             Ok(_) => {
                 self.in_flight.insert(
                     id,
@@ -318,7 +373,11 @@ impl Sender {
             return;
         };
         self.metrics.on_response(now.duration_since(req.sent_at));
-        let resp = match result.and_then(|r| r.decode::<ProduceResponse>()) {
+        // A v12 answer (transaction protocol 2) has v11's fields.
+        let resp = match result.and_then(|mut r| {
+            r.version = r.version.min(ProduceResponse::MAX_VERSION);
+            r.decode::<ProduceResponse>()
+        }) {
             Ok(r) => r,
             Err(e) => {
                 // The response is lost (timeout, disconnect, undecodable): the broker may
@@ -385,7 +444,16 @@ impl Sender {
                 net.schedule.request_update();
             }
             let err = produce_error(code, message, &b.topic);
-            let retriable = if self.idempotent && b.pid.is_set() {
+            let retriable = if self.txn.is_some() && transaction_error(code) {
+                // Only the transaction coordinator can settle these: the transaction
+                // is aborted (or the producer fenced), never the batch retried.
+                if code == ErrorCode::INVALID_PRODUCER_EPOCH {
+                    if let Some(t) = self.txn.as_mut() {
+                        t.bump_needed = true;
+                    }
+                }
+                false
+            } else if self.idempotent && b.pid.is_set() {
                 self.sequence_error(&b, code).unwrap_or(code.is_retriable())
             } else {
                 code.is_retriable()
@@ -557,6 +625,9 @@ impl Sender {
         for w in self.waiters.drain(..) {
             let _ = w.reply.send(Err(err.clone()));
         }
+        if let Some(txn) = self.txn.as_mut() {
+            txn.fail_replies(err);
+        }
     }
 }
 
@@ -579,6 +650,7 @@ impl Driver for Sender {
                     reply,
                 });
             }
+            ProducerCommand::Txn(cmd) => self.on_txn_command(cmd),
         }
     }
 
@@ -592,6 +664,7 @@ impl Driver for Sender {
         match ctx {
             ProducerCtx::Produce(id) => self.on_produce_response(id, result, net, now),
             ProducerCtx::InitProducerId => self.on_init_response(result, now),
+            ProducerCtx::Txn(ctx) => self.on_txn_response(ctx, result, net, now),
         }
     }
 
@@ -606,11 +679,13 @@ impl Driver for Sender {
         next = opt_min(next, self.answer_waiters(net, now));
         // Sending first: it is where partitions ask for a new epoch.
         next = opt_min(next, self.send_ready(net, now));
+        next = opt_min(next, self.poll_transaction(net, now));
         opt_min(next, self.maintain_producer_id(net, now))
     }
 
     fn poll_close(&mut self, net: &mut Network<ProducerCtx>, now: Instant) -> bool {
         self.acc.close();
+        self.close_transaction();
         let _ = self.poll(net, now);
         self.in_flight.is_empty()
             && self.partitions.values().all(|s| s.retries.is_empty())
@@ -635,6 +710,19 @@ impl Driver for Sender {
     }
 }
 
+/// Produce errors that end a transaction (or the producer), not a batch's attempts.
+fn transaction_error(code: ErrorCode) -> bool {
+    matches!(
+        code,
+        ErrorCode::PRODUCER_FENCED
+            | ErrorCode::INVALID_PRODUCER_EPOCH
+            | ErrorCode::TRANSACTION_ABORTABLE
+            | ErrorCode::INVALID_TXN_STATE
+            | ErrorCode::INVALID_PRODUCER_ID_MAPPING
+            | ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+    )
+}
+
 /// A batch that could not be encoded: its completion, record count and memory.
 type Unencodable = (Error, Arc<BatchCompletion>, i32, usize);
 
@@ -653,7 +741,7 @@ fn seal(
         pid.id,
         pid.epoch,
         base_sequence,
-        false,
+        config.transactional_id.is_some(),
     ) {
         Ok(bytes) => Ok(SentBatch {
             topic: b.completion.topic.clone(),

@@ -7,6 +7,7 @@
 //!               [--acks 1|all] [--idempotence] [--compression none|gzip|lz4|snappy|zstd]
 //!               [--linger-ms 5] [--batch-size 65536] [--rate MSGS_PER_S]
 //!               [--config KEY=VALUE]...   (client properties, e.g. security settings)
+//!               [--transactional-id ID [--txn-ms 100] [--txn-records 10000]]
 //! <bin> consume --bootstrap HOST:PORT --topic T --records N
 //!               [--fetch-max-bytes 52428800] [--max-partition-fetch-bytes 1048576]
 //! <bin> latency --bootstrap HOST:PORT --topic T --rate MSGS_PER_S --records N --payload FILE
@@ -47,6 +48,11 @@ pub struct Args {
     /// Extra client properties (`--config KEY=VALUE`), under the Java/librdkafka names:
     /// the security settings of the TLS workloads.
     pub config: Vec<(String, String)>,
+    /// Produce in transactions with this id, committing every `txn_ms` or
+    /// `txn_records` records, whichever comes first.
+    pub transactional_id: Option<String>,
+    pub txn_ms: u64,
+    pub txn_records: u64,
 }
 
 /// Java's consumer defaults, used by every client.
@@ -90,6 +96,9 @@ impl Args {
             fetch_max_bytes: 52_428_800,
             max_partition_fetch_bytes: 1_048_576,
             config: Vec::new(),
+            transactional_id: None,
+            txn_ms: 100,
+            txn_records: 10_000,
         };
         while let Some(flag) = it.next() {
             if flag == "--idempotence" {
@@ -112,6 +121,9 @@ impl Args {
                 "--batch-size" => a.batch_size = num(&value)? as usize,
                 "--rate" => a.rate = num(&value)?,
                 "--fetch-max-bytes" => a.fetch_max_bytes = num(&value)? as usize,
+                "--transactional-id" => a.transactional_id = Some(value),
+                "--txn-ms" => a.txn_ms = num(&value)? as u64,
+                "--txn-records" => a.txn_records = num(&value)? as u64,
                 "--max-partition-fetch-bytes" => {
                     a.max_partition_fetch_bytes = num(&value)? as usize
                 }
@@ -179,6 +191,39 @@ impl Payloads {
         let mut v = self.get(i).to_vec();
         v[..8].copy_from_slice(&stamp.to_le_bytes());
         v
+    }
+}
+
+/// When a transactional producer commits: every `txn_ms` or `txn_records` records.
+pub struct TxnPacer {
+    every: Duration,
+    records: u64,
+    opened: Instant,
+    in_txn: u64,
+}
+
+impl TxnPacer {
+    pub fn new(args: &Args) -> TxnPacer {
+        TxnPacer {
+            every: Duration::from_millis(args.txn_ms),
+            records: args.txn_records.max(1),
+            opened: Instant::now(),
+            in_txn: 0,
+        }
+    }
+
+    /// Counts one record sent; true when the transaction should commit now (the next
+    /// one then starts counting).
+    pub fn sent(&mut self) -> bool {
+        self.in_txn += 1;
+        // The clock is read every 64 records only: a syscall-free hot path.
+        let due = self.in_txn >= self.records
+            || (self.in_txn % 64 == 0 && self.opened.elapsed() >= self.every);
+        if due {
+            self.in_txn = 0;
+            self.opened = Instant::now();
+        }
+        due
     }
 }
 

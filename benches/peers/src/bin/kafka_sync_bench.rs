@@ -8,8 +8,8 @@ use kafka_sync::{
     Acks, Compression, Consumer, OffsetReset, Producer, ProducerRecord, TopicPartition,
 };
 use kafka_sync_bench_peers::{
-    fail, latency_of, stalled, Args, Mode, Pacer, Report, FETCH_MAX_WAIT_MS, FETCH_MIN_BYTES,
-    STALL_TIMEOUT,
+    fail, latency_of, stalled, Args, Mode, Pacer, Report, TxnPacer, FETCH_MAX_WAIT_MS,
+    FETCH_MIN_BYTES, STALL_TIMEOUT,
 };
 
 const CLIENT: &str = "kafka-sync";
@@ -35,6 +35,9 @@ fn producer(args: &Args) -> Producer {
     let mut builder = Producer::builder();
     for (k, v) in &args.config {
         builder = builder.set(k, v);
+    }
+    if let Some(id) = &args.transactional_id {
+        builder = builder.transactional_id(id);
     }
     builder
         .bootstrap_servers(&args.bootstrap)
@@ -84,9 +87,26 @@ fn consumer(args: &Args) -> (Consumer, Vec<TopicPartition>) {
 fn produce(args: &Args) -> Report {
     let payloads = args.payloads();
     let p = producer(args);
+    let txn_timeout = Duration::from_secs(60);
+    let mut txn = args.transactional_id.as_ref().map(|_| {
+        p.init_transactions(txn_timeout)
+            .unwrap_or_else(|e| fail(format!("init_transactions: {e}")));
+        TxnPacer::new(args)
+    });
     let pacer = Pacer::start(args.rate);
     let start = Instant::now();
     let mut bytes = 0u64;
+    let begin = || {
+        p.begin_transaction()
+            .unwrap_or_else(|e| fail(format!("begin_transaction: {e}")))
+    };
+    let commit = || {
+        p.commit_transaction(txn_timeout)
+            .unwrap_or_else(|e| fail(format!("commit_transaction: {e}")))
+    };
+    if txn.is_some() {
+        begin();
+    }
     for i in 0..args.records {
         pacer.wait(i);
         let value = payloads.get(i);
@@ -94,6 +114,13 @@ fn produce(args: &Args) -> Report {
         if let Err(e) = p.send(ProducerRecord::new(args.topic.as_str()).value(value)) {
             fail(format!("send: {e}"));
         }
+        if txn.as_mut().is_some_and(TxnPacer::sent) {
+            commit();
+            begin();
+        }
+    }
+    if txn.is_some() {
+        commit();
     }
     if let Err(e) = p.flush() {
         fail(format!("flush: {e}"));

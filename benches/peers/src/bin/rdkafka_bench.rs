@@ -12,8 +12,8 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use kafka_sync_bench_peers::{
-    fail, latency_of, stalled, Args, Mode, Pacer, Report, FETCH_MAX_WAIT_MS, FETCH_MIN_BYTES,
-    STALL_TIMEOUT,
+    fail, latency_of, stalled, Args, Mode, Pacer, Report, TxnPacer, FETCH_MAX_WAIT_MS,
+    FETCH_MIN_BYTES, STALL_TIMEOUT,
 };
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -53,7 +53,11 @@ impl ProducerContext for Counting {
 }
 
 fn producer(args: &Args) -> BaseProducer<Counting> {
-    with_extra_config(args)
+    let mut config = with_extra_config(args);
+    if let Some(id) = &args.transactional_id {
+        config.set("transactional.id", id);
+    }
+    config
         .set("bootstrap.servers", &args.bootstrap)
         .set("acks", &args.acks)
         .set("enable.idempotence", args.idempotence.to_string())
@@ -184,9 +188,29 @@ fn read(c: &BaseConsumer, want: u64, mut each: impl FnMut(&[u8])) -> u64 {
 fn produce(args: &Args) -> Report {
     let payloads = args.payloads();
     let p = producer(args);
+    let txn_timeout = Duration::from_secs(60);
+    let mut txn = args.transactional_id.as_ref().map(|_| {
+        p.init_transactions(txn_timeout)
+            .unwrap_or_else(|e| fail(format!("init_transactions: {e}")));
+        TxnPacer::new(args)
+    });
+    let begin = || {
+        p.begin_transaction()
+            .unwrap_or_else(|e| fail(format!("begin_transaction: {e}")))
+    };
+    // BaseProducer gets its delivery reports only when polled, and commit_transaction's
+    // own flush does not poll: `finish` serves them first (as a ThreadedProducer would).
+    let commit = || {
+        finish(&p);
+        p.commit_transaction(txn_timeout)
+            .unwrap_or_else(|e| fail(format!("commit_transaction: {e}")))
+    };
     let pacer = Pacer::start(args.rate);
     let start = Instant::now();
     let mut bytes = 0u64;
+    if txn.is_some() {
+        begin();
+    }
     for i in 0..args.records {
         pacer.wait(i);
         let value = payloads.get(i);
@@ -195,6 +219,13 @@ fn produce(args: &Args) -> Report {
         if i % 1024 == 0 {
             p.poll(Duration::ZERO);
         }
+        if txn.as_mut().is_some_and(TxnPacer::sent) {
+            commit();
+            begin();
+        }
+    }
+    if txn.is_some() {
+        commit();
     }
     let errors = finish(&p);
     Report {
