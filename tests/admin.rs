@@ -338,8 +338,10 @@ fn describes_and_alters_configs() {
     let broker_configs = configs[&ConfigResource::broker(broker)].clone().unwrap();
     let id = broker_configs
         .iter()
-        .find(|e| e.name == "node.id" || e.name == "broker.id")
-        .expect("node.id");
+        .find(|e| e.name == "broker.id")
+        // ZooKeeper-mode brokers from 3.0 also list node.id, as -1.
+        .or_else(|| broker_configs.iter().find(|e| e.name == "node.id"))
+        .expect("broker.id or node.id");
     assert_eq!(id.value.as_deref(), Some(broker.to_string().as_str()));
     assert!(broker_configs.iter().any(|e| e.name == "num.partitions"));
     admin.delete_topics(&[&topic], None).unwrap();

@@ -34,7 +34,13 @@ fn round_trip_every_codec_read_by_kafka_python_and_kcat() {
             .compression_type(codec)
             .build()
             .unwrap();
-        let ts = 1_700_000_000_000i64;
+        // Recent create times: the broker's time-based retention (7 days by default)
+        // deletes records stamped earlier at its next check, which can fall mid-test.
+        let ts = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64
+            - 60_000;
         let mut sent = Vec::new();
         for i in 0..50u32 {
             let mut r = ProducerRecord::new(topic.as_str()).timestamp(ts + i as i64);

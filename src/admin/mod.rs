@@ -207,7 +207,25 @@ impl std::fmt::Debug for AdminClient {
     }
 }
 
-/// Milliseconds for a request's `timeout_ms` field.
-fn timeout_ms(timeout: Duration) -> i32 {
-    i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX)
+/// Milliseconds for a request's `timeout_ms` field, given the time left before the call's
+/// deadline. The broker is given a tenth less (at most a second less), so that its own
+/// answer at its timeout (REQUEST_TIMED_OUT for a topic a ZooKeeper-mode broker could not
+/// bring online) reaches us before our deadline instead of racing it.
+fn timeout_ms(left: Duration) -> i32 {
+    let margin = (left / 10).min(Duration::from_secs(1));
+    i32::try_from((left - margin).as_millis()).unwrap_or(i32::MAX)
+}
+
+#[cfg(test)]
+mod timeout_ms_tests {
+    use super::*;
+
+    #[test]
+    fn leaves_the_broker_room_to_answer_before_the_deadline() {
+        assert_eq!(timeout_ms(Duration::from_secs(30)), 29_000);
+        assert_eq!(timeout_ms(Duration::from_secs(5)), 4_500);
+        assert_eq!(timeout_ms(Duration::from_millis(100)), 90);
+        assert_eq!(timeout_ms(Duration::ZERO), 0);
+        assert_eq!(timeout_ms(Duration::MAX), i32::MAX);
+    }
 }

@@ -31,6 +31,20 @@ def describe_topic(admin, name):
     return out
 
 
+def describe_cluster(admin):
+    try:
+        return admin.describe_cluster()
+    except KeyError:
+        # kafka-python 3.0.12 reads endpoint_type, which DescribeCluster v0 (Kafka 2.8 to
+        # 3.6) does not have: ask with a Metadata request, as it does for older brokers.
+        async def from_metadata():
+            m = await admin._get_cluster_metadata([])
+            for b in m["brokers"]:
+                b["broker_id"] = b.pop("node_id")
+            return m
+        return admin._manager.run(from_metadata)
+
+
 def main():
     bootstrap, cmd, args = sys.argv[1], sys.argv[2], sys.argv[3:]
     admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","), request_timeout_ms=20000)
@@ -49,7 +63,7 @@ def main():
     elif cmd == "delete-topic":
         admin.delete_topics([args[0]])
     elif cmd == "describe-cluster":
-        c = admin.describe_cluster()
+        c = describe_cluster(admin)
         print("cluster_id", c["cluster_id"])
         print("controller", c["controller_id"])
         for b in sorted(c["brokers"], key=lambda b: b["broker_id"]):
