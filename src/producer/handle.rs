@@ -270,7 +270,7 @@ impl Producer {
     /// # let producer = kafka_sync::Producer::builder().build()?;
     /// match producer.flush_timeout(std::time::Duration::from_secs(10)) {
     ///     Ok(()) => println!("all delivered"),
-    ///     Err(kafka_sync::Error::DeliveryFailed { failed, first }) => {
+    ///     Err(kafka_sync::Error::DeliveryFailed { failed, first, .. }) => {
     ///         eprintln!("{failed} records were not delivered: {first}")
     ///     }
     ///     Err(e) => return Err(e),
