@@ -57,3 +57,8 @@ fn frame_corpus() {
 fn response_corpus() {
     assert!(replay("responses", fuzzing::fuzz_response) > 0);
 }
+
+#[test]
+fn sasl_corpus() {
+    assert!(replay("sasl", fuzzing::fuzz_sasl) > 0);
+}

@@ -174,6 +174,35 @@ pub fn fuzz_response(data: &[u8]) {
     }
 }
 
+/// Runs a SASL client mechanism (first byte: SCRAM-SHA-256, SCRAM-SHA-512 or
+/// OAUTHBEARER) against broker messages taken from the rest of `data` (split at 0xff
+/// bytes); a hostile broker's messages must give errors, never panics.
+pub fn fuzz_sasl(data: &[u8]) {
+    use crate::net::sasl::oauthbearer::OAuthBearerClient;
+    use crate::net::sasl::scram::{ScramClient, ScramHash};
+    use crate::net::sasl::SaslMechanism;
+
+    let Some((&which, rest)) = data.split_first() else {
+        return;
+    };
+    let mut mechanism: Box<dyn SaslMechanism> = match which % 3 {
+        0 => Box::new(ScramClient::new(ScramHash::Sha256, "user", "pencil")),
+        1 => Box::new(ScramClient::new(ScramHash::Sha512, "user", "pencil")),
+        _ => Box::new(OAuthBearerClient::new(std::sync::Arc::new(
+            crate::oauth::UnsecuredJwtProvider::new("user"),
+        ))),
+    };
+    if mechanism.start().is_err() {
+        return;
+    }
+    for server in rest.split(|&b| b == 0xff) {
+        match mechanism.step(server) {
+            Ok(Some(_)) => continue,
+            Ok(None) | Err(_) => return,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,6 +240,7 @@ mod tests {
             fuzz_record_round_trip(&data);
             fuzz_varints(&data);
             fuzz_decompress(id, &data);
+            fuzz_sasl(&data);
         }
 
         #[test]
