@@ -394,7 +394,7 @@ fn is_consumer_group(g: &ListedGroup) -> bool {
     g.protocol_type == CONSUMER_PROTOCOL_TYPE || g.protocol_type.is_empty()
 }
 
-fn listing(g: ListedGroup) -> GroupListing {
+pub(super) fn listing(g: ListedGroup) -> GroupListing {
     GroupListing {
         group_id: g.group_id,
         protocol_type: g.protocol_type,

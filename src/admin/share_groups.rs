@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 
 use crate::error::{Error, Result};
 use crate::net::metadata::BrokerMetadata;
-use crate::net::rpc::Target;
 use crate::protocol::api::alter_share_group_offsets::{
     AlterShareGroupOffsetsRequest, AlterShareGroupOffsetsRequestPartition,
     AlterShareGroupOffsetsRequestTopic, AlterShareGroupOffsetsResponse,
@@ -145,55 +144,27 @@ impl AdminClient {
     /// ```
     pub fn list_share_groups(&self) -> Result<Vec<super::GroupListing>> {
         let deadline = self.deadline(None);
-        let brokers: Vec<i32> = self
-            .fetch_metadata(Some(&[]), deadline)?
-            .brokers
-            .into_keys()
-            .collect();
-        let results = self.retry_items(
+        let results = self.each_broker(
             "listing share groups",
+            None,
             deadline,
-            brokers,
-            |pending, deadline| {
-                let sent: Vec<_> = pending
-                    .iter()
-                    .map(|id| {
-                        let req = ListGroupsRequest {
-                            states_filter: Vec::new(),
-                            types_filter: vec![SHARE_GROUP_TYPE.to_owned()],
-                        };
-                        // v5 is the first with the type filter and the group type.
-                        let what = "a ListGroups response";
-                        (*id, self.send(Target::Node(*id), req, None, deadline, what))
-                    })
-                    .collect();
-                Ok(sent
-                    .into_iter()
-                    .map(|(id, p)| {
-                        let r =
-                            p.and_then(|p| p.wait::<ListGroupsResponse>())
-                                .and_then(|(_, resp)| {
-                                    check_code(resp.error_code, || {
-                                        format!("listing the groups of broker {id}")
-                                    })?;
-                                    Ok(resp.groups)
-                                });
-                        (id, r)
-                    })
-                    .collect())
+            // v5 is the first with the type filter and the group type.
+            |_| ListGroupsRequest {
+                states_filter: Vec::new(),
+                types_filter: vec![SHARE_GROUP_TYPE.to_owned()],
+            },
+            |id, resp: ListGroupsResponse| {
+                check_code(resp.error_code, || {
+                    format!("listing the groups of broker {id}")
+                })?;
+                Ok(resp.groups)
             },
         )?;
         let mut groups = BTreeMap::new();
         for (_, result) in results {
             for g in result? {
                 if g.group_type == SHARE_GROUP_TYPE {
-                    let listing = super::GroupListing {
-                        group_id: g.group_id.clone(),
-                        protocol_type: g.protocol_type,
-                        state: Some(g.group_state).filter(|s| !s.is_empty()),
-                        group_type: Some(g.group_type),
-                    };
-                    groups.insert(g.group_id, listing);
+                    groups.insert(g.group_id.clone(), super::groups::listing(g));
                 }
             }
         }
