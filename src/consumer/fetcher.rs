@@ -48,6 +48,10 @@ struct PartitionState {
     position: Position,
     /// Bumped by every seek; data fetched under an older epoch is dropped.
     epoch: u64,
+    /// Unique to this assignment of the partition: the seek epoch starts again at 0
+    /// when a partition is taken away and given back, and an answer to a request sent
+    /// before that must not apply to the new state.
+    incarnation: u64,
     paused: bool,
     /// A fetch for this partition is in flight.
     in_flight: bool,
@@ -55,23 +59,34 @@ struct PartitionState {
     retry: Retry,
 }
 
+/// Which state of a partition a request was sent for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Stamp {
+    epoch: u64,
+    incarnation: u64,
+}
+
 /// Requests the fetcher has in flight.
 #[derive(Debug)]
 pub(crate) enum FetchCtx {
     Fetch {
         node: NodeId,
-        epochs: HashMap<TopicPartition, u64>,
+        /// Each partition's state and the offset asked for: an answer for another
+        /// offset than the position's is stale and dropped, as the Java client does.
+        asked: HashMap<TopicPartition, (Stamp, i64)>,
         /// When it went out, for the fetch latency.
         sent: Instant,
     },
     ListOffsets {
-        epochs: HashMap<TopicPartition, u64>,
+        asked: HashMap<TopicPartition, Stamp>,
     },
 }
 
 pub(crate) struct Fetcher {
     config: Arc<ConsumerConfig>,
     partitions: HashMap<TopicPartition, PartitionState>,
+    /// The last incarnation handed to a partition state.
+    incarnations: u64,
     sessions: HashMap<NodeId, FetchSession>,
     fetching: HashMap<NodeId, bool>,
     buffer: Arc<FetchBuffer>,
@@ -82,6 +97,7 @@ impl Fetcher {
         Fetcher {
             config,
             partitions: HashMap::new(),
+            incarnations: 0,
             sessions: HashMap::new(),
             fetching: HashMap::new(),
             buffer,
@@ -107,11 +123,13 @@ impl Fetcher {
             } else {
                 Position::NeedsReset(reset_spec(&self.config))
             };
+            self.incarnations += 1;
             self.partitions.insert(
                 tp.clone(),
                 PartitionState {
                     position,
                     epoch: 0,
+                    incarnation: self.incarnations,
                     paused: false,
                     in_flight: false,
                     retry: Retry::new(&self.config),
@@ -234,21 +252,20 @@ impl Fetcher {
         }
         for (node, tps) in by_node {
             let req = offsets::list_offsets_request(&tps, self.config.isolation_level);
-            let epochs: HashMap<TopicPartition, u64> = tps
+            let asked: HashMap<TopicPartition, Stamp> = tps
                 .iter()
-                .map(|(tp, _)| (tp.clone(), self.partitions.get(tp).map_or(0, |s| s.epoch)))
+                .filter_map(|(tp, _)| Some((tp.clone(), self.partitions.get(tp)?.stamp())))
                 .collect();
+            let tps: Vec<TopicPartition> = asked.keys().cloned().collect();
             match net.send(
                 node,
                 &req,
                 None,
-                C::from(FetchCtx::ListOffsets {
-                    epochs: epochs.clone(),
-                }),
+                C::from(FetchCtx::ListOffsets { asked }),
                 now,
             ) {
                 Ok(_) => {
-                    for tp in epochs.keys() {
+                    for tp in &tps {
                         if let Some(s) = self.partitions.get_mut(tp) {
                             s.position = Position::Resetting;
                         }
@@ -295,13 +312,18 @@ impl Fetcher {
             let session = self.sessions.entry(node).or_default();
             let plan = session.build(&wanted);
             let req = fetch_request(&self.config, &plan, net.config().client_rack.clone());
-            let epochs: HashMap<TopicPartition, u64> = wanted
-                .keys()
-                .map(|tp| (tp.clone(), self.partitions.get(tp).map_or(0, |s| s.epoch)))
+            let asked: HashMap<TopicPartition, (Stamp, i64)> = wanted
+                .iter()
+                .filter_map(|(tp, f)| {
+                    Some((
+                        tp.clone(),
+                        (self.partitions.get(tp)?.stamp(), f.fetch_offset),
+                    ))
+                })
                 .collect();
             let ctx = C::from(FetchCtx::Fetch {
                 node,
-                epochs,
+                asked,
                 sent: now,
             });
             match net.send(node, &req, Some(FETCH_MAX_VERSION), ctx, now) {
@@ -335,21 +357,21 @@ impl Fetcher {
         now: Instant,
     ) {
         match ctx {
-            FetchCtx::Fetch { node, epochs, .. } => self.on_fetch(node, epochs, result, net, now),
-            FetchCtx::ListOffsets { epochs } => self.on_list_offsets(epochs, result, net),
+            FetchCtx::Fetch { node, asked, .. } => self.on_fetch(node, asked, result, net, now),
+            FetchCtx::ListOffsets { asked } => self.on_list_offsets(asked, result, net),
         }
     }
 
     fn on_fetch<C>(
         &mut self,
         node: NodeId,
-        epochs: HashMap<TopicPartition, u64>,
+        asked: HashMap<TopicPartition, (Stamp, i64)>,
         result: Result<Response>,
         net: &mut Network<C>,
         now: Instant,
     ) {
         self.fetching.insert(node, false);
-        for tp in epochs.keys() {
+        for tp in asked.keys() {
             if let Some(s) = self.partitions.get_mut(tp) {
                 s.in_flight = false;
             }
@@ -373,8 +395,8 @@ impl Fetcher {
                 if let Some(s) = self.sessions.get_mut(&node) {
                     s.reset();
                 }
-                for (tp, epoch) in &epochs {
-                    self.fail(tp, *epoch, error.clone(), now);
+                for (tp, asked) in &asked {
+                    self.fail(tp, *asked, error.clone(), now);
                 }
                 return;
             }
@@ -411,10 +433,8 @@ impl Fetcher {
                 let Some(st) = self.partitions.get_mut(&tp) else {
                     continue;
                 };
-                if epochs.get(&tp) != Some(&st.epoch) {
-                    continue; // seeked since the request went out
-                }
-                let Position::At(fetch_offset) = st.position else {
+                // Seeked, reassigned or moved on since the request went out.
+                let Some(fetch_offset) = st.fetching_at(asked.get(&tp)) else {
                     continue;
                 };
                 match ErrorCode(p.error_code) {
@@ -424,8 +444,8 @@ impl Fetcher {
                         let cut_short = any_complete && end.is_none();
                         if next.is_none() && !records.is_empty() && !cut_short {
                             let error = unusable_records(&records);
-                            let epoch = st.epoch;
-                            self.fail(&tp, epoch, Some(error), now);
+                            let asked = (st.stamp(), fetch_offset);
+                            self.fail(&tp, asked, Some(error), now);
                             continue;
                         }
                         if !cut_short {
@@ -483,13 +503,20 @@ impl Fetcher {
 
     /// A fetch of `tp` failed: back off, and after every run of failures
     /// with an `error` tell the user, naming the offset the partition is stuck at.
-    fn fail(&mut self, tp: &TopicPartition, epoch: u64, error: Option<DecodeError>, now: Instant) {
-        let Some(st) = self.partitions.get_mut(tp).filter(|s| s.epoch == epoch) else {
+    fn fail(
+        &mut self,
+        tp: &TopicPartition,
+        asked: (Stamp, i64),
+        error: Option<DecodeError>,
+        now: Instant,
+    ) {
+        let Some(st) = self.partitions.get_mut(tp) else {
             return;
         };
-        let Position::At(offset) = st.position else {
+        let Some(offset) = st.fetching_at(Some(&asked)) else {
             return;
         };
+        let epoch = st.epoch;
         let report = st.retry.fail(now);
         if let (true, Some(error)) = (report, error) {
             log::warn!("fetching {tp} at offset {offset} keeps failing: {error}");
@@ -507,18 +534,19 @@ impl Fetcher {
 
     fn on_list_offsets<C>(
         &mut self,
-        epochs: HashMap<TopicPartition, u64>,
+        asked: HashMap<TopicPartition, Stamp>,
         result: Result<Response>,
         net: &mut Network<C>,
     ) {
         let parsed = result.and_then(offsets::parse_list_offsets);
-        for (tp, epoch) in epochs {
+        for (tp, stamp) in asked {
             let Some(st) = self.partitions.get_mut(&tp) else {
                 continue;
             };
-            if st.epoch != epoch || st.position != Position::Resetting {
+            if st.stamp() != stamp || st.position != Position::Resetting {
                 continue;
             }
+            let epoch = st.epoch;
             let outcome = match &parsed {
                 Ok(map) => map
                     .get(&tp)
@@ -539,6 +567,25 @@ impl Fetcher {
                     st.position = Position::NeedsReset(reset_spec(&self.config));
                 }
             }
+        }
+    }
+}
+
+impl PartitionState {
+    fn stamp(&self) -> Stamp {
+        Stamp {
+            epoch: self.epoch,
+            incarnation: self.incarnation,
+        }
+    }
+
+    /// The offset a fetch `asked` for, if this state still fetches from exactly there.
+    fn fetching_at(&self, asked: Option<&(Stamp, i64)>) -> Option<i64> {
+        match (asked, &self.position) {
+            (Some((stamp, offset)), Position::At(at)) if *stamp == self.stamp() && at == offset => {
+                Some(*offset)
+            }
+            _ => None,
         }
     }
 }
