@@ -560,12 +560,21 @@ fn iterating_reads_each_record_once_and_ends_after_the_consumer_timeout() {
         .build()
         .unwrap();
     c.subscribe([&topic]).unwrap();
-    let mut values = Vec::new();
-    for record in &mut c {
-        let record = record.unwrap();
-        assert_eq!(record.delivery_count, 1, "{record:?}");
-        values.push(value(&record));
-    }
+    // On a thread of its own, so a loop that never ends fails the test instead of
+    // hanging it.
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut records = Vec::new();
+        for record in &mut c {
+            records.push(record.unwrap());
+        }
+        let _ = done.send((c, records));
+    });
+    let (mut c, records) = finished
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the iteration to end once consumer_timeout passed without a record");
+    assert!(records.iter().all(|r| r.delivery_count == 1), "{records:?}");
+    let mut values: Vec<usize> = records.iter().map(value).collect();
     values.sort();
     assert_eq!(values, (0..N).collect::<Vec<_>>(), "each record once");
     // The iteration's polls accepted every record: none comes back to this member.
