@@ -230,7 +230,8 @@ pub enum Error {
     },
 
     /// The principal may not use this transactional id
-    /// (`TRANSACTIONAL_ID_AUTHORIZATION_FAILED`). Not retried.
+    /// (`TRANSACTIONAL_ID_AUTHORIZATION_FAILED`). Not retried; fatal for the
+    /// transactional producer ([`Error::is_fatal`]), as in the Java client.
     #[non_exhaustive]
     #[error("not authorized to use transactional id {transactional_id:?} (TRANSACTIONAL_ID_AUTHORIZATION_FAILED); an administrator must grant this principal WRITE on it")]
     TransactionalIdAuthorization {
@@ -498,7 +499,8 @@ impl Error {
     }
 
     /// True for an error after which a transactional producer must be closed
-    /// ([`Error::ProducerFenced`], [`Error::TransactionFatal`]).
+    /// ([`Error::ProducerFenced`], [`Error::TransactionalIdAuthorization`],
+    /// [`Error::TransactionFatal`]).
     ///
     /// # Examples
     /// ```
@@ -508,7 +510,9 @@ impl Error {
     pub fn is_fatal(&self) -> bool {
         matches!(
             self,
-            Error::ProducerFenced(_) | Error::TransactionFatal { .. }
+            Error::ProducerFenced(_)
+                | Error::TransactionalIdAuthorization { .. }
+                | Error::TransactionFatal { .. }
         )
     }
 }

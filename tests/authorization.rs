@@ -4,9 +4,10 @@
 //!
 //! The first tests speak to the SASL_PLAINTEXT listener over a raw authenticated socket:
 //! they show where the broker puts each refusal, which `tests/authorization_refusals.rs`
-//! plays to the clients through the fault proxy. The client-level tests at the end need
-//! the SASL connection of the client, which is merged separately; they are ignored until
-//! then and use exactly the configuration a user would.
+//! plays to the clients through the fault proxy. The tests at the end run the producer,
+//! the transactional producer, the consumer and the admin client as `alice` over SASL
+//! SCRAM-SHA-512, configured exactly as a user would: each refusal is the typed error
+//! naming the resource, within the call's timeout, and the call succeeds once granted.
 #![cfg(feature = "fuzzing")]
 
 mod common;
@@ -24,7 +25,9 @@ use kafka_sync::protocol::api::metadata::{MetadataRequest, MetadataRequestTopic}
 use kafka_sync::protocol::api::produce::{PartitionProduceData, ProduceRequest, TopicProduceData};
 use kafka_sync::protocol::compression::Compression;
 use kafka_sync::protocol::records::RecordBatchBuilder;
-use kafka_sync::{Consumer, Error, ErrorCode, OffsetReset, Producer, ProducerRecord};
+use kafka_sync::{
+    Consumer, Error, ErrorCode, OffsetReset, Producer, ProducerBuilder, ProducerRecord,
+};
 use secured::{scram_connection, RawConnection};
 
 /// How long an ACL change may take to reach the broker's authorizer.
@@ -167,7 +170,7 @@ fn sasl_bootstrap() -> String {
     secured::sasl_plaintext_bootstrap()
 }
 
-fn alice_producer() -> Producer {
+fn alice_producer_builder() -> ProducerBuilder {
     Producer::builder()
         .bootstrap_servers(sasl_bootstrap())
         .set("security.protocol", "SASL_PLAINTEXT")
@@ -178,8 +181,10 @@ fn alice_producer() -> Producer {
         .delivery_timeout(TIMEOUT)
         .request_timeout(Duration::from_secs(5))
         .linger(Duration::ZERO)
-        .build()
-        .unwrap()
+}
+
+fn alice_producer() -> Producer {
+    alice_producer_builder().build().unwrap()
 }
 
 fn alice_consumer(group: &str) -> Consumer {
@@ -245,6 +250,61 @@ fn a_producer_as_alice_without_write_gets_the_topic_error_within_its_timeout() {
         matches!(err, Err(Error::TopicAuthorization { .. })),
         "{err:?}"
     );
+    revoke(&admin, &acls);
+}
+
+#[test]
+fn a_transactional_producer_as_alice_without_write_on_its_id_gets_the_id_error_within_its_timeout()
+{
+    let admin = admin();
+    let topic = common::unique_name("authz-txn");
+    let txn_id = common::unique_name("authz-txn-id");
+    create_topic(&admin, &topic);
+    let producer = || {
+        alice_producer_builder()
+            .transactional_id(&txn_id)
+            .build()
+            .unwrap()
+    };
+    let refused = producer();
+    let started = Instant::now();
+    let err = refused.init_transactions(TIMEOUT).unwrap_err();
+    assert!(started.elapsed() <= TIMEOUT + GRACE);
+    assert!(
+        matches!(&err, Error::TransactionalIdAuthorization { transactional_id, .. } if *transactional_id == txn_id),
+        "{err:?}"
+    );
+    assert!(err.is_fatal());
+    // The refusal is final for this producer: the next call says the same at once.
+    let again = refused.init_transactions(TIMEOUT).unwrap_err();
+    assert!(
+        matches!(again, Error::TransactionalIdAuthorization { .. }),
+        "{again:?}"
+    );
+    refused.close(Duration::ZERO);
+
+    // WRITE on the transactional id (implying DESCRIBE, for FindCoordinator) and on the
+    // topic is all a transactional producer needs; no IdempotentWrite on the cluster.
+    let acls = vec![
+        grant(
+            &admin,
+            ResourcePattern::transactional_id(&txn_id),
+            AclOperation::Write,
+        ),
+        grant(&admin, ResourcePattern::topic(&topic), AclOperation::Write),
+    ];
+    let p = common::wait_for("alice's WRITE on her transactional id", PROPAGATION, || {
+        let p = producer();
+        match p.init_transactions(TIMEOUT) {
+            Ok(()) => Some(p),
+            Err(Error::TransactionalIdAuthorization { .. }) => None,
+            Err(e) => panic!("init_transactions once granted: {e:?}"),
+        }
+    });
+    p.begin_transaction().unwrap();
+    let delivery = p.send(ProducerRecord::new(&topic).value("v")).unwrap();
+    p.commit_transaction(TIMEOUT).unwrap();
+    assert_eq!(delivery.wait().unwrap().offset, 0);
     revoke(&admin, &acls);
 }
 

@@ -1,9 +1,9 @@
 //! Every SASL mechanism other than PLAIN through the clients themselves, on the secured
-//! broker's SASL_PLAINTEXT listener: produce, consume in a group with a commit, and an
-//! admin call; a wrong password is a typed authentication error at once, not a retry
-//! loop. These need the client's SASL connection, which is merged separately, and are
-//! ignored until then; `tests/sasl_mechanisms_raw.rs` checks the mechanisms themselves
-//! against the same broker today.
+//! broker's SASL_PLAINTEXT listener and, for SCRAM-SHA-512 and OAUTHBEARER, its SASL_SSL
+//! listener too: create a topic, produce, consume in a group with a commit, and an admin
+//! call. A wrong password is a typed authentication error at once, not a retry loop.
+//! `tests/sasl_mechanisms_raw.rs` checks the mechanisms' exchanges themselves over a raw
+//! socket against the same broker.
 
 mod common;
 
@@ -15,40 +15,65 @@ use kafka_sync::{Consumer, Error, OffsetReset, Producer, ProducerRecord, TopicPa
 const TIMEOUT: Duration = Duration::from_secs(10);
 const GRACE: Duration = Duration::from_secs(1);
 
-fn sasl_bootstrap() -> String {
-    std::env::var("KAFKA_SASL_PLAINTEXT_BOOTSTRAP_SERVERS").expect(
-        "KAFKA_SASL_PLAINTEXT_BOOTSTRAP_SERVERS is not set: start the secured broker with \
-         `tests/kafka/broker start --secure` and export what it prints",
-    )
+/// The listener a client authenticates on: SASL over plain TCP, or over TLS trusting the
+/// test CA.
+#[derive(Clone, Copy)]
+enum Transport {
+    Plaintext,
+    Tls,
+}
+
+impl Transport {
+    /// Bootstrap servers, security protocol and, over TLS, the CA, as `.set()` pairs.
+    fn settings(self) -> Vec<(&'static str, String)> {
+        match self {
+            Transport::Plaintext => vec![
+                (
+                    "bootstrap.servers",
+                    common::secure_bootstrap("SASL_PLAINTEXT"),
+                ),
+                ("security.protocol", "SASL_PLAINTEXT".into()),
+            ],
+            Transport::Tls => vec![
+                ("bootstrap.servers", common::secure_bootstrap("SASL_SSL")),
+                ("security.protocol", "SASL_SSL".into()),
+                (
+                    "ssl.ca.location",
+                    common::certs_dir().join("ca.pem").display().to_string(),
+                ),
+            ],
+        }
+    }
 }
 
 /// The client settings of one way to authenticate as `admin` (a super user, so no ACLs
 /// are needed), as `(key, value)` pairs for `.set()`.
-fn scram(mechanism: &str, password: &str) -> Vec<(&'static str, String)> {
-    vec![
-        ("security.protocol", "SASL_PLAINTEXT".into()),
+fn scram(transport: Transport, mechanism: &str, password: &str) -> Vec<(&'static str, String)> {
+    let mut settings = transport.settings();
+    settings.extend([
         ("sasl.mechanism", mechanism.into()),
         ("sasl.username", "admin".into()),
         ("sasl.password", password.into()),
-    ]
+    ]);
+    settings
 }
 
 /// OAUTHBEARER with an unsecured JWT for `admin`, as librdkafka configures it. An
 /// application can instead hand the client an `Arc<dyn TokenProvider>` (such as
 /// `kafka_sync::oauth::UnsecuredJwtProvider` or `OidcTokenProvider`) through the
 /// builder's token-provider setter.
-fn oauthbearer() -> Vec<(&'static str, String)> {
-    vec![
-        ("security.protocol", "SASL_PLAINTEXT".into()),
+fn oauthbearer(transport: Transport) -> Vec<(&'static str, String)> {
+    let mut settings = transport.settings();
+    settings.extend([
         ("sasl.mechanism", "OAUTHBEARER".into()),
         ("enable.sasl.oauthbearer.unsecure.jwt", "true".into()),
         ("sasl.oauthbearer.config", "principal=admin".into()),
-    ]
+    ]);
+    settings
 }
 
 fn producer(settings: &[(&str, String)]) -> Producer {
     let mut b = Producer::builder()
-        .bootstrap_servers(sasl_bootstrap())
         .max_block(TIMEOUT)
         .request_timeout(TIMEOUT / 2)
         .delivery_timeout(TIMEOUT)
@@ -61,7 +86,6 @@ fn producer(settings: &[(&str, String)]) -> Producer {
 
 fn consumer(settings: &[(&str, String)], group: &str) -> Consumer {
     let mut b = Consumer::builder()
-        .bootstrap_servers(sasl_bootstrap())
         .group_id(group)
         .auto_offset_reset(OffsetReset::Earliest)
         .default_api_timeout(TIMEOUT)
@@ -73,9 +97,7 @@ fn consumer(settings: &[(&str, String)], group: &str) -> Consumer {
 }
 
 fn admin(settings: &[(&str, String)]) -> AdminClient {
-    let mut b = AdminClient::builder()
-        .bootstrap_servers(sasl_bootstrap())
-        .default_api_timeout(TIMEOUT);
+    let mut b = AdminClient::builder().default_api_timeout(TIMEOUT);
     for (k, v) in settings {
         b = b.set(k, v);
     }
@@ -123,7 +145,7 @@ fn round_trip(settings: &[(&str, String)]) {
 /// A wrong password: the first call fails with the typed authentication error within
 /// its timeout, and again on the next call (no silent retry loop in between).
 fn wrong_password(mechanism: &str) {
-    let settings = scram(mechanism, "not-the-password");
+    let settings = scram(Transport::Plaintext, mechanism, "not-the-password");
     let started = Instant::now();
     let err = admin(&settings).list_topics().unwrap_err();
     assert!(started.elapsed() <= TIMEOUT + GRACE);
@@ -141,17 +163,35 @@ fn wrong_password(mechanism: &str) {
 
 #[test]
 fn scram_sha_256_produces_consumes_commits_and_administers() {
-    round_trip(&scram("SCRAM-SHA-256", "admin-secret"));
+    round_trip(&scram(
+        Transport::Plaintext,
+        "SCRAM-SHA-256",
+        "admin-secret",
+    ));
 }
 
 #[test]
 fn scram_sha_512_produces_consumes_commits_and_administers() {
-    round_trip(&scram("SCRAM-SHA-512", "admin-secret"));
+    round_trip(&scram(
+        Transport::Plaintext,
+        "SCRAM-SHA-512",
+        "admin-secret",
+    ));
 }
 
 #[test]
 fn oauthbearer_produces_consumes_commits_and_administers() {
-    round_trip(&oauthbearer());
+    round_trip(&oauthbearer(Transport::Plaintext));
+}
+
+#[test]
+fn scram_sha_512_over_tls_produces_consumes_commits_and_administers() {
+    round_trip(&scram(Transport::Tls, "SCRAM-SHA-512", "admin-secret"));
+}
+
+#[test]
+fn oauthbearer_over_tls_produces_consumes_commits_and_administers() {
+    round_trip(&oauthbearer(Transport::Tls));
 }
 
 #[test]

@@ -77,8 +77,8 @@ fn share_consumer(group: &str, mode: AcknowledgementMode) -> ShareConsumer {
         .unwrap()
 }
 
-/// Results the commit callback heard.
-type Heard = std::sync::Arc<std::sync::Mutex<Vec<AcknowledgementResult>>>;
+/// Results the commit callback heard, with the thread it ran on.
+type Heard = std::sync::Arc<std::sync::Mutex<Vec<(std::thread::ThreadId, AcknowledgementResult)>>>;
 
 /// An explicit-mode member of `group` on `topic`, whose commit callback records what it
 /// hears.
@@ -89,7 +89,11 @@ fn explicit_with_callback(topic: &str, group: &str) -> (ShareConsumer, Heard) {
         .bootstrap_servers(bootstrap())
         .group_id(group)
         .acknowledgement_mode(AcknowledgementMode::Explicit)
-        .acknowledgement_commit_callback(move |r| sink.lock().unwrap().push(r.clone()))
+        .acknowledgement_commit_callback(move |r| {
+            sink.lock()
+                .unwrap()
+                .push((std::thread::current().id(), r.clone()))
+        })
         .build()
         .unwrap();
     c.subscribe([topic]).unwrap();
@@ -175,7 +179,10 @@ fn released_records_come_back_and_rejected_ones_never() {
         .lock()
         .unwrap()
         .iter()
-        .map(|r| r.offsets.len())
+        .map(|(thread, r)| {
+            assert_eq!(*thread, std::thread::current().id());
+            r.offsets.len()
+        })
         .sum();
     assert_eq!(heard, 30);
     c.close(Duration::from_secs(10));
@@ -495,7 +502,7 @@ fn acknowledgements_after_the_lock_expired_are_not_sent() {
     let heard = results.lock().unwrap().clone();
     assert!(heard
         .iter()
-        .any(|r| matches!(r.result, Err(Error::AcquisitionLockExpired { .. }))));
+        .any(|(_, r)| matches!(r.result, Err(Error::AcquisitionLockExpired { .. }))));
     // Not accepted: they come back, second delivery.
     let again = poll_n(&mut c, 5, Duration::from_secs(30), |c, r| {
         c.acknowledge(r, AcknowledgeType::Accept).unwrap();
@@ -535,5 +542,86 @@ fn acknowledgements_queued_by_many_polls_all_count() {
     );
     assert_eq!(values, (0..N).collect::<Vec<_>>());
     assert!(got.iter().all(|r| r.delivery_count == 1));
+    c.close(Duration::from_secs(10));
+}
+
+#[test]
+fn iterating_reads_each_record_once_and_ends_after_the_consumer_timeout() {
+    const N: usize = 30;
+    let (topic, group) = topic_and_group("share-iter", &[]);
+    produce(&topic, 0..N);
+    // Long enough for the member to join and be assigned before the first record.
+    let idle = Duration::from_secs(10);
+    let mut c = ShareConsumer::builder()
+        .bootstrap_servers(bootstrap())
+        .group_id(&group)
+        .max_poll_records(7)
+        .consumer_timeout(idle)
+        .build()
+        .unwrap();
+    c.subscribe([&topic]).unwrap();
+    // On a thread of its own, so a loop that never ends fails the test instead of
+    // hanging it.
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut records = Vec::new();
+        for record in &mut c {
+            records.push(record.unwrap());
+        }
+        let _ = done.send((c, records));
+    });
+    let (mut c, records) = finished
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the iteration to end once consumer_timeout passed without a record");
+    assert!(records.iter().all(|r| r.delivery_count == 1), "{records:?}");
+    let mut values: Vec<usize> = records.iter().map(value).collect();
+    values.sort();
+    assert_eq!(values, (0..N).collect::<Vec<_>>(), "each record once");
+    // The iteration's polls accepted every record: none comes back to this member.
+    let results = c.commit_sync(Duration::from_secs(10)).unwrap();
+    assert!(results.values().all(|r| r.is_ok()), "{results:?}");
+    assert!(poll_n(&mut c, 1, Duration::from_secs(3), |_, _| {}).is_empty());
+    c.close(Duration::from_secs(10));
+}
+
+#[test]
+fn commit_async_sends_the_acknowledgements_and_a_later_commit_async_reports_them() {
+    const N: usize = 10;
+    let (topic, group) = topic_and_group("share-commit-async", &[]);
+    produce(&topic, 0..N);
+    let (mut c, heard) = explicit_with_callback(&topic, &group);
+    let got = poll_n(&mut c, N, Duration::from_secs(60), |c, r| {
+        c.acknowledge(r, AcknowledgeType::Accept).unwrap();
+    });
+    assert_eq!(got.len(), N);
+    // No poll from here on: only commit_async sends the last poll's acknowledgements,
+    // and the callback hears their results inside a later commit_async.
+    c.commit_async().unwrap();
+    let offsets = |heard: &Heard| -> Vec<i64> {
+        let mut all: Vec<i64> = heard
+            .lock()
+            .unwrap()
+            .iter()
+            .flat_map(|(_, r)| r.offsets.clone())
+            .collect();
+        all.sort();
+        all
+    };
+    let expected: Vec<i64> = got.iter().map(|r| r.offset).collect();
+    wait_for(
+        "the commit callback to hear every acknowledgement",
+        Duration::from_secs(15),
+        || {
+            c.commit_async().unwrap();
+            (offsets(&heard) == expected).then_some(())
+        },
+    );
+    for (thread, r) in heard.lock().unwrap().iter() {
+        assert_eq!(*thread, std::thread::current().id(), "{r:?}");
+        assert!(r.result.is_ok(), "{r:?}");
+        assert_eq!(r.partition, kafka_sync::TopicPartition::new(&topic, 0));
+    }
+    // Accepted: nothing comes back.
+    assert!(poll_n(&mut c, 1, Duration::from_secs(3), |_, _| {}).is_empty());
     c.close(Duration::from_secs(10));
 }

@@ -20,8 +20,9 @@ use super::transaction::{TxnCommand, TxnShared, TxnState};
 /// With a `transactional_id`, the producer writes records (and consumer offsets) in
 /// transactions that commit or abort as a whole; `read_committed` consumers see only
 /// committed ones. Errors split as in the Java client:
-/// - [`Error::is_fatal`] ([`Error::ProducerFenced`], [`Error::TransactionFatal`]): a newer
-///   producer with the same id took over, or the producer is not allowed to go on.
+/// - [`Error::is_fatal`] ([`Error::ProducerFenced`], [`Error::TransactionalIdAuthorization`],
+///   [`Error::TransactionFatal`]): a newer producer with the same id took over, the
+///   principal may not use the transactional id, or the producer is not allowed to go on.
 ///   Close the producer.
 /// - [`Error::is_abortable`] ([`Error::TransactionAbortable`]): a record of the
 ///   transaction failed, the coordinator aborted it after `transaction_timeout`, the

@@ -251,7 +251,8 @@ impl ShareConsumer {
 
     /// Sends the acknowledgements made so far (in implicit mode, accepting every record
     /// delivered and not acknowledged) without waiting; the commit callback hears the
-    /// results during a later poll or commit.
+    /// results during a later poll or commit (`commit_async` included: each call first
+    /// reports the results that have come in since the last).
     ///
     /// # Examples
     /// ```no_run
@@ -261,6 +262,7 @@ impl ShareConsumer {
     /// # Ok(()) }
     /// ```
     pub fn commit_async(&mut self) -> Result<()> {
+        self.drain_events(None)?;
         if self.config.acknowledgement_mode == AcknowledgementMode::Implicit {
             self.acks.accept_rest();
         }

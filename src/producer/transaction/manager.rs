@@ -219,6 +219,16 @@ impl TxnManager {
     /// coordinator aborted it and bumped the epoch (protocol 1 answers PRODUCER_FENCED
     /// from then on). Abortable: the abort that follows asks for the epoch after it
     /// (KIP-588), which the coordinator refuses if another producer did fence this one.
+    /// A refusal of the transactional id as the typed error naming it; others as they are.
+    pub(super) fn id_refusal(&self, e: Error) -> Error {
+        match e.code() {
+            Some(code @ ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED) => {
+                Error::for_resource(code, None, &self.id)
+            }
+            _ => e,
+        }
+    }
+
     fn fenced_by_timeout(&self, e: &Error, now: Instant) -> bool {
         let ending_or_adding = !matches!(
             self.op,
@@ -337,7 +347,7 @@ impl TxnManager {
                 self.finish(Err(err));
             }
             Verdict::Fatal(e) => {
-                self.shared.set_fatal(e);
+                self.shared.set_fatal(self.id_refusal(e));
                 let err = self.shared.error().unwrap_or(Error::Closed);
                 self.finish(Err(err));
             }
@@ -364,7 +374,9 @@ impl Sender {
                 Some(ErrorCode::PRODUCER_FENCED) => {
                     txn.shared.set_fatal(Error::ProducerFenced(e.to_string()));
                 }
-                Some(ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED) => txn.shared.set_fatal(e),
+                Some(ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED) => {
+                    txn.shared.set_fatal(txn.id_refusal(e))
+                }
                 _ => txn.shared.set_abortable(e),
             }
         }
