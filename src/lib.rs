@@ -125,7 +125,15 @@ mod fast_hash;
 mod net;
 pub mod oauth;
 pub mod producer;
+#[cfg(feature = "protocol")]
 pub mod protocol;
+// Without the `protocol` feature the wire types are internal: parts only tools and tests
+// use are dead code, and a protocol type that leaks into a public signature without a
+// public path is an error.
+#[cfg(not(feature = "protocol"))]
+#[allow(dead_code, unused_imports)]
+#[deny(unnameable_types)]
+pub(crate) mod protocol;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod sasl_exchange;
@@ -151,6 +159,9 @@ pub use producer::{
     DefaultPartitioner, DeliveryFuture, Partitioner, Producer, ProducerBuilder, ProducerMetrics,
     ProducerRecord, RecordMetadata, Serializer, TypedProducer,
 };
+pub use protocol::codec::Uuid;
+pub use protocol::codec::{DecodeError, EncodeError};
 pub use protocol::compression::Compression;
+pub use protocol::compression::CompressionError;
 pub use share_consumer::{AcknowledgeType, ShareConsumer, ShareRecord};
 pub use topic_partition::TopicPartition;

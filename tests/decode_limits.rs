@@ -8,8 +8,9 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use kafka_sync::protocol::compression::Compression;
-use kafka_sync::{Consumer, Error, OffsetReset, Producer, ProducerRecord, TopicPartition};
+use kafka_sync::{
+    Compression, Consumer, Error, OffsetReset, Producer, ProducerRecord, TopicPartition,
+};
 
 const RECORDS: usize = 100_000;
 

@@ -13,7 +13,7 @@ mod common;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::*;
-use kafka_sync::protocol::records::TimestampType;
+use kafka_sync::consumer::TimestampType;
 use kafka_sync::{
     Acks, Compression, Consumer, ConsumerRecord, Producer, ProducerRecord, TopicPartition,
 };

@@ -9,7 +9,7 @@ pub(crate) use super::error_code_table::TABLE;
 ///
 /// # Examples
 /// ```
-/// use kafka_sync::protocol::error_code::ErrorCode;
+/// use kafka_sync::ErrorCode;
 /// let e = ErrorCode(6);
 /// assert_eq!(e, ErrorCode::NOT_LEADER_OR_FOLLOWER);
 /// assert_eq!(e.name(), "NOT_LEADER_OR_FOLLOWER");

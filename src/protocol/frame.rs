@@ -29,10 +29,12 @@ pub enum FrameError {
 ///
 /// # Examples
 /// ```
+/// # #[cfg(feature = "protocol")] {
 /// use kafka_sync::protocol::frame::frame_size;
 /// assert_eq!(frame_size(&[0, 0], 100), Ok(None));
 /// assert_eq!(frame_size(&[0, 0, 0, 5], 100), Ok(Some(5)));
 /// assert!(frame_size(&[0x7f, 0xff, 0xff, 0xff], 100).is_err());
+/// # }
 /// ```
 pub fn frame_size(buf: &[u8], max: usize) -> Result<Option<usize>, FrameError> {
     let Some(prefix) = buf.get(..4) else {
@@ -56,10 +58,12 @@ pub fn frame_size(buf: &[u8], max: usize) -> Result<Option<usize>, FrameError> {
 ///
 /// # Examples
 /// ```
+/// # #[cfg(feature = "protocol")] {
 /// use kafka_sync::protocol::frame::parse_frame;
 /// assert_eq!(parse_frame(&[0, 0, 0, 2, 7], 100), Ok(None));
 /// assert_eq!(parse_frame(&[0, 0, 0, 2, 7, 8, 9], 100), Ok(Some((2, &[7u8, 8][..]))));
 /// assert!(parse_frame(&[0xff, 0xff, 0xff, 0xff], 100).is_err());
+/// # }
 /// ```
 pub fn parse_frame(buf: &[u8], max_size: usize) -> Result<Option<(usize, &[u8])>, FrameError> {
     let Some(size) = frame_size(buf, max_size)? else {
@@ -74,12 +78,14 @@ pub fn parse_frame(buf: &[u8], max_size: usize) -> Result<Option<(usize, &[u8])>
 ///
 /// # Examples
 /// ```
+/// # #[cfg(feature = "protocol")] {
 /// use bytes::Bytes;
 /// use kafka_sync::protocol::frame::split_response;
 /// let frame = Bytes::from_static(&[0, 0, 0, 7, 0, 0xab]);
 /// let (header, body) = split_response(frame, 1).unwrap();
 /// assert_eq!(header.correlation_id, 7);
 /// assert_eq!(body.peek_rest(), &[0xab]);
+/// # }
 /// ```
 pub fn split_response(
     frame: Bytes,
@@ -99,12 +105,14 @@ pub fn split_response(
 ///
 /// # Examples
 /// ```
+/// # #[cfg(feature = "protocol")] {
 /// use kafka_sync::protocol::frame::FrameDecoder;
 /// let mut d = FrameDecoder::new(1024);
 /// d.extend_from_slice(&[0, 0, 0, 2, 7]);
 /// assert_eq!(d.next_frame().unwrap(), None);
 /// d.extend_from_slice(&[8, 0]);
 /// assert_eq!(d.next_frame().unwrap().as_deref(), Some(&[7u8, 8][..]));
+/// # }
 /// ```
 #[derive(Debug)]
 pub struct FrameDecoder {

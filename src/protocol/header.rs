@@ -9,11 +9,13 @@ use super::codec::{DecodeError, EncodeError, Reader, Writer};
 ///
 /// # Examples
 /// ```
+/// # #[cfg(feature = "protocol")] {
 /// use kafka_sync::protocol::{api::ApiKey, header::RequestHeader};
 /// let h = RequestHeader { api_key: ApiKey::METADATA, api_version: 12, correlation_id: 7, client_id: Some("c".into()) };
 /// let mut out = Vec::new();
 /// h.encode(&mut out, 2).unwrap();
 /// assert_eq!(out, [0, 3, 0, 12, 0, 0, 0, 7, 0, 1, b'c', 0]);
+/// # }
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestHeader {
@@ -94,10 +96,12 @@ impl ResponseHeader {
 ///
 /// # Examples
 /// ```
+/// # #[cfg(feature = "protocol")] {
 /// use kafka_sync::protocol::{api::ApiVersionsRequest, header::encode_request};
 /// let mut out = Vec::new();
 /// encode_request(&mut out, 1, Some("c"), 0, &ApiVersionsRequest::default()).unwrap();
 /// assert_eq!(out, [0, 0, 0, 11, 0, 18, 0, 0, 0, 0, 0, 1, 0, 1, b'c']);
+/// # }
 /// ```
 pub fn encode_request<R: Request>(
     out: &mut Vec<u8>,

@@ -14,8 +14,10 @@ const R: u32 = 24;
 ///
 /// # Examples
 /// ```
+/// # #[cfg(feature = "protocol")] {
 /// use kafka_sync::protocol::murmur2::murmur2;
 /// assert_eq!(murmur2(b"foobar"), -790332482);
+/// # }
 /// ```
 pub fn murmur2(data: &[u8]) -> i32 {
     // Java hashes with signed ints, but its wrapping multiply and unsigned shift (`>>>`)
@@ -52,10 +54,12 @@ pub fn murmur2(data: &[u8]) -> i32 {
 ///
 /// # Examples
 /// ```
+/// # #[cfg(feature = "protocol")] {
 /// use kafka_sync::protocol::murmur2::to_positive;
 /// assert_eq!(to_positive(-1), i32::MAX);
 /// assert_eq!(to_positive(i32::MIN), 0);
 /// assert_eq!(to_positive(7), 7);
+/// # }
 /// ```
 #[inline]
 pub fn to_positive(n: i32) -> i32 {
@@ -67,10 +71,12 @@ pub fn to_positive(n: i32) -> i32 {
 ///
 /// # Examples
 /// ```
+/// # #[cfg(feature = "protocol")] {
 /// use kafka_sync::protocol::murmur2::partition_for_key;
 /// let p = partition_for_key(b"user-42", 6);
 /// assert!((0..6).contains(&p));
 /// assert_eq!(p, partition_for_key(b"user-42", 6));
+/// # }
 /// ```
 pub fn partition_for_key(key: &[u8], num_partitions: i32) -> i32 {
     if num_partitions <= 0 {

@@ -14,12 +14,19 @@
 //! when the test drops it, also on a panic.
 #![allow(dead_code)]
 
+// The fake broker, the fault proxy and hand-made records are built from the crate's
+// wire types, public only with the `protocol` feature.
+#[cfg(feature = "protocol")]
 pub mod fake_broker;
 pub mod fault_checks;
 pub mod fault_clients;
+#[cfg(feature = "protocol")]
 pub mod fault_proxy;
+#[cfg(feature = "protocol")]
 pub mod hostile_records;
+#[cfg(feature = "protocol")]
 pub mod kafka_frames;
+#[cfg(feature = "protocol")]
 pub mod proxy_connection;
 pub mod secured;
 pub mod topics;

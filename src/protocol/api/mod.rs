@@ -12,6 +12,7 @@
 //! # Examples
 //!
 //! ```
+//! # #[cfg(feature = "protocol")] {
 //! use kafka_sync::protocol::api::metadata::MetadataRequestTopic;
 //! use kafka_sync::protocol::api::{Message, MetadataRequest};
 //! use kafka_sync::protocol::codec::Reader;
@@ -27,6 +28,7 @@
 //! request.encode(&mut out, 12).unwrap();
 //! let back = MetadataRequest::decode(&mut Reader::new(out.into()), 12).unwrap();
 //! assert_eq!(back, request);
+//! # }
 //! ```
 
 use std::fmt;
@@ -167,12 +169,14 @@ pub use txn_offset_commit::{TxnOffsetCommitRequest, TxnOffsetCommitResponse};
 /// # Examples
 ///
 /// ```
+/// # #[cfg(feature = "protocol")] {
 /// use kafka_sync::protocol::api::{HeartbeatRequest, Message};
 ///
 /// assert_eq!(HeartbeatRequest::NAME, "HeartbeatRequest");
 /// let mut out = Vec::new();
 /// let too_new = HeartbeatRequest::MAX_VERSION + 1;
 /// assert!(HeartbeatRequest::default().encode(&mut out, too_new).is_err());
+/// # }
 /// ```
 pub trait Message: Sized {
     /// The definition's name, e.g. `"MetadataRequest"`.
@@ -196,9 +200,11 @@ pub trait Message: Sized {
 /// # Examples
 ///
 /// ```
+/// # #[cfg(feature = "protocol")] {
 /// use kafka_sync::protocol::api::{ApiKey, FetchRequest, Request};
 ///
 /// assert_eq!(FetchRequest::API_KEY, ApiKey::FETCH);
+/// # }
 /// ```
 pub trait Request: Message {
     /// The API key sent in the request header.
@@ -235,12 +241,14 @@ pub(crate) fn check_decode_version<M: Message>(version: i16) -> Result<(), Decod
 /// # Examples
 ///
 /// ```
+/// # #[cfg(feature = "protocol")] {
 /// use kafka_sync::protocol::api::ApiKey;
 ///
 /// assert_eq!(ApiKey::METADATA, ApiKey(3));
 /// assert_eq!(ApiKey::METADATA.name(), "Metadata");
 /// assert_eq!(ApiKey(9999).name(), "Unknown");
 /// assert_eq!(ApiKey::LIST_OFFSETS.to_string(), "ListOffsets (2)");
+/// # }
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ApiKey(pub i16);
@@ -607,10 +615,12 @@ pub const ALL_API_KEYS: &[ApiKey] = &[
 /// # Examples
 ///
 /// ```
+/// # #[cfg(feature = "protocol")] {
 /// use kafka_sync::protocol::api::{supported_versions, ApiKey};
 ///
 /// assert_eq!(supported_versions(ApiKey::SASL_HANDSHAKE), Some((0, 1)));
 /// assert_eq!(supported_versions(ApiKey(9999)), None);
+/// # }
 /// ```
 pub fn supported_versions(api_key: ApiKey) -> Option<(i16, i16)> {
     match api_key {
@@ -676,10 +686,12 @@ pub fn supported_versions(api_key: ApiKey) -> Option<(i16, i16)> {
 /// # Examples
 ///
 /// ```
+/// # #[cfg(feature = "protocol")] {
 /// use kafka_sync::protocol::api::{request_header_version, ApiKey};
 ///
 /// assert_eq!(request_header_version(ApiKey::METADATA, 8), 1);
 /// assert_eq!(request_header_version(ApiKey::METADATA, 9), 2);
+/// # }
 /// ```
 pub fn request_header_version(api_key: ApiKey, api_version: i16) -> i16 {
     let flexible = match api_key {
@@ -751,10 +763,12 @@ pub fn request_header_version(api_key: ApiKey, api_version: i16) -> i16 {
 /// # Examples
 ///
 /// ```
+/// # #[cfg(feature = "protocol")] {
 /// use kafka_sync::protocol::api::{response_header_version, ApiKey};
 ///
 /// assert_eq!(response_header_version(ApiKey::FETCH, 12), 1);
 /// assert_eq!(response_header_version(ApiKey::API_VERSIONS, 3), 0);
+/// # }
 /// ```
 pub fn response_header_version(api_key: ApiKey, api_version: i16) -> i16 {
     let flexible = match api_key {

@@ -33,7 +33,7 @@ mod zstd;
 ///
 /// # Examples
 /// ```
-/// use kafka_sync::protocol::compression::Compression;
+/// use kafka_sync::Compression;
 /// let c: Compression = "lz4".parse().unwrap();
 /// assert_eq!(c, Compression::Lz4);
 /// assert_eq!(c.id(), 3);
@@ -69,7 +69,7 @@ impl Compression {
     ///
     /// # Examples
     /// ```
-    /// use kafka_sync::protocol::compression::Compression;
+    /// use kafka_sync::Compression;
     /// assert_eq!(Compression::from_attributes(0x0012).unwrap(), Compression::Snappy);
     /// assert!(Compression::from_attributes(0x0007).is_err());
     /// ```
@@ -81,7 +81,7 @@ impl Compression {
     ///
     /// # Examples
     /// ```
-    /// use kafka_sync::protocol::compression::Compression;
+    /// use kafka_sync::Compression;
     /// assert_eq!(Compression::from_id(4).unwrap(), Compression::Zstd);
     /// assert!(Compression::from_id(5).is_err());
     /// ```
@@ -102,7 +102,7 @@ impl Compression {
     ///
     /// # Examples
     /// ```
-    /// use kafka_sync::protocol::compression::Compression;
+    /// use kafka_sync::Compression;
     /// assert_eq!(Compression::Gzip.id(), 1);
     /// ```
     pub fn id(self) -> u8 {
@@ -119,7 +119,7 @@ impl Compression {
     ///
     /// # Examples
     /// ```
-    /// use kafka_sync::protocol::compression::Compression;
+    /// use kafka_sync::Compression;
     /// assert_eq!(Compression::Snappy.name(), "snappy");
     /// ```
     pub fn name(self) -> &'static str {
@@ -136,7 +136,7 @@ impl Compression {
     ///
     /// # Examples
     /// ```
-    /// use kafka_sync::protocol::compression::Compression;
+    /// use kafka_sync::Compression;
     /// assert!(Compression::Gzip.is_available());
     /// ```
     pub fn is_available(self) -> bool {
@@ -153,7 +153,7 @@ impl Compression {
     ///
     /// # Examples
     /// ```
-    /// use kafka_sync::protocol::compression::Compression;
+    /// use kafka_sync::Compression;
     /// assert_eq!(Compression::Gzip.level_range(), Some(1..=9));
     /// assert_eq!(Compression::Snappy.level_range(), None);
     /// ```
@@ -232,11 +232,13 @@ pub enum CompressionError {
 ///
 /// # Examples
 /// ```
+/// # #[cfg(feature = "protocol")] {
 /// use kafka_sync::protocol::compression::{compress, decompress, Compression};
 /// let mut packed = Vec::new();
 /// compress(Compression::Gzip, None, b"hello hello hello", &mut packed).unwrap();
 /// let unpacked = decompress(Compression::Gzip, &packed, 1 << 20).unwrap();
 /// assert_eq!(unpacked, b"hello hello hello");
+/// # }
 /// ```
 pub fn compress(
     codec: Compression,
@@ -287,7 +289,8 @@ pub fn compress(
 ///
 /// # Examples
 /// ```
-/// use kafka_sync::protocol::codec::DecodeError;
+/// # #[cfg(feature = "protocol")] {
+/// use kafka_sync::DecodeError;
 /// use kafka_sync::protocol::compression::{compress, decompress, Compression};
 /// let mut packed = Vec::new();
 /// compress(Compression::Gzip, None, &[0u8; 100_000], &mut packed).unwrap();
@@ -296,6 +299,7 @@ pub fn compress(
 ///     decompress(Compression::Gzip, &packed, 10_000),
 ///     Err(DecodeError::DecompressedTooLarge { limit: 10_000 })
 /// );
+/// # }
 /// ```
 pub fn decompress(
     codec: Compression,

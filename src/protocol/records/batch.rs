@@ -29,7 +29,8 @@ const CONTROL_BATCH_CAP: usize = 1 << 20;
 ///
 /// # Examples
 /// ```
-/// use kafka_sync::protocol::compression::Compression;
+/// # #[cfg(feature = "protocol")] {
+/// use kafka_sync::Compression;
 /// use kafka_sync::protocol::records::{batches, RecordBatchBuilder, TimestampType};
 /// let mut b = RecordBatchBuilder::new(256);
 /// b.append(1_000, Some(b"k"), Some(b"v"), &[]);
@@ -47,6 +48,7 @@ const CONTROL_BATCH_CAP: usize = 1 << 20;
 /// let records = batch.records(1 << 20).unwrap();
 /// assert_eq!(records[1].offset, 1);
 /// assert_eq!(records[1].value, None);
+/// # }
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordBatch {
@@ -287,7 +289,8 @@ impl RecordBatch {
     ///
     /// # Examples
     /// ```
-    /// use kafka_sync::protocol::compression::Compression;
+    /// # #[cfg(feature = "protocol")] {
+    /// use kafka_sync::Compression;
     /// use kafka_sync::protocol::records::{batches, RecordBatchBuilder};
     /// let mut b = RecordBatchBuilder::new(256);
     /// b.append(0, None, Some(b"v"), &[("h", None)]);
@@ -298,6 +301,7 @@ impl RecordBatch {
     /// let (records, size) = batch.records_with_size(1 << 20).unwrap();
     /// assert_eq!(records.len(), 1);
     /// assert!(size >= std::mem::size_of_val(&records[0]));
+    /// # }
     /// ```
     pub fn records_with_size(&self, max_bytes: usize) -> Result<(Vec<Record>, usize), DecodeError> {
         let iter = self.record_iter(max_bytes)?;

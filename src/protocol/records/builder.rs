@@ -21,7 +21,8 @@ const TRANSACTIONAL_FLAG: i16 = 0x10;
 ///
 /// # Examples
 /// ```
-/// use kafka_sync::protocol::compression::Compression;
+/// # #[cfg(feature = "protocol")] {
+/// use kafka_sync::Compression;
 /// use kafka_sync::protocol::records::{batches, RecordBatchBuilder};
 ///
 /// let mut builder = RecordBatchBuilder::new(16 * 1024);
@@ -35,6 +36,7 @@ const TRANSACTIONAL_FLAG: i16 = 0x10;
 /// let decoded = batches(batch, true).next().unwrap().unwrap();
 /// let record = &decoded.records(1 << 20).unwrap()[0];
 /// assert_eq!(record.headers[0].key, "source");
+/// # }
 /// ```
 #[derive(Debug, Clone)]
 pub struct RecordBatchBuilder {
@@ -248,7 +250,8 @@ impl RecordBatchBuilder {
 ///
 /// # Examples
 /// ```
-/// use kafka_sync::protocol::compression::Compression;
+/// # #[cfg(feature = "protocol")] {
+/// use kafka_sync::Compression;
 /// use kafka_sync::protocol::records::{batches, set_producer_state, RecordBatchBuilder};
 /// let mut b = RecordBatchBuilder::new(128);
 /// b.append(0, None, Some(b"v"), &[]);
@@ -256,6 +259,7 @@ impl RecordBatchBuilder {
 /// assert!(set_producer_state(&mut bytes, 1, 1, 40));
 /// let batch = batches(bytes.into(), true).next().unwrap().unwrap();
 /// assert_eq!((batch.producer_epoch(), batch.base_sequence()), (1, 40));
+/// # }
 /// ```
 pub fn set_producer_state(
     batch: &mut [u8],

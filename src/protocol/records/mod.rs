@@ -31,8 +31,9 @@
 //!
 //! # Examples
 //! ```
+//! # #[cfg(feature = "protocol")] {
 //! use bytes::Bytes;
-//! use kafka_sync::protocol::compression::Compression;
+//! use kafka_sync::Compression;
 //! use kafka_sync::protocol::records::{batches, RecordBatchBuilder};
 //!
 //! let mut builder = RecordBatchBuilder::new(1024);
@@ -46,6 +47,7 @@
 //!         println!("{} {:?} {:?}", record.offset, record.key, record.value);
 //!     }
 //! }
+//! # }
 //! ```
 
 use bytes::Bytes;
@@ -73,9 +75,11 @@ const HEADER_UP_TO_MAGIC: usize = 17;
 ///
 /// # Examples
 /// ```
+/// # #[cfg(feature = "protocol")] {
 /// use kafka_sync::protocol::records::Record;
 /// let r = Record { offset: 7, timestamp: 1, key: None, value: Some("v".into()), headers: vec![] };
 /// assert_eq!(r.value.as_deref(), Some(&b"v"[..]));
+/// # }
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Record {
@@ -97,7 +101,7 @@ pub struct Record {
 ///
 /// # Examples
 /// ```
-/// use kafka_sync::protocol::records::RecordHeader;
+/// use kafka_sync::consumer::RecordHeader;
 /// let h = RecordHeader { key: "trace-id".into(), value: Some("abc".into()) };
 /// assert_eq!(h.key, "trace-id");
 /// ```
@@ -114,7 +118,7 @@ pub struct RecordHeader {
 ///
 /// # Examples
 /// ```
-/// use kafka_sync::protocol::records::TimestampType;
+/// use kafka_sync::consumer::TimestampType;
 /// assert_eq!(TimestampType::from_attributes(0x08), TimestampType::LogAppendTime);
 /// assert_eq!(TimestampType::CreateTime.id(), 0);
 /// ```
@@ -169,9 +173,11 @@ impl std::fmt::Display for TimestampType {
 ///
 /// # Examples
 /// ```
+/// # #[cfg(feature = "protocol")] {
 /// use kafka_sync::protocol::records::ControlRecordType;
 /// assert_eq!(ControlRecordType::from_id(1), ControlRecordType::Commit);
 /// assert_eq!(ControlRecordType::from_id(99), ControlRecordType::Unknown(99));
+/// # }
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ControlRecordType {
@@ -227,12 +233,14 @@ impl ControlRecordType {
 ///
 /// # Examples
 /// ```
+/// # #[cfg(feature = "protocol")] {
 /// use kafka_sync::protocol::records::{ControlRecord, ControlRecordType};
 /// let key = [0, 0, 0, 1]; // version 0, type 1
 /// let value = [0, 0, 0, 0, 0, 5]; // version 0, coordinator epoch 5
 /// let c = ControlRecord::parse(&key, Some(&value)).unwrap();
 /// assert_eq!(c.kind, ControlRecordType::Commit);
 /// assert_eq!(c.coordinator_epoch, Some(5));
+/// # }
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ControlRecord {
@@ -285,7 +293,8 @@ impl ControlRecord {
 ///
 /// # Examples
 /// ```
-/// use kafka_sync::protocol::compression::Compression;
+/// # #[cfg(feature = "protocol")] {
+/// use kafka_sync::Compression;
 /// use kafka_sync::protocol::records::{batches, RecordBatchBuilder};
 /// let mut b = RecordBatchBuilder::new(256);
 /// b.append(0, None, Some(b"v"), &[]);
@@ -297,6 +306,7 @@ impl ControlRecord {
 /// assert!(it.next().unwrap().is_ok());
 /// assert!(it.next().is_none());
 /// assert_eq!(it.trailing_partial(), 30);
+/// # }
 /// ```
 pub fn batches(data: Bytes, check_crcs: bool) -> Batches {
     Batches {
@@ -404,7 +414,8 @@ fn entry_size(rest: &[u8]) -> Option<Result<usize, DecodeError>> {
 ///
 /// # Examples
 /// ```
-/// use kafka_sync::protocol::compression::Compression;
+/// # #[cfg(feature = "protocol")] {
+/// use kafka_sync::Compression;
 /// use kafka_sync::protocol::records::{next_offset, RecordBatchBuilder};
 /// let mut b = RecordBatchBuilder::new(256);
 /// b.append(0, None, Some(b"a"), &[]);
@@ -412,6 +423,7 @@ fn entry_size(rest: &[u8]) -> Option<Result<usize, DecodeError>> {
 /// let batch = b.finish(Compression::None, None, -1, -1, -1, false).unwrap();
 /// assert_eq!(next_offset(&batch), Some(2));
 /// assert_eq!(next_offset(&batch[..40]), None);
+/// # }
 /// ```
 pub fn next_offset(records: &[u8]) -> Option<i64> {
     let mut rest = records;
