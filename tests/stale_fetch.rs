@@ -1,3 +1,5 @@
+//! Nothing fetched for an assignment that ended may move the position of the next one.
+//!
 //! A fetch answered after its partition was taken away and given back must not move the
 //! new position. The partition's leader is slowed down by the fault proxy so that a
 //! fetch is still out when the partition is reassigned; the committed offset arrives
@@ -18,6 +20,68 @@ use kafka_sync::{
 };
 
 const RECORDS: i64 = 400;
+
+/// A one-partition topic of small single-record batches on the cluster; returns its
+/// partition and leader.
+fn topic_of_small_batches(bootstrap: &str, admin: &AdminClient) -> (TopicPartition, i32) {
+    let topic = common::unique_name("stale-fetch");
+    common::kafka_python_create_topic(bootstrap, &topic, 1, 3);
+    // One record per batch, so each fetch returns a few records, not the whole log.
+    let producer = Producer::builder()
+        .bootstrap_servers(bootstrap)
+        .batch_size(1)
+        .build()
+        .unwrap();
+    for i in 0..RECORDS {
+        producer
+            .send(ProducerRecord::new(topic.as_str()).value(vec![b'x'; 400 + (i % 3) as usize]))
+            .unwrap();
+    }
+    producer.flush().unwrap();
+    let leader = admin.describe_topics(&[topic.as_str()]).unwrap()[0].partitions[0]
+        .leader
+        .expect("a leader");
+    (TopicPartition::new(topic.as_str(), 0), leader)
+}
+
+/// A consumer of `group` through `proxy` that fetches a few records at a time.
+fn small_fetch_consumer(proxy: &FaultProxy, group: &str) -> Consumer {
+    Consumer::builder()
+        .bootstrap_servers(proxy.bootstrap())
+        .group_id(group)
+        .enable_auto_commit(false)
+        .auto_offset_reset(OffsetReset::Earliest)
+        .max_partition_fetch_bytes(1024)
+        .max_poll_records(5)
+        .session_timeout(Duration::from_secs(6))
+        .heartbeat_interval(Duration::from_secs(1))
+        .build()
+        .unwrap()
+}
+
+/// Reads the first 10 records and commits offset 10.
+fn read_ten_and_commit(c: &mut Consumer, tp: &TopicPartition) -> i64 {
+    let first = poll_offsets(c, 10);
+    assert_eq!(first[..10], (0..10).collect::<Vec<_>>()[..]);
+    c.commit_offsets(BTreeMap::from([(tp.clone(), OffsetAndMetadata::new(10))]))
+        .unwrap();
+    10
+}
+
+/// The next 30 records must be the 30 after `committed`.
+fn assert_resumes_at(c: &mut Consumer, committed: i64, what: &str) {
+    let again = poll_offsets(c, 30);
+    assert!(
+        again.len() >= 30,
+        "only {} records {what}: {again:?}",
+        again.len()
+    );
+    let want: Vec<i64> = (committed..committed + again.len() as i64).collect();
+    assert_eq!(
+        again, want,
+        "{what} the records must start at the committed offset {committed}, without gaps"
+    );
+}
 
 /// A group id whose coordinator is not `leader`, so committed offsets and fetches travel
 /// on different connections.
@@ -48,51 +112,16 @@ fn poll_offsets(c: &mut Consumer, n: usize) -> Vec<i64> {
 #[test]
 fn a_fetch_answered_after_a_reassignment_does_not_skip_records() {
     let bootstrap = common::cluster_bootstrap();
-    let topic = common::unique_name("stale-fetch");
-    common::kafka_python_create_topic(&bootstrap, &topic, 1, 3);
-    let tp = TopicPartition::new(topic.as_str(), 0);
-
-    // One record per batch, so each fetch returns a few records, not the whole log.
-    let producer = Producer::builder()
-        .bootstrap_servers(&bootstrap)
-        .batch_size(1)
-        .build()
-        .unwrap();
-    for i in 0..RECORDS {
-        producer
-            .send(ProducerRecord::new(topic.as_str()).value(vec![b'x'; 400 + (i % 3) as usize]))
-            .unwrap();
-    }
-    producer.flush().unwrap();
-
     let admin = AdminClient::builder()
         .bootstrap_servers(&bootstrap)
         .build()
         .unwrap();
-    let leader = admin.describe_topics(&[topic.as_str()]).unwrap()[0].partitions[0]
-        .leader
-        .expect("a leader");
+    let (tp, leader) = topic_of_small_batches(&bootstrap, &admin);
     let group = group_coordinated_elsewhere(&admin, leader);
-
     let proxy = FaultProxy::start(&bootstrap);
-    let mut c = Consumer::builder()
-        .bootstrap_servers(proxy.bootstrap())
-        .group_id(&group)
-        .enable_auto_commit(false)
-        .auto_offset_reset(OffsetReset::Earliest)
-        .max_partition_fetch_bytes(1024)
-        .max_poll_records(5)
-        .build()
-        .unwrap();
+    let mut c = small_fetch_consumer(&proxy, &group);
     c.assign([tp.clone()]).unwrap();
-    let first = poll_offsets(&mut c, 10);
-    assert_eq!(first[..10], (0..10).collect::<Vec<_>>()[..]);
-    let committed = 10;
-    c.commit_offsets(BTreeMap::from([(
-        tp.clone(),
-        OffsetAndMetadata::new(committed),
-    )]))
-    .unwrap();
+    let committed = read_ten_and_commit(&mut c, &tp);
 
     // From now on the leader answers 3 s late; reading on makes the next fetch (far
     // ahead of the committed offset) go out and stay out.
@@ -105,15 +134,52 @@ fn a_fetch_answered_after_a_reassignment_does_not_skip_records() {
     // The late answer arrives meanwhile; then the leader is quick again.
     std::thread::sleep(Duration::from_secs(4));
     proxy.clear_faults();
-    let again = poll_offsets(&mut c, 30);
-    assert!(
-        again.len() >= 30,
-        "only {} records after the reassignment: {again:?}",
-        again.len()
+    assert_resumes_at(&mut c, committed, "after the reassignment");
+}
+
+/// A member whose user thread is busy while its coordinator is unreachable for longer
+/// than the session timeout loses its partition, and its I/O thread rejoins and gets it
+/// back before the user thread polls again. What was fetched for the new assignment by
+/// then must survive the user thread applying the loss, and reading resumes exactly at
+/// the committed offset.
+#[test]
+fn a_partition_lost_and_given_back_while_the_user_is_busy_resumes_at_the_committed_offset() {
+    let bootstrap = common::cluster_bootstrap();
+    let admin = AdminClient::builder()
+        .bootstrap_servers(&bootstrap)
+        .build()
+        .unwrap();
+    let (tp, leader) = topic_of_small_batches(&bootstrap, &admin);
+    let group = group_coordinated_elsewhere(&admin, leader);
+    let coordinator = admin.describe_consumer_groups(&[group.as_str()]).unwrap()[&group]
+        .as_ref()
+        .unwrap()
+        .coordinator
+        .id;
+    let proxy = FaultProxy::start(&bootstrap);
+    let mut c = small_fetch_consumer(&proxy, &group);
+    c.subscribe([tp.topic.as_str()]).unwrap();
+    let committed = read_ten_and_commit(&mut c, &tp);
+
+    // The user thread is busy (no poll) through all of this.
+    proxy.set_fault_node(coordinator, Fault::Blackhole);
+    std::thread::sleep(Duration::from_secs(9));
+    proxy.clear_faults();
+    // The I/O thread rejoins by itself (a second rebalance in the metrics, which it
+    // keeps), then fetches for the new assignment.
+    common::retry(
+        "the member back in the group",
+        Duration::from_secs(60),
+        Duration::from_millis(200),
+        || match c.metrics().rebalance_total {
+            n if n >= 2 => Ok(()),
+            n => Err(format!("{n} rebalances so far")),
+        },
     );
-    let want: Vec<i64> = (committed..committed + again.len() as i64).collect();
-    assert_eq!(
-        again, want,
-        "after the reassignment the records must start at the committed offset {committed}, without gaps"
+    std::thread::sleep(Duration::from_secs(3));
+    assert_resumes_at(
+        &mut c,
+        committed,
+        "after the partition was lost and given back",
     );
 }

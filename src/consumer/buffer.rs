@@ -2,6 +2,11 @@
 //! sets and position updates in one FIFO (their order matters), group events in another
 //! (they must not wait behind megabytes of prefetched data), and the `wakeup()` flag.
 //!
+//! Everything queued is numbered in the order it was pushed. An event overtakes the data
+//! queued before it, so the user thread, when it applies an event, drops only the data
+//! queued *before* the event: what came after belongs to the assignment the event (or a
+//! later one) made.
+//!
 //! The data queue is bounded in bytes: the I/O thread stops fetching while it is full, and
 //! the user thread wakes it when it drains below half. The batch the user thread is
 //! reading counts against the same bound with its decoded size ([`DecodedBytes`]), so
@@ -107,9 +112,12 @@ pub(crate) enum Item {
     },
 }
 
+/// Where in the order of pushes something was queued.
+pub(crate) type Seq = u64;
+
 /// What `poll` found for the user thread.
 pub(crate) enum Next {
-    Group(GroupEvent),
+    Group(Seq, GroupEvent),
     Item(Item),
     Woken,
     /// A commit finished: its callback (if async) is due on the polling thread.
@@ -120,8 +128,10 @@ pub(crate) enum Next {
 
 #[derive(Default)]
 struct State {
-    events: VecDeque<GroupEvent>,
-    items: VecDeque<Item>,
+    /// Pushes so far: the next one's [`Seq`].
+    pushed: Seq,
+    events: VecDeque<(Seq, GroupEvent)>,
+    items: VecDeque<(Seq, Item)>,
     bytes: usize,
     woken: bool,
     commit_done: bool,
@@ -186,17 +196,21 @@ impl FetchBuffer {
         if let Item::Data(d) = &item {
             st.bytes += d.records.len();
         }
-        st.items.push_back(item);
+        let seq = st.next_seq();
+        st.items.push_back((seq, item));
         drop(st);
         self.ready.notify_one();
     }
 
-    pub fn push_event(&self, event: GroupEvent) {
+    /// Queues a group event; returns its place in the order of pushes.
+    pub fn push_event(&self, event: GroupEvent) -> Seq {
         let mut st = self.lock();
-        st.events.push_back(event);
+        let seq = st.next_seq();
+        st.events.push_back((seq, event));
         self.events_pending.store(true, Ordering::Release);
         drop(st);
         self.ready.notify_one();
+        seq
     }
 
     /// True while group events wait for the user thread.
@@ -206,7 +220,7 @@ impl FetchBuffer {
 
     /// User thread: the next group event, if one waits; costs one atomic load when none
     /// does.
-    pub fn take_event(&self) -> Option<GroupEvent> {
+    pub fn take_event(&self) -> Option<(Seq, GroupEvent)> {
         if !self.events_pending.load(Ordering::Acquire) {
             return None;
         }
@@ -248,13 +262,13 @@ impl FetchBuffer {
                 st.woken = false;
                 return (Next::Woken, false);
             }
-            if let Some(e) = st.events.pop_front() {
+            if let Some((seq, e)) = st.events.pop_front() {
                 if st.events.is_empty() {
                     self.events_pending.store(false, Ordering::Release);
                 }
-                return (Next::Group(e), false);
+                return (Next::Group(seq, e), false);
             }
-            if let Some(item) = data.then(|| st.items.pop_front()).flatten() {
+            if let Some((_, item)) = data.then(|| st.items.pop_front()).flatten() {
                 let mut refill = false;
                 if let Item::Data(d) = &item {
                     let before = st.bytes;
@@ -289,11 +303,15 @@ impl FetchBuffer {
         }
     }
 
-    /// User thread: drops queued data for partitions no longer assigned (or re-seeked).
-    pub fn retain(&self, keep: impl Fn(&TopicPartition) -> bool) {
+    /// User thread: drops queued data for partitions no longer assigned, among what was
+    /// queued before `before` (the event being applied; `None`: everything queued).
+    pub fn retain(&self, before: Option<Seq>, keep: impl Fn(&TopicPartition) -> bool) {
         let mut st = self.lock();
         let mut freed = 0;
-        st.items.retain(|item| {
+        st.items.retain(|(seq, item)| {
+            if before.is_some_and(|b| *seq > b) {
+                return true;
+            }
             let tp = match item {
                 Item::Data(d) => &d.tp,
                 Item::Position { tp, .. } | Item::PartitionError { tp, .. } => tp,
@@ -307,6 +325,13 @@ impl FetchBuffer {
             k
         });
         st.bytes -= freed.min(st.bytes);
+    }
+}
+
+impl State {
+    fn next_seq(&mut self) -> Seq {
+        self.pushed += 1;
+        self.pushed
     }
 }
 
@@ -382,13 +407,35 @@ mod tests {
         assert!(b.take_event().is_none());
         b.push_event(GroupEvent::Lost(vec![TopicPartition::new("t", 0)]));
         assert!(b.has_events());
-        assert!(matches!(b.take_event(), Some(GroupEvent::Lost(_))));
+        assert!(matches!(b.take_event(), Some((_, GroupEvent::Lost(_)))));
         assert!(!b.has_events());
         let (next, _) = b.next_of(Some(Instant::now()), false);
         assert!(matches!(next, Next::TimedOut), "data stays queued");
         assert!(matches!(
             b.next_of(Some(Instant::now()), true).0,
             Next::Item(Item::Data(_))
+        ));
+    }
+
+    #[test]
+    fn applying_an_event_drops_only_the_data_queued_before_it() {
+        let b = FetchBuffer::new(1000);
+        b.push_item(data(10));
+        let lost = b.push_event(GroupEvent::Lost(vec![TopicPartition::new("t", 0)]));
+        // The partition came back: this data belongs to the new assignment.
+        b.push_item(data(20));
+        let (seq, _) = b.take_event().unwrap();
+        assert_eq!(seq, lost);
+        b.retain(Some(seq), |_| false);
+        match b.next_of(Some(Instant::now()), true).0 {
+            Next::Item(Item::Data(d)) => assert_eq!(d.records.len(), 20),
+            _ => panic!("the data queued after the event stays"),
+        }
+        b.push_item(data(30));
+        b.retain(None, |_| false);
+        assert!(matches!(
+            b.next_of(Some(Instant::now()), true).0,
+            Next::TimedOut
         ));
     }
 

@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::net::io_thread::{CommandSender, IoHandle};
 use crate::TopicPartition;
 
-use super::buffer::{FetchBuffer, FetchedData, Item, Next};
+use super::buffer::{FetchBuffer, FetchedData, Item, Next, Seq};
 use super::committer::{commit_and_wait, CommitFence, CommitWait};
 use super::driver::{Committed, ConsumerCommand, PollClock};
 use super::group::GroupEvent;
@@ -87,6 +87,9 @@ pub(crate) struct ConsumerCore {
     pub(crate) fence: Arc<CommitFence>,
     pub(crate) commands: CommandSender<ConsumerCommand>,
     pub(crate) stats: Arc<ConsumerStats>,
+    /// The last group event applied: a seek names it, so the I/O thread can tell a seek
+    /// of a partition that an event not yet seen here has taken away since.
+    events_seen: Seq,
 }
 
 impl ConsumerCore {
@@ -111,6 +114,7 @@ impl ConsumerCore {
             async_commits: Vec::new(),
             last_auto_commit: Instant::now(),
             handed_out_since_clock: 0,
+            events_seen: 0,
             topic_names: HashMap::new(),
             pending_error: None,
             fence: Arc::new(CommitFence::default()),
@@ -179,7 +183,7 @@ impl ConsumerCore {
         for tp in &wanted {
             self.assignment.entry(tp.clone()).or_default();
         }
-        self.drop_unassigned();
+        self.drop_unassigned(None);
         self.fence.lift();
         self.mode = if wanted.is_empty() {
             Mode::None
@@ -202,7 +206,7 @@ impl ConsumerCore {
             self.call_listener(|l, ctx| l.on_partitions_revoked(ctx, &revoked));
         }
         self.assignment.clear();
-        self.drop_unassigned();
+        self.drop_unassigned(None);
         self.fence.lift();
         self.mode = Mode::None;
         self.send(ConsumerCommand::Unsubscribe)
@@ -212,12 +216,14 @@ impl ConsumerCore {
         self.assignment.keys().cloned().collect()
     }
 
-    fn drop_unassigned(&mut self) {
+    /// Forgets what was fetched for partitions no longer assigned: everything queued, or
+    /// (applying the event `before`) what was queued before that event.
+    fn drop_unassigned(&mut self, before: Option<Seq>) {
         let assigned = &self.assignment;
         self.readers
             .retain(|r| assigned.get(&r.tp).is_some_and(|s| s.epoch == r.epoch));
         self.parked.retain(|r| assigned.contains_key(&r.tp));
-        self.buffer.retain(|tp| assigned.contains_key(tp));
+        self.buffer.retain(before, |tp| assigned.contains_key(tp));
         if self
             .pending_error
             .as_ref()
@@ -252,6 +258,7 @@ impl ConsumerCore {
             tp: tp.clone(),
             offset,
             epoch,
+            seen: self.events_seen,
         })
     }
 
@@ -270,7 +277,12 @@ impl ConsumerCore {
             self.readers.retain(|r| r.tp != tp);
             self.parked.retain(|r| r.tp != tp);
             self.forget_error_of(&tp);
-            self.send(ConsumerCommand::Reset { tp, spec, epoch })?;
+            self.send(ConsumerCommand::Reset {
+                tp,
+                spec,
+                epoch,
+                seen: self.events_seen,
+            })?;
         }
         Ok(())
     }
@@ -546,8 +558,8 @@ impl ConsumerCore {
             self.finish_async_commits();
             self.maybe_auto_commit(waited);
             // Rebalances first: a revoke runs now, not after the prefetched records.
-            while let Some(event) = self.buffer.take_event() {
-                self.on_group_event(event)?;
+            while let Some((seq, event)) = self.buffer.take_event() {
+                self.on_group_event(seq, event)?;
             }
             let n = self.drain_readers(max, sink)?;
             if n > 0 {
@@ -670,7 +682,7 @@ impl ConsumerCore {
             Next::CommitDone => Ok(Pumped::Progress),
             Next::TimedOut => Ok(Pumped::TimedOut),
             Next::Closed => Err(Error::Closed),
-            Next::Group(event) => self.on_group_event(event).map(|()| Pumped::Progress),
+            Next::Group(seq, event) => self.on_group_event(seq, event).map(|()| Pumped::Progress),
             Next::Item(Item::Data(data)) => {
                 self.accept_data(data);
                 Ok(Pumped::Progress)
@@ -699,7 +711,16 @@ impl ConsumerCore {
             return;
         };
         match st.position {
-            None => st.position = Some(data.fetch_offset),
+            // A position always comes before the data fetched from it (a Position item
+            // or a seek): data first is left over from an earlier assignment.
+            None => {
+                log::debug!(
+                    "dropping data for {} at {} (position not known yet)",
+                    data.tp,
+                    data.fetch_offset
+                );
+                return;
+            }
             Some(p) if p != data.fetch_offset => {
                 log::debug!(
                     "dropping data for {} at {} (position {p})",
@@ -730,7 +751,8 @@ impl ConsumerCore {
         ));
     }
 
-    fn on_group_event(&mut self, event: GroupEvent) -> Result<()> {
+    fn on_group_event(&mut self, seq: Seq, event: GroupEvent) -> Result<()> {
+        self.events_seen = seq;
         match event {
             GroupEvent::Revoke(partitions) => {
                 let revoked: Vec<TopicPartition> = partitions
@@ -752,7 +774,7 @@ impl ConsumerCore {
                     for tp in &revoked {
                         self.assignment.remove(tp);
                     }
-                    self.drop_unassigned();
+                    self.drop_unassigned(Some(seq));
                 }
                 self.send(ConsumerCommand::RevokeDone)
             }
@@ -765,7 +787,7 @@ impl ConsumerCore {
                 for tp in &assignment {
                     self.assignment.entry(tp.clone()).or_default();
                 }
-                self.drop_unassigned();
+                self.drop_unassigned(Some(seq));
                 self.call_listener(|l, ctx| l.on_partitions_assigned(ctx, &added));
                 Ok(())
             }
@@ -779,7 +801,7 @@ impl ConsumerCore {
                     for tp in &lost {
                         self.assignment.remove(tp);
                     }
-                    self.drop_unassigned();
+                    self.drop_unassigned(Some(seq));
                 }
                 Ok(())
             }

@@ -16,7 +16,7 @@ use crate::net::network::{Network, Response};
 use crate::net::rpc::{RpcCall, RpcId, RpcQueue};
 use crate::TopicPartition;
 
-use super::buffer::FetchBuffer;
+use super::buffer::{FetchBuffer, Seq};
 use super::fetcher::{FetchCtx, Fetcher};
 use super::group::{GroupCoordinator, GroupCtx, GroupEvent};
 use super::metrics::ConsumerStats;
@@ -32,15 +32,18 @@ pub(crate) enum ConsumerCommand {
     SubscribePattern(Regex),
     Unsubscribe,
     Assign(Vec<TopicPartition>),
+    /// `seen`: the last group event the user thread had applied.
     Seek {
         tp: TopicPartition,
         offset: i64,
         epoch: u64,
+        seen: Seq,
     },
     Reset {
         tp: TopicPartition,
         spec: OffsetSpec,
         epoch: u64,
+        seen: Seq,
     },
     Pause {
         partitions: Vec<TopicPartition>,
@@ -148,6 +151,9 @@ pub(crate) struct ConsumerDriver {
     reset_on_start: bool,
     /// Subscribed topics whose refusal (TOPIC_AUTHORIZATION_FAILED) the user was told of.
     denied_reported: BTreeSet<String>,
+    /// The last revoke or loss of each partition: a seek made before the user thread
+    /// saw it was meant for the assignment that ended, and must not move the next one.
+    taken_away: HashMap<TopicPartition, Seq>,
 }
 
 impl ConsumerDriver {
@@ -178,6 +184,7 @@ impl ConsumerDriver {
             events: Vec::new(),
             unreachable_since: None,
             denied_reported: BTreeSet::new(),
+            taken_away: HashMap::new(),
             reset_on_start: config.reset_offset_on_start,
         })
     }
@@ -196,6 +203,12 @@ impl ConsumerDriver {
             self.reset_on_start = false;
         }
         need
+    }
+
+    /// True unless `tp` was revoked or lost after the group event `seen` (the one the
+    /// user thread had applied when it seeked).
+    fn still_owned_as_seen(&self, tp: &TopicPartition, seen: Seq) -> bool {
+        self.taken_away.get(tp).is_none_or(|taken| *taken <= seen)
     }
 
     /// Starts the fetcher's lookup of committed offsets for `partitions`.
@@ -221,6 +234,7 @@ impl ConsumerDriver {
                     self.request_committed(need, now);
                 }
                 GroupEvent::Revoke(ref revoked) | GroupEvent::Lost(ref revoked) => {
+                    let taken: Vec<TopicPartition> = revoked.clone();
                     let keep: Vec<TopicPartition> = self
                         .group
                         .as_ref()
@@ -231,7 +245,10 @@ impl ConsumerDriver {
                         .cloned()
                         .collect();
                     self.assign_fetcher(&keep);
-                    self.buffer.push_event(event);
+                    let seq = self.buffer.push_event(event);
+                    for tp in taken {
+                        self.taken_away.insert(tp, seq);
+                    }
                 }
                 GroupEvent::Committed { id, result } => match self.committed_waiters.remove(&id) {
                     Some(Some(reply)) => {
@@ -250,7 +267,9 @@ impl ConsumerDriver {
                     },
                     None => {}
                 },
-                GroupEvent::Error(_) => self.buffer.push_event(event),
+                GroupEvent::Error(_) => {
+                    self.buffer.push_event(event);
+                }
             }
         }
     }
@@ -451,8 +470,21 @@ impl Driver for ConsumerDriver {
                 self.request_committed(need, now);
                 self.subscription = Subscription::Assigned;
             }
-            ConsumerCommand::Seek { tp, offset, epoch } => self.fetcher.seek(&tp, offset, epoch),
-            ConsumerCommand::Reset { tp, spec, epoch } => self.fetcher.reset(&tp, spec, epoch),
+            ConsumerCommand::Seek {
+                tp,
+                offset,
+                epoch,
+                seen,
+            } if self.still_owned_as_seen(&tp, seen) => self.fetcher.seek(&tp, offset, epoch),
+            ConsumerCommand::Reset {
+                tp,
+                spec,
+                epoch,
+                seen,
+            } if self.still_owned_as_seen(&tp, seen) => self.fetcher.reset(&tp, spec, epoch),
+            ConsumerCommand::Seek { tp, .. } | ConsumerCommand::Reset { tp, .. } => {
+                log::debug!("{tp}: seek ignored: the partition was taken away since");
+            }
             ConsumerCommand::Pause { partitions, paused } => {
                 for tp in &partitions {
                     self.fetcher.set_paused(tp, paused);

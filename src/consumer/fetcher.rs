@@ -147,8 +147,10 @@ impl Fetcher {
                 continue;
             };
             if st.position != Position::AwaitingCommitted {
-                continue; // a seek came first
+                log::debug!("{tp}: committed offset {offset:?} ignored: a seek came first");
+                continue;
             }
+            log::debug!("{tp}: starting from the committed offset {offset:?}");
             st.position = match offset {
                 Some(o) if o >= 0 => {
                     self.buffer.push_item(Item::Position {
@@ -174,6 +176,7 @@ impl Fetcher {
 
     /// The user seeked: fetch from `offset` under the new `epoch`.
     pub fn seek(&mut self, tp: &TopicPartition, offset: i64, epoch: u64) {
+        log::debug!("{tp}: seek to {offset} (epoch {epoch})");
         if let Some(st) = self.partitions.get_mut(tp) {
             st.position = Position::At(offset);
             st.epoch = epoch;
