@@ -44,6 +44,36 @@ fn topic_of_small_batches(bootstrap: &str, admin: &AdminClient) -> (TopicPartiti
     (TopicPartition::new(topic.as_str(), 0), leader)
 }
 
+/// A topic of small batches on the cluster, a group coordinated by another broker than
+/// the partition's leader, and a fault proxy in front of the cluster.
+struct Setup {
+    admin: AdminClient,
+    tp: TopicPartition,
+    leader: i32,
+    group: String,
+    proxy: FaultProxy,
+}
+
+impl Setup {
+    fn new() -> Setup {
+        let bootstrap = common::cluster_bootstrap();
+        let admin = AdminClient::builder()
+            .bootstrap_servers(&bootstrap)
+            .build()
+            .unwrap();
+        let (tp, leader) = topic_of_small_batches(&bootstrap, &admin);
+        let group = group_coordinated_elsewhere(&admin, leader);
+        let proxy = FaultProxy::start(&bootstrap);
+        Setup {
+            admin,
+            tp,
+            leader,
+            group,
+            proxy,
+        }
+    }
+}
+
 /// A consumer of `group` through `proxy` that fetches a few records at a time.
 fn small_fetch_consumer(proxy: &FaultProxy, group: &str) -> Consumer {
     Consumer::builder()
@@ -111,14 +141,13 @@ fn poll_offsets(c: &mut Consumer, n: usize) -> Vec<i64> {
 
 #[test]
 fn a_fetch_answered_after_a_reassignment_does_not_skip_records() {
-    let bootstrap = common::cluster_bootstrap();
-    let admin = AdminClient::builder()
-        .bootstrap_servers(&bootstrap)
-        .build()
-        .unwrap();
-    let (tp, leader) = topic_of_small_batches(&bootstrap, &admin);
-    let group = group_coordinated_elsewhere(&admin, leader);
-    let proxy = FaultProxy::start(&bootstrap);
+    let Setup {
+        admin: _,
+        tp,
+        leader,
+        group,
+        proxy,
+    } = Setup::new();
     let mut c = small_fetch_consumer(&proxy, &group);
     c.assign([tp.clone()]).unwrap();
     let committed = read_ten_and_commit(&mut c, &tp);
@@ -144,19 +173,18 @@ fn a_fetch_answered_after_a_reassignment_does_not_skip_records() {
 /// the committed offset.
 #[test]
 fn a_partition_lost_and_given_back_while_the_user_is_busy_resumes_at_the_committed_offset() {
-    let bootstrap = common::cluster_bootstrap();
-    let admin = AdminClient::builder()
-        .bootstrap_servers(&bootstrap)
-        .build()
-        .unwrap();
-    let (tp, leader) = topic_of_small_batches(&bootstrap, &admin);
-    let group = group_coordinated_elsewhere(&admin, leader);
+    let Setup {
+        admin,
+        tp,
+        leader: _,
+        group,
+        proxy,
+    } = Setup::new();
     let coordinator = admin.describe_consumer_groups(&[group.as_str()]).unwrap()[&group]
         .as_ref()
         .unwrap()
         .coordinator
         .id;
-    let proxy = FaultProxy::start(&bootstrap);
     let mut c = small_fetch_consumer(&proxy, &group);
     c.subscribe([tp.topic.as_str()]).unwrap();
     let committed = read_ten_and_commit(&mut c, &tp);
