@@ -215,10 +215,6 @@ impl TxnManager {
         }
     }
 
-    /// A fencing error for a transaction open longer than `transaction_timeout`: the
-    /// coordinator aborted it and bumped the epoch (protocol 1 answers PRODUCER_FENCED
-    /// from then on). Abortable: the abort that follows asks for the epoch after it
-    /// (KIP-588), which the coordinator refuses if another producer did fence this one.
     /// A refusal of the transactional id as the typed error naming it; others as they are.
     pub(super) fn id_refusal(&self, e: Error) -> Error {
         match e.code() {
@@ -229,6 +225,10 @@ impl TxnManager {
         }
     }
 
+    /// A fencing error for a transaction open longer than `transaction_timeout`: the
+    /// coordinator aborted it and bumped the epoch (protocol 1 answers PRODUCER_FENCED
+    /// from then on). Abortable: the abort that follows asks for the epoch after it
+    /// (KIP-588), which the coordinator refuses if another producer did fence this one.
     fn fenced_by_timeout(&self, e: &Error, now: Instant) -> bool {
         let ending_or_adding = !matches!(
             self.op,
