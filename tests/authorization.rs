@@ -8,7 +8,6 @@
 //! the transactional producer, the consumer and the admin client as `alice` over SASL
 //! SCRAM-SHA-512, configured exactly as a user would: each refusal is the typed error
 //! naming the resource, within the call's timeout, and the call succeeds once granted.
-#![cfg(feature = "fuzzing")]
 
 mod common;
 mod secured;
@@ -20,6 +19,7 @@ use kafka_sync::admin::{
     AclBinding, AclOperation, AclPermissionType, AdminClient, CreateTopicsOptions, NewTopic,
     ResourcePattern,
 };
+use kafka_sync::protocol::api::find_coordinator::FindCoordinatorRequest;
 use kafka_sync::protocol::api::join_group::{JoinGroupRequest, JoinGroupRequestProtocol};
 use kafka_sync::protocol::api::metadata::{MetadataRequest, MetadataRequestTopic};
 use kafka_sync::protocol::api::produce::{PartitionProduceData, ProduceRequest, TopicProduceData};
@@ -92,6 +92,16 @@ fn raw_produce(conn: &mut RawConnection, topic: &str) -> ErrorCode {
 
 /// The error code of a first JoinGroup of `group`.
 fn raw_join(conn: &mut RawConnection, group: &str) -> ErrorCode {
+    // Asked first, as a client does: on a broker where no group was used yet this creates
+    // `__consumer_offsets`, before which JoinGroup answers NOT_COORDINATOR.
+    let find = FindCoordinatorRequest {
+        key: group.into(),
+        ..Default::default()
+    };
+    let found = ErrorCode(conn.call(3, &find).error_code);
+    if !found.is_ok() {
+        return found;
+    }
     let req = JoinGroupRequest {
         group_id: group.into(),
         session_timeout_ms: 10_000,
