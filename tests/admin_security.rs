@@ -2,7 +2,6 @@
 //! The admin client connects over PLAINTEXT, whose principal (ANONYMOUS) is a super user;
 //! the credentials it makes are then checked by authenticating with them over the
 //! SASL_PLAINTEXT listener (a raw socket, independent of the client's connection layer).
-#![cfg(feature = "fuzzing")]
 
 mod common;
 mod secured;

@@ -2,7 +2,6 @@
 //! calls, delivery futures and the consumer's polls get a typed error within their own
 //! timeout + 1 s, and later calls fail at once. The panic is injected through a hook that
 //! exists only with the `fuzzing` feature.
-#![cfg(feature = "fuzzing")]
 
 mod common;
 

@@ -3,7 +3,6 @@
 //! protocol types), independent of the client's connection layer. A mechanism that
 //! computed a wrong proof would be refused; one that accepted a wrong server signature
 //! would not be caught here but is by the unit tests.
-#![cfg(feature = "fuzzing")]
 
 mod secured;
 
