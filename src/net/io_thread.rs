@@ -69,7 +69,7 @@ enum Envelope<C> {
 pub(crate) struct IoHandle<C> {
     tx: Sender<Envelope<C>>,
     waker: Arc<Waker>,
-    thread: Mutex<Option<JoinHandle<()>>>,
+    thread: Mutex<Option<IoThread>>,
     pub metadata: SharedMetadata,
 }
 
@@ -89,14 +89,17 @@ impl<C: Send + 'static> IoHandle<C> {
             net.require_api(api, min, max);
         }
         let (tx, rx) = mpsc::channel();
+        // Dropped when the loop returns: `close` waits on it instead of polling the thread.
+        let (done_tx, done) = mpsc::channel::<()>();
         let name = format!("kafka-io-{}", config.client_id);
-        let thread = std::thread::Builder::new()
-            .name(name)
-            .spawn(move || run_guarded(poll, net, driver, rx))?;
+        let handle = std::thread::Builder::new().name(name).spawn(move || {
+            let _done = done_tx;
+            run_guarded(poll, net, driver, rx)
+        })?;
         Ok(IoHandle {
             tx,
             waker,
-            thread: Mutex::new(Some(thread)),
+            thread: Mutex::new(Some(IoThread { handle, done })),
             metadata,
         })
     }
@@ -131,7 +134,7 @@ impl<C: Send + 'static> IoHandle<C> {
     /// True once the thread has stopped.
     pub fn is_closed(&self) -> bool {
         match self.thread.lock() {
-            Ok(g) => g.as_ref().is_none_or(|h| h.is_finished()),
+            Ok(g) => g.as_ref().is_none_or(|t| t.handle.is_finished()),
             Err(_) => true,
         }
     }
@@ -173,22 +176,28 @@ impl<C> IoHandle<C> {
             Ok(mut g) => g.take(),
             Err(p) => p.into_inner().take(),
         };
-        let Some(handle) = handle else { return };
+        let Some(IoThread { handle, done }) = handle else {
+            return;
+        };
         let deadline = crate::deadline::from_now(timeout);
         let _ = self.tx.send(Envelope::Close { deadline });
         let _ = self.waker.wake();
         if handle.thread().id() == std::thread::current().id() {
             return;
         }
-        while !handle.is_finished() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        if handle.is_finished() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if let Err(mpsc::RecvTimeoutError::Disconnected) = done.recv_timeout(left) {
             let _ = handle.join();
         } else {
             log::warn!("the I/O thread did not stop within {timeout:?}; leaving it to finish");
         }
     }
+}
+
+/// The loop's thread, and what tells that it has returned.
+struct IoThread {
+    handle: JoinHandle<()>,
+    done: Receiver<()>,
 }
 
 impl<C> Drop for IoHandle<C> {
