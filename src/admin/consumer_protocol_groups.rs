@@ -59,10 +59,15 @@ fn description(g: DescribedGroup, coordinator: &BrokerMetadata) -> Result<GroupD
 }
 
 /// True for an answer that says "not a group of this protocol" rather than something
-/// about the group: it does not exist as a consumer-protocol group, or the broker
-/// predates ConsumerGroupDescribe (Kafka 3.7 and older).
+/// about the group: it does not exist as a consumer-protocol group, the broker predates
+/// ConsumerGroupDescribe (Kafka 3.7 and older), or it lists the call but answers
+/// UNSUPPORTED_VERSION because its new group coordinator is off (Kafka 3.8 and 3.9).
 fn not_this_protocol(e: &Error) -> bool {
-    matches!(e, Error::UnsupportedVersion { .. }) || e.code() == Some(ErrorCode::GROUP_ID_NOT_FOUND)
+    matches!(e, Error::UnsupportedVersion { .. })
+        || matches!(
+            e.code(),
+            Some(ErrorCode::GROUP_ID_NOT_FOUND | ErrorCode::UNSUPPORTED_VERSION)
+        )
 }
 
 impl AdminClient {
@@ -130,6 +135,22 @@ mod tests {
                 partitions: ps.to_vec(),
             }],
         }
+    }
+
+    #[test]
+    fn a_broker_without_the_consumer_protocol_leaves_the_classic_answer() {
+        assert!(not_this_protocol(&Error::broker(
+            ErrorCode::UNSUPPORTED_VERSION,
+            None
+        )));
+        assert!(not_this_protocol(&Error::broker(
+            ErrorCode::GROUP_ID_NOT_FOUND,
+            None
+        )));
+        assert!(!not_this_protocol(&Error::broker(
+            ErrorCode::GROUP_AUTHORIZATION_FAILED,
+            None
+        )));
     }
 
     #[test]
