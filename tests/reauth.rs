@@ -1,7 +1,9 @@
 //! KIP-368 re-authentication against the broker's REAUTH listener
 //! (`connections.max.reauth.ms=10000`): 60 s of steady produce and consume with SASL
 //! PLAIN. Every connection must re-authenticate before its session ends (the broker closes
-//! one that does not), and no request may fail, be lost or be reordered meanwhile.
+//! one that does not), and no request may fail, be lost or be reordered meanwhile. The
+//! re-authentications show in the client's log and in the broker's (the test brokers log
+//! their SASL authenticator at DEBUG).
 
 mod common;
 
@@ -44,9 +46,23 @@ fn most_authentications_on_one_connection() -> u64 {
         .unwrap_or(0)
 }
 
+/// The re-authentications the single broker has logged so far.
+fn broker_reauthentications() -> usize {
+    let out = std::process::Command::new(common::repo_root().join("tests/kafka/broker"))
+        .args(["logs", "--name", "single"])
+        .env("KAFKA_SYNC_LOG_LINES", "10000000")
+        .output()
+        .expect("tests/kafka/broker logs");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains("Beginning re-authentication"))
+        .count()
+}
+
 #[test]
 fn sixty_seconds_of_produce_and_consume_across_re_authentications() {
     log::set_logger(&Capture).unwrap();
+    let broker_before = broker_reauthentications();
     log::set_max_level(log::LevelFilter::Debug);
     let props = secured::sasl_plain(
         &listener("KAFKA_REAUTH_BOOTSTRAP_SERVERS"),
@@ -124,6 +140,9 @@ fn sixty_seconds_of_produce_and_consume_across_re_authentications() {
     let most = most_authentications_on_one_connection();
     eprintln!("{next} records; {lines} re-authentications; at most {most} authentications on one connection");
     assert!(lines >= 4, "{lines} re-authentications logged");
+    let broker = broker_reauthentications() - broker_before;
+    eprintln!("the broker logged {broker} re-authentications");
+    assert!(broker >= 4, "the broker logged {broker} re-authentications");
     assert!(
         most >= 5,
         "one connection authenticated at most {most} times"
