@@ -185,6 +185,11 @@ fn oauthbearer_produces_consumes_commits_and_administers() {
 }
 
 #[test]
+fn scram_sha_256_over_tls_produces_consumes_commits_and_administers() {
+    round_trip(&scram(Transport::Tls, "SCRAM-SHA-256", "admin-secret"));
+}
+
+#[test]
 fn scram_sha_512_over_tls_produces_consumes_commits_and_administers() {
     round_trip(&scram(Transport::Tls, "SCRAM-SHA-512", "admin-secret"));
 }
