@@ -645,7 +645,7 @@ fn a_static_member_that_leaves_and_comes_back_keeps_its_partitions() {
 }
 
 #[test]
-fn a_pattern_subscription_is_resolved_by_the_broker() {
+fn a_pattern_subscription_is_resolved_by_the_broker_also_for_topics_created_later() {
     let bs = common::bootstrap();
     let prefix = common::unique_name("kip848-re");
     let one = format!("{prefix}-one");
@@ -656,17 +656,27 @@ fn a_pattern_subscription_is_resolved_by_the_broker() {
     }
     let group = common::unique_name("kip848-re");
     let setup = Setup {
-        pattern: Some(format!("{}-(one|two)", regex_escape(&prefix))),
+        pattern: Some(format!("{}-(one|two|three)", regex_escape(&prefix))),
         ..Setup::new(&group, &one)
     };
     let a = Member::start(&setup);
-    let want: BTreeSet<TopicPartition> = partitions(&one, 2)
+    let mut want: BTreeSet<TopicPartition> = partitions(&one, 2)
         .into_iter()
         .chain(partitions(&two, 2))
         .collect();
     wait_until(
         "the pattern's topics to be assigned",
         Duration::from_secs(60),
+        &[&a],
+        || a.assignment() == want,
+    );
+    // A matching topic created after the subscription joins it too.
+    let three = format!("{prefix}-three");
+    common::kafka_python_create_topic(&bs, &three, 2, 1);
+    want.extend(partitions(&three, 2));
+    wait_until(
+        "a topic created later to be assigned",
+        Duration::from_secs(90),
         &[&a],
         || a.assignment() == want,
     );
