@@ -5,7 +5,8 @@
 //!
 //! [`ClientConfig`]: crate::config::ClientConfig
 
-/// Adds the shared client setters to a builder that has `fn set(self, &str, &str) -> Self`.
+/// Adds the shared client setters, and `properties`, to a builder that has
+/// `fn set(self, &str, &str) -> Self`.
 macro_rules! client_setters {
     () => {
         /// Brokers to bootstrap from: `"host1:9092,host2:9092"`. Default
@@ -163,6 +164,15 @@ macro_rules! client_setters {
                 "api.version.auto.timeout.ms",
                 &timeout.as_millis().to_string(),
             )
+        }
+
+        /// Applies a Java `.properties` text (`key=value` or `key: value` lines, `#` and
+        /// `!` comments), one [`set`](Self::set) per key.
+        pub fn properties(mut self, text: &str) -> Self {
+            for (key, value) in $crate::config::parse_properties(text) {
+                self = self.set(&key, &value);
+            }
+            self
         }
     };
 }

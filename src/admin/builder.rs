@@ -62,20 +62,6 @@ impl AdminClientBuilder {
         self
     }
 
-    /// Applies a Java `.properties` text (`key=value` lines, `#` comments).
-    ///
-    /// # Examples
-    /// ```
-    /// let b = kafka_sync::admin::AdminClient::builder()
-    ///     .properties("bootstrap.servers=127.0.0.1:9092\nclient.id=ops");
-    /// ```
-    pub fn properties(mut self, text: &str) -> Self {
-        for (key, value) in crate::config::parse_properties(text) {
-            self = self.set(&key, &value);
-        }
-        self
-    }
-
     /// Validates the configuration and starts the admin client's I/O thread. Connecting
     /// happens in the background: an unreachable cluster shows up as
     /// [`Error::NoBrokersAvailable`](crate::Error::NoBrokersAvailable) from the first call.

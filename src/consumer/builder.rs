@@ -269,14 +269,6 @@ impl<K, V> ConsumerBuilder<K, V> {
         self
     }
 
-    /// Applies a Java `.properties` text.
-    pub fn properties(mut self, text: &str) -> Self {
-        for (key, value) in crate::config::parse_properties(text) {
-            self = self.set(&key, &value);
-        }
-        self
-    }
-
     /// Deserializes keys with `d` (kafka-python's `key_deserializer`).
     ///
     /// # Examples

@@ -172,19 +172,6 @@ impl ProducerBuilder {
         self
     }
 
-    /// Applies a Java `.properties` text (`key=value` lines).
-    ///
-    /// # Examples
-    /// ```
-    /// let b = kafka_sync::Producer::builder().properties("bootstrap.servers=127.0.0.1:9092\nlinger.ms=5");
-    /// ```
-    pub fn properties(mut self, text: &str) -> Self {
-        for (key, value) in crate::config::parse_properties(text) {
-            self = self.set(&key, &value);
-        }
-        self
-    }
-
     /// Uses a custom partitioner instead of the Java-compatible default.
     ///
     /// # Examples

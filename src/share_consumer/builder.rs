@@ -134,14 +134,6 @@ impl ShareConsumerBuilder {
         self
     }
 
-    /// Applies a Java `.properties` text.
-    pub fn properties(mut self, text: &str) -> Self {
-        for (key, value) in crate::config::parse_properties(text) {
-            self = self.set(&key, &value);
-        }
-        self
-    }
-
     /// Validates the configuration and starts the I/O thread.
     ///
     /// # Examples
